@@ -1,0 +1,842 @@
+/* engine.c — drives runs: replay from the history, live execution of
+ * steps, group commit of events, shell effects on the event loop.
+ *
+ * History of a run (event types and payloads):
+ *   run_started     {workflow, run_id, program, input}
+ *   step_scheduled  {seq, step, kind, args}       args with secrets redacted (later)
+ *   step_started    {seq, attempt}
+ *   step_completed  {seq, attempt, output, duration_ms}
+ *   step_failed     {seq, attempt, error, duration_ms, final}
+ *   run_completed   {output} | run_failed {error}
+ * `seq` is the VM's command number; the event's own number (1, 2, 3 ...
+ * without gaps) is the store's. A step's outcome (completed, or failed with
+ * final: true) is what replay feeds back to the VM, in recorded order.
+ *
+ * It does not parse YAML or command lines, and it holds no leases yet: one
+ * process drives a run at a time (the worker adds leases).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../stdlib/loop.h"
+#include "../stdlib/proc.h"
+#include "vm.h"
+
+#define SHELL_OUT_CAP (1024 * 1024)
+
+extern char **environ;
+
+typedef enum cmd_status { CMD_REPLAY, CMD_LIVE, CMD_STARTING, CMD_RUNNING, CMD_DONE } cmd_status;
+
+typedef struct exec exec;
+
+typedef struct cmd {
+    vm_cmd vc;
+    cmd_status status;
+    int attempt;        /* attempt being run (live) or last recorded */
+    int in_history;     /* its step_scheduled is in the history already */
+    int64_t started_ms;
+    std_proc *proc;
+    uint64_t timer;
+    int timed_out;
+    exec *x;
+} cmd;
+
+struct exec {
+    vm_engine *g;
+    char run_id[64];
+    char *workflow_id;
+    vm_program *prog;
+    vm_run *vm;
+    /* the history as loaded */
+    store_event *hist;
+    size_t nhist;
+    json_t *hsched;     /* "seq" -> {step, kind, attempts} */
+    size_t *res;        /* indexes in hist of step outcomes, in order */
+    size_t nres, rpos;
+    json_t *hfinal;     /* the recorded run_completed/run_failed payload, if any */
+    int64_t last_event; /* last event number written (or loaded) */
+    cmd **cmds;
+    size_t ncmds, capcmds;
+    int dirty;          /* needs driving */
+    int done;
+    int running;        /* effects in flight */
+    exec *next;
+};
+
+typedef struct pending_event {
+    exec *x;
+    int64_t seq;
+    char *type;
+    int64_t time_ms;
+    char *payload;
+} pending_event;
+
+struct vm_engine {
+    store *st;
+    vm_engine_opts o;
+    std_loop *loop;
+    exec *execs;
+    pending_event *pev;
+    size_t npev, cappev;
+    json_t *finish_rows; /* runs to mark finished at the next flush: [[run_id, status, out, err]] */
+    cmd **to_start;      /* effects waiting for the commit of their events */
+    size_t nstart, capstart;
+    json_t *results;     /* run_id -> {status, output, error} */
+    std_err fatal;
+    int failed;
+};
+
+/* ---- recording --------------------------------------------------------- */
+
+static void record(exec *x, const char *type, json_t *payload)
+{
+    vm_engine *g = x->g;
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    json_decref(payload);
+    if (g->npev == g->cappev) {
+        g->cappev = g->cappev ? g->cappev * 2 : 64;
+        g->pev = realloc(g->pev, g->cappev * sizeof *g->pev);
+        if (!g->pev) abort();
+    }
+    g->pev[g->npev++] = (pending_event){x, ++x->last_event, strdup(type), std_now_ms(), text};
+}
+
+/* Write every pending event and run status in one transaction. */
+static int flush(vm_engine *g)
+{
+    if (g->npev == 0 && json_array_size(g->finish_rows) == 0) return 0;
+    std_err *e = &g->fatal;
+    int rc = store_begin(g->st, e);
+    for (size_t i = 0; rc == 0 && i < g->npev; i++) {
+        pending_event *p = &g->pev[i];
+        rc = store_event_append(g->st, p->x->run_id, p->seq, p->type, p->time_ms, p->payload, e);
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(g->finish_rows, i, row) {
+        if (rc != 0) break;
+        rc = store_run_finish(g->st, json_string_value(json_array_get(row, 0)),
+                              json_string_value(json_array_get(row, 1)),
+                              json_string_value(json_array_get(row, 2)),
+                              json_string_value(json_array_get(row, 3)), e);
+    }
+    if (rc == 0) rc = store_commit(g->st, e);
+    if (rc != 0) {
+        store_rollback(g->st);
+        g->failed = 1;
+    }
+    if (rc == 0 && g->o.kill_after_event > 0)
+        for (size_t k = 0; k < g->npev; k++)
+            if (g->pev[k].seq >= g->o.kill_after_event) raise(SIGKILL);
+    for (size_t k = 0; k < g->npev; k++) {
+        free(g->pev[k].type);
+        free(g->pev[k].payload);
+    }
+    g->npev = 0;
+    json_array_clear(g->finish_rows);
+    return rc;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *dump(json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+}
+
+static cmd *find_cmd(exec *x, int64_t seq)
+{
+    for (size_t i = 0; i < x->ncmds; i++)
+        if (x->cmds[i]->vc.seq == seq) return x->cmds[i];
+    return NULL;
+}
+
+static const char *step_path(exec *x, cmd *c) { return vm_step_path(x->prog, c->vc.step); }
+static const char *step_kind(exec *x, cmd *c) { return vm_step_kind(x->prog, c->vc.step); }
+
+static void progress(exec *x, cmd *c, const char *what, json_t *err)
+{
+    if (!x->g->o.progress) return;
+    int64_t ms = std_now_ms() - c->started_ms;
+    if (err)
+        fprintf(stderr, "  %-6s %s (%s) %lldms: %s: %s\n", what, step_path(x, c), step_kind(x, c),
+                (long long)ms, json_string_value(json_object_get(err, "type")),
+                json_string_value(json_object_get(err, "message")));
+    else
+        fprintf(stderr, "  %-6s %s (%s) %lldms\n", what, step_path(x, c), step_kind(x, c),
+                (long long)ms);
+}
+
+/* Finish x with a status; the VM's or the given output/error is recorded. */
+static void finalize(exec *x, const char *status, json_t *output, json_t *error)
+{
+    vm_engine *g = x->g;
+    x->done = 1;
+    if (!x->hfinal && strcmp(status, "nondeterministic") != 0) {
+        if (output) record(x, "run_completed", json_pack("{s:O}", "output", output));
+        else record(x, "run_failed", json_pack("{s:O}", "error", error));
+    }
+    char *out = output ? dump(output) : NULL, *err = error ? dump(error) : NULL;
+    if (!x->hfinal || strcmp(status, "nondeterministic") == 0)
+        json_array_append_new(g->finish_rows, json_pack("[s, s, s?, s?]", x->run_id, status, out, err));
+    free(out);
+    free(err);
+    json_object_set_new(g->results, x->run_id,
+                        json_pack("{s:s, s:O?, s:O?}", "status", status, "output", output,
+                                  "error", error));
+}
+
+static void nondeterministic(exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void nondeterministic(exec *x, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:s, s:s}", "type", "nondeterminism", "message", msg);
+    finalize(x, "nondeterministic", NULL, err);
+    json_decref(err);
+}
+
+/* ---- outcomes ---------------------------------------------------------- */
+
+static json_t *step_error(exec *x, cmd *c, const char *type, const char *msg)
+{
+    return json_pack("{s:s, s:s, s:s, s:i}", "type", type, "message", msg, "step", step_path(x, c),
+                     "attempt", c->attempt);
+}
+
+static void complete(exec *x, cmd *c, json_t *output)
+{
+    int64_t ms = std_now_ms() - c->started_ms;
+    record(x, "step_completed", json_pack("{s:I, s:i, s:O, s:I}", "seq", (json_int_t)c->vc.seq,
+                                          "attempt", c->attempt, "output", output, "duration_ms",
+                                          (json_int_t)ms));
+    progress(x, c, "ok", NULL);
+    c->status = CMD_DONE;
+    vm_resolve(x->vm, c->vc.seq, output);
+    x->dirty = 1;
+}
+
+static void fail(exec *x, cmd *c, json_t *error)
+{
+    int64_t ms = std_now_ms() - c->started_ms;
+    record(x, "step_failed", json_pack("{s:I, s:i, s:O, s:I, s:b}", "seq", (json_int_t)c->vc.seq,
+                                       "attempt", c->attempt, "error", error, "duration_ms",
+                                       (json_int_t)ms, "final", 1));
+    progress(x, c, "FAILED", error);
+    c->status = CMD_DONE;
+    vm_reject(x->vm, c->vc.seq, error);
+    x->dirty = 1;
+}
+
+/* ---- shell ------------------------------------------------------------- */
+
+static char *to_text(json_t *v)
+{
+    if (json_is_string(v)) return strdup(json_string_value(v));
+    if (json_is_null(v) || !v) return strdup("");
+    return dump(v);
+}
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+} strv;
+
+static void strv_add(strv *s, char *str)
+{
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        if (!s->v) abort();
+    }
+    s->v[s->n++] = str;
+    s->v[s->n] = NULL;
+}
+
+static void strv_free(strv *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+}
+
+static void strv_addf(strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void strv_addf(strv *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    if (vasprintf(&p, fmt, ap) < 0) abort();
+    va_end(ap);
+    strv_add(s, p);
+}
+
+static void shell_done(std_proc *p, std_proc_result *r, void *ud)
+{
+    cmd *c = ud;
+    exec *x = c->x;
+    c->proc = NULL;
+    x->running--;
+    if (c->timer) std_loop_timer_cancel(x->g->loop, c->timer);
+    c->timer = 0;
+    json_t *args = c->vc.args;
+    if (c->timed_out) {
+        json_int_t tmo = json_integer_value(
+            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "timeout_ms"));
+        char msg[128];
+        snprintf(msg, sizeof msg, "shell step timed out after %lldms; its process group was killed",
+                 (long long)tmo);
+        json_t *err = step_error(x, c, "timeout", msg);
+        fail(x, c, err);
+        json_decref(err);
+        return;
+    }
+    int ok = 0;
+    json_t *codes = json_object_get(args, "ok_codes");
+    if (r->exited) {
+        if (json_is_array(codes)) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(codes, i, v) if (json_integer_value(v) == r->code) ok = 1;
+        } else {
+            ok = r->code == 0;
+        }
+    }
+    json_t *stdout_s = json_stringn_nocheck(r->out.p ? r->out.p : "", r->out.len);
+    json_t *stderr_s = json_stringn_nocheck(r->err.p ? r->err.p : "", r->err.len);
+    if (!ok) {
+        char msg[256];
+        if (r->exited) snprintf(msg, sizeof msg, "exit code %d", r->code);
+        else snprintf(msg, sizeof msg, "killed by signal %d", r->code);
+        json_t *err = step_error(x, c, "shell.exit", msg);
+        json_object_set_new(err, "details", json_pack("{s:i, s:o, s:o}", "code", r->exited ? r->code : -1,
+                                                      "stdout", stdout_s, "stderr", stderr_s));
+        fail(x, c, err);
+        json_decref(err);
+        return;
+    }
+    const char *mode = json_string_value(json_object_get(args, "output"));
+    if (mode && strcmp(mode, "json") == 0) {
+        json_error_t je;
+        json_t *v = json_loadb(r->out.p ? r->out.p : "", r->out.len, JSON_DECODE_ANY, &je);
+        if (!v) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "stdout is not JSON: %s (line %d)", je.text, je.line);
+            json_t *err = step_error(x, c, "shell.output", msg);
+            fail(x, c, err);
+            json_decref(err);
+        } else {
+            complete(x, c, v);
+            json_decref(v);
+        }
+        json_decref(stdout_s);
+        json_decref(stderr_s);
+        return;
+    }
+    json_t *out = json_pack("{s:i, s:o, s:o}", "code", r->code, "stdout", stdout_s, "stderr", stderr_s);
+    if (r->out_truncated || r->err_truncated)
+        json_object_set_new(out, "truncated", json_true());
+    complete(x, c, out);
+    json_decref(out);
+}
+
+static void shell_timeout(std_loop *l, void *ud)
+{
+    cmd *c = ud;
+    c->timer = 0;
+    if (!c->proc) return;
+    c->timed_out = 1;
+    std_proc_kill(c->proc, SIGKILL);
+}
+
+static void start_shell(exec *x, cmd *c)
+{
+    json_t *args = c->vc.args;
+    strv argv = {0}, env = {0};
+    const char *script = json_string_value(json_object_get(args, "script"));
+    if (script) {
+        strv_add(&argv, strdup("/bin/sh"));
+        strv_add(&argv, strdup("-c"));
+        strv_add(&argv, strdup(script));
+        strv_add(&argv, strdup(step_path(x, c)));
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(args, "argv"), i, v) strv_add(&argv, to_text(v));
+    }
+    static const char *const inherit[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"};
+    for (size_t i = 0; i < sizeof inherit / sizeof *inherit; i++) {
+        const char *v = getenv(inherit[i]);
+        if (v) strv_addf(&env, "%s=%s", inherit[i], v);
+        else if (!strcmp(inherit[i], "PATH")) strv_add(&env, strdup("PATH=/usr/local/bin:/usr/bin:/bin"));
+    }
+    char key_src[512], key[65];
+    snprintf(key_src, sizeof key_src, "%s/%s#%lld", x->run_id, step_path(x, c), (long long)c->vc.seq);
+    std_sha256_hex(key_src, strlen(key_src), key);
+    strv_addf(&env, "WFDSL_RUN_ID=%s", x->run_id);
+    strv_addf(&env, "WFDSL_WORKFLOW_ID=%s", x->workflow_id);
+    strv_addf(&env, "WFDSL_STEP=%s", step_path(x, c));
+    strv_addf(&env, "WFDSL_ATTEMPT=%d", c->attempt);
+    strv_addf(&env, "WFDSL_IDEMPOTENCY_KEY=%.32s", key);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(args, "env"), k, v) {
+        char *t = to_text(v);
+        strv_addf(&env, "%s=%s", k, t);
+        free(t);
+    }
+    char *in = json_object_get(args, "stdin") ? to_text(json_object_get(args, "stdin")) : NULL;
+    char *cwd = json_object_get(args, "cwd") ? to_text(json_object_get(args, "cwd")) : NULL;
+    std_proc_spec spec = {.argv = argv.v, .env = env.v, .cwd = cwd, .stdin_data = in,
+                          .stdin_len = in ? strlen(in) : 0, .out_cap = SHELL_OUT_CAP};
+    std_err e = {0};
+    c->status = CMD_RUNNING;
+    c->started_ms = std_now_ms();
+    if (std_proc_spawn(x->g->loop, &spec, shell_done, c, &c->proc, &e) != 0) {
+        json_t *err = step_error(x, c, "shell.exit", e.msg);
+        fail(x, c, err);
+        json_decref(err);
+    } else {
+        x->running++;
+        json_int_t tmo = json_integer_value(
+            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "timeout_ms"));
+        if (tmo > 0) c->timer = std_loop_timer(x->g->loop, c->started_ms + tmo, shell_timeout, c);
+    }
+    free(in);
+    free(cwd);
+    strv_free(&argv);
+    strv_free(&env);
+}
+
+/* ---- live execution ---------------------------------------------------- */
+
+static int is_effect(const char *kind) { return strcmp(kind, "shell") == 0; }
+
+/* Record the start of c and run it (pure kinds) or queue it (effects). */
+static void start_live(exec *x, cmd *c)
+{
+    const char *kind = step_kind(x, c);
+    if (!c->in_history) {
+        record(x, "step_scheduled",
+               json_pack("{s:I, s:s, s:s, s:O?}", "seq", (json_int_t)c->vc.seq, "step",
+                         step_path(x, c), "kind", kind, "args", c->vc.args));
+        c->in_history = 1;
+    }
+    c->started_ms = std_now_ms();
+    if (c->vc.eval_error.type[0]) {
+        json_t *err = step_error(x, c, c->vc.eval_error.type, c->vc.eval_error.msg);
+        if (c->vc.eval_error.line) {
+            char where[300];
+            snprintf(where, sizeof where, "%s:%d", x->prog->file, c->vc.eval_error.line);
+            json_object_set_new(err, "where", json_string(where));
+        }
+        fail(x, c, err);
+        json_decref(err);
+        return;
+    }
+    c->attempt++;
+    record(x, "step_started", json_pack("{s:I, s:i}", "seq", (json_int_t)c->vc.seq, "attempt", c->attempt));
+    if (is_effect(kind)) {
+        /* an effect starts only once its step_started is committed */
+        vm_engine *g = x->g;
+        c->status = CMD_STARTING;
+        if (g->nstart == g->capstart) {
+            g->capstart = g->capstart ? g->capstart * 2 : 16;
+            g->to_start = realloc(g->to_start, g->capstart * sizeof *g->to_start);
+            if (!g->to_start) abort();
+        }
+        g->to_start[g->nstart++] = c;
+        return;
+    }
+    json_t *args = c->vc.args;
+    if (!strcmp(kind, "lua")) {
+        int chunk = (int)json_integer_value(
+            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "chunk"));
+        json_t *out = NULL;
+        std_err e = {0};
+        if (vm_eval_chunk(x->vm, chunk, &out, &e) != 0) {
+            json_t *err = step_error(x, c, e.type[0] ? e.type : "lua", e.msg);
+            fail(x, c, err);
+            json_decref(err);
+        } else {
+            complete(x, c, out);
+            json_decref(out);
+        }
+    } else if (!strcmp(kind, "set")) {
+        complete(x, c, args);
+    } else if (!strcmp(kind, "succeed")) {
+        json_t *out = json_object_get(args, "output");
+        complete(x, c, out ? out : json_null());
+    } else if (!strcmp(kind, "fail")) {
+        json_t *type = json_object_get(args, "type");
+        json_t *msg = json_object_get(args, "message");
+        char *m = msg ? to_text(msg) : strdup("failed");
+        json_t *err = step_error(x, c, json_is_string(type) ? json_string_value(type) : "error", m);
+        free(m);
+        json_t *details = json_object_get(args, "details");
+        if (details) json_object_set(err, "details", details);
+        fail(x, c, err);
+        json_decref(err);
+    } else {
+        json_t *err = step_error(x, c, "internal", "step kind has no executor");
+        fail(x, c, err);
+        json_decref(err);
+    }
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+static int64_t payload_seq(json_t *p) { return json_integer_value(json_object_get(p, "seq")); }
+
+/* Index the loaded history: scheduled commands and outcomes in order. */
+static int index_history(exec *x, std_err *e)
+{
+    x->hsched = json_object();
+    x->res = calloc(x->nhist + 1, sizeof *x->res);
+    for (size_t i = 0; i < x->nhist; i++) {
+        store_event *ev = &x->hist[i];
+        if (ev->seq != (int64_t)i + 1)
+            return std_errf(e, "storage", "history of run %s has a gap at event %zu", x->run_id, i + 1);
+        json_t *p = json_loads(ev->payload ? ev->payload : "null", JSON_DECODE_ANY, NULL);
+        if (!p) return std_errf(e, "storage", "history event %lld is not JSON", (long long)ev->seq);
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)payload_seq(p));
+        if (!strcmp(ev->type, "step_scheduled")) {
+            json_object_set_new(p, "event", json_integer(ev->seq));
+            json_object_set(x->hsched, key, p);
+        } else if (!strcmp(ev->type, "step_started")) {
+            json_t *s = json_object_get(x->hsched, key);
+            if (s) json_object_set(s, "attempts", json_object_get(p, "attempt"));
+        } else if (!strcmp(ev->type, "step_completed") ||
+                   (!strcmp(ev->type, "step_failed") && json_is_true(json_object_get(p, "final")))) {
+            x->res[x->nres++] = i;
+            json_t *s = json_object_get(x->hsched, key);
+            if (s) json_object_set_new(s, "resolved", json_true());
+        } else if (!strcmp(ev->type, "run_completed") || !strcmp(ev->type, "run_failed")) {
+            json_decref(x->hfinal);
+            x->hfinal = json_incref(p);
+        }
+        json_decref(p);
+    }
+    x->last_event = (int64_t)x->nhist;
+    return 0;
+}
+
+/* Register the VM's new commands, checking each against the history. */
+static int take_commands(exec *x)
+{
+    vm_cmd *vc = NULL;
+    size_t n = vm_take_cmds(x->vm, &vc);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        cmd *c = calloc(1, sizeof *c);
+        if (!c) abort();
+        c->vc = vc[i];
+        c->x = x;
+        c->status = CMD_LIVE;
+        if (x->ncmds == x->capcmds) {
+            x->capcmds = x->capcmds ? x->capcmds * 2 : 8;
+            x->cmds = realloc(x->cmds, x->capcmds * sizeof *x->cmds);
+            if (!x->cmds) abort();
+        }
+        x->cmds[x->ncmds++] = c;
+        if (!ok) continue;
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)c->vc.seq);
+        json_t *h = json_object_get(x->hsched, key);
+        if (!h) continue;
+        const char *hs = json_string_value(json_object_get(h, "step"));
+        const char *hk = json_string_value(json_object_get(h, "kind"));
+        if (!hs || !hk || strcmp(hs, step_path(x, c)) || strcmp(hk, step_kind(x, c))) {
+            nondeterministic(x,
+                             "history event %lld recorded step '%s' (%s) as command %lld, but the "
+                             "program now issues step '%s' (%s) there",
+                             (long long)json_integer_value(json_object_get(h, "event")),
+                             hs ? hs : "?", hk ? hk : "?", (long long)c->vc.seq, step_path(x, c),
+                             step_kind(x, c));
+            ok = 0;
+            continue;
+        }
+        c->in_history = 1;
+        c->attempt = (int)json_integer_value(json_object_get(h, "attempts"));
+        /* scheduled but without an outcome: the process died while it ran;
+         * it runs again, as the next attempt, once the replay is over */
+        c->status = json_is_true(json_object_get(h, "resolved")) ? CMD_REPLAY : CMD_LIVE;
+    }
+    free(vc);
+    return ok ? 0 : -1;
+}
+
+/* Deliver the next recorded outcome; 1 if one was delivered. */
+static int replay_next(exec *x)
+{
+    if (x->rpos >= x->nres) return 0;
+    store_event *ev = &x->hist[x->res[x->rpos++]];
+    json_t *p = json_loads(ev->payload, 0, NULL);
+    int64_t seq = payload_seq(p);
+    cmd *c = find_cmd(x, seq);
+    if (!c || c->status != CMD_REPLAY) {
+        nondeterministic(x,
+                         "history event %lld (%s of command %lld) has no matching step: the program "
+                         "did not issue command %lld",
+                         (long long)ev->seq, ev->type, (long long)seq, (long long)seq);
+        json_decref(p);
+        return -1;
+    }
+    c->status = CMD_DONE;
+    if (!strcmp(ev->type, "step_completed")) vm_resolve(x->vm, seq, json_object_get(p, "output"));
+    else vm_reject(x->vm, seq, json_object_get(p, "error"));
+    json_decref(p);
+    return 1;
+}
+
+/* Run x as far as it goes without waiting for an effect. */
+static void drive(exec *x)
+{
+    std_err e = {0};
+    x->dirty = 0;
+    for (;;) {
+        if (x->done) return;
+        vm_run_advance(x->vm, &e);
+        if (take_commands(x) != 0) return;
+        vm_state st = vm_run_state(x->vm);
+        if (st != VM_RUNNING) {
+            json_t *out = st == VM_DONE ? vm_run_output(x->vm) : NULL;
+            json_t *err = st == VM_FAILED ? vm_run_error(x->vm) : NULL;
+            if (x->rpos < x->nres) {
+                nondeterministic(x, "the program finished, but the history has %zu more step "
+                                    "outcomes from event %lld on",
+                                 x->nres - x->rpos, (long long)x->hist[x->res[x->rpos]].seq);
+                return;
+            }
+            if (x->hfinal) { /* replay of a finished run: it must end the same way */
+                json_t *rec = json_object_get(x->hfinal, out ? "output" : "error");
+                if (!rec || !json_equal(rec, out ? out : err)) {
+                    nondeterministic(x, "replay ended with a different %s than the one recorded",
+                                     out ? "output" : "error");
+                    return;
+                }
+            }
+            finalize(x, out ? "completed" : "failed", out, err);
+            return;
+        }
+        int r = replay_next(x);
+        if (r < 0) return;
+        if (r > 0) continue;
+        /* history consumed: execute what it does not have */
+        int progressed = 0;
+        for (size_t i = 0; i < x->ncmds && !x->done; i++) {
+            cmd *c = x->cmds[i];
+            if (c->status != CMD_LIVE) continue;
+            if (x->g->o.replay_only || x->hfinal) {
+                nondeterministic(x, "the history ends before the program does: step '%s' (%s) "
+                                    "has no recorded outcome", step_path(x, c), step_kind(x, c));
+                return;
+            }
+            start_live(x, c);
+            progressed = 1;
+        }
+        if (!progressed) return;
+    }
+}
+
+/* ---- runs -------------------------------------------------------------- */
+
+static exec *new_exec(vm_engine *g, const char *run_id, const char *workflow_id, vm_program *prog)
+{
+    exec *x = calloc(1, sizeof *x);
+    if (!x) abort();
+    x->g = g;
+    snprintf(x->run_id, sizeof x->run_id, "%s", run_id);
+    x->workflow_id = strdup(workflow_id);
+    x->prog = prog;
+    x->dirty = 1;
+    x->next = g->execs;
+    g->execs = x;
+    return x;
+}
+
+static void free_exec(exec *x)
+{
+    for (size_t i = 0; i < x->ncmds; i++) {
+        vm_cmd_free(&x->cmds[i]->vc);
+        free(x->cmds[i]);
+    }
+    free(x->cmds);
+    vm_run_free(x->vm);
+    vm_program_free(x->prog);
+    store_events_free(x->hist, x->nhist);
+    json_decref(x->hsched);
+    json_decref(x->hfinal);
+    free(x->res);
+    free(x->workflow_id);
+    free(x);
+}
+
+static json_t *run_info(exec *x, int64_t started_ms)
+{
+    char ts[40];
+    std_fmt_time(started_ms, ts, sizeof ts);
+    return json_pack("{s:s, s:s, s:s, s:s}", "id", x->workflow_id, "run_id", x->run_id,
+                     "workflow", x->prog->name, "started_at", ts);
+}
+
+vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
+{
+    vm_engine *g = calloc(1, sizeof *g);
+    if (!g) abort();
+    g->st = s;
+    if (o) g->o = *o;
+    g->loop = std_loop_new();
+    g->finish_rows = json_array();
+    g->results = json_object();
+    signal(SIGPIPE, SIG_IGN); /* a child that exits early must not kill us */
+    return g;
+}
+
+void vm_engine_free(vm_engine *g)
+{
+    if (!g) return;
+    while (g->execs) {
+        exec *x = g->execs;
+        g->execs = x->next;
+        free_exec(x);
+    }
+    for (size_t k = 0; k < g->npev; k++) {
+        free(g->pev[k].type);
+        free(g->pev[k].payload);
+    }
+    free(g->pev);
+    free(g->to_start);
+    json_decref(g->finish_rows);
+    json_decref(g->results);
+    std_loop_free(g->loop);
+    free(g);
+}
+
+int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
+                    const char *workflow_id, json_t *input, char run_id[64], std_err *e)
+{
+    char *code = vm_program_serialize(prog);
+    char rid[33];
+    std_random_hex(rid);
+    snprintf(run_id, 64, "%s", rid);
+    int64_t now = std_now_ms();
+    char *in = dump(input);
+    store_run r = {.workflow_id = (char *)workflow_id, .run_id = run_id, .name = prog->name,
+                   .program_hash = prog->hash, .status = "running", .input = in,
+                   .created_ms = now, .updated_ms = now};
+    int rc = store_begin(g->st, e);
+    if (rc == 0) rc = store_program_put(g->st, prog->hash, prog->name, prog->file, source, code,
+                                        strlen(code), e);
+    if (rc == 0) rc = store_run_create(g->st, &r, e);
+    if (rc == 0) {
+        json_t *p = json_pack("{s:s, s:s, s:s, s:O}", "workflow", prog->name, "run_id", run_id,
+                              "program", prog->hash, "input", input);
+        char *pt = dump(p);
+        json_decref(p);
+        rc = store_event_append(g->st, run_id, 1, "run_started", now, pt, e);
+        free(pt);
+    }
+    if (rc == 0) rc = store_commit(g->st, e);
+    if (rc != 0) store_rollback(g->st);
+    free(code);
+    free(in);
+    if (rc != 0) {
+        vm_program_free(prog);
+        return -1;
+    }
+    exec *x = new_exec(g, run_id, workflow_id, prog);
+    x->last_event = 1;
+    x->hsched = json_object();
+    json_t *info = run_info(x, now);
+    x->vm = vm_run_new(prog, input, info, e);
+    json_decref(info);
+    if (!x->vm) {
+        json_t *err = json_pack("{s:s, s:s}", "type", e->type[0] ? e->type : "lua", "message", e->msg);
+        finalize(x, "failed", NULL, err);
+        json_decref(err);
+    }
+    return 0;
+}
+
+int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
+{
+    store_run r = {0};
+    int found = store_run_get(g->st, id, &r, e);
+    if (found <= 0) {
+        if (found == 0) std_errf(e, "notfound", "no run with id '%s'", id);
+        return -1;
+    }
+    snprintf(run_id, 64, "%s", r.run_id);
+    std_buf code = {0};
+    int got = store_program_get(g->st, r.program_hash, &code, e);
+    if (got <= 0) {
+        if (got == 0) std_errf(e, "storage", "program %.12s of run %s is missing", r.program_hash, r.run_id);
+        store_run_clear(&r);
+        return -1;
+    }
+    vm_program *prog = vm_program_load(code.p, code.len, e);
+    std_buf_free(&code);
+    if (!prog) {
+        store_run_clear(&r);
+        return -1;
+    }
+    exec *x = new_exec(g, r.run_id, r.workflow_id, prog);
+    store_run_clear(&r);
+    if (store_events_load(g->st, x->run_id, &x->hist, &x->nhist, e) != 0) return -1;
+    if (index_history(x, e) != 0) return -1;
+    if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
+        return std_errf(e, "storage", "history of run %s does not begin with run_started", x->run_id);
+    json_t *started = json_loads(x->hist[0].payload, 0, NULL);
+    json_t *info = run_info(x, x->hist[0].time_ms);
+    x->vm = vm_run_new(prog, json_object_get(started, "input"), info, e);
+    json_decref(info);
+    json_decref(started);
+    if (!x->vm) return -1;
+    return 0;
+}
+
+int vm_engine_run(vm_engine *g, std_err *e)
+{
+    for (;;) {
+        int live = 0, dirty = 1;
+        while (dirty) {
+            dirty = 0;
+            for (exec *x = g->execs; x; x = x->next)
+                if (!x->done && x->dirty) drive(x);
+            if (flush(g) != 0) break;
+            /* effects start only after their events are committed */
+            size_t n = g->nstart;
+            g->nstart = 0;
+            for (size_t i = 0; i < n; i++) start_shell(g->to_start[i]->x, g->to_start[i]);
+            for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
+        }
+        if (g->failed) {
+            *e = g->fatal;
+            return -1;
+        }
+        for (exec *x = g->execs; x; x = x->next) live += !x->done && x->running > 0;
+        if (!live) break;
+        if (std_loop_run_once(g->loop, -1) < 0) return std_errf(e, "internal", "poll: %s", strerror(errno));
+    }
+    return 0;
+}
+
+const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, json_t **error)
+{
+    json_t *r = json_object_get(g->results, run_id);
+    if (!r) return NULL;
+    if (output) *output = json_object_get(r, "output");
+    if (error) *error = json_object_get(r, "error");
+    return json_string_value(json_object_get(r, "status"));
+}

@@ -1,0 +1,57 @@
+/* engine.h — the engine: one event loop that drives runs, records their
+ * history in the store, replays it after a crash and executes effects.
+ *
+ * For every run in memory it feeds the VM the recorded outcomes of its
+ * history in recorded order (replay), checks that the VM issues the same
+ * commands the history holds (non-determinism otherwise), then executes
+ * what the history does not have: pure steps inline, effects (shell) as
+ * child processes on the loop. Events of a turn are written in one
+ * transaction (group commit), and no effect starts before the events it
+ * depends on are committed.
+ *
+ * It does not parse YAML or command lines (dsl/, main.c).
+ */
+#ifndef WF_ENGINE_H
+#define WF_ENGINE_H
+
+#include <jansson.h>
+#include "program.h"
+#include "../storage/store.h"
+
+typedef struct vm_engine vm_engine;
+
+typedef struct vm_engine_opts {
+    int progress;      /* one line per step on stderr */
+    int replay_only;   /* never execute: a run that needs an effect is an error */
+    /* Crash tests: SIGKILL this process right after the commit that makes a
+     * run's history reach this many events (0: never). */
+    int64_t kill_after_event;
+} vm_engine_opts;
+
+vm_engine *vm_engine_new(store *s, const vm_engine_opts *o);
+void vm_engine_free(vm_engine *g);
+
+/* Record a new run of prog (the program is stored if it is new) and load it
+ * into the engine; input must already be checked. run_id gets its id.
+ * Takes ownership of prog. */
+int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
+                    const char *workflow_id, json_t *input, char run_id[64], std_err *e);
+
+/* Load an existing run (by run or workflow id) from the store, on its
+ * stored program, and replay its history. */
+int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e);
+
+/* Drive every loaded run until none is left in memory. -1 on a storage or
+ * internal error (e filled). */
+int vm_engine_run(vm_engine *g, std_err *e);
+
+/* Outcome of a run that the engine finished: its status ("completed",
+ * "failed", "nondeterministic"), and output or error (borrowed; valid
+ * until vm_engine_free). NULL status if unknown. */
+const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, json_t **error);
+
+/* Check input against the program's input schema and apply defaults.
+ * Returns the completed input (new reference) or NULL with e filled. */
+json_t *vm_input_check(const vm_program *p, json_t *input, std_err *e);
+
+#endif

@@ -1,0 +1,732 @@
+/* main.c — the `wfdsl` command line: argument parsing, help texts, output
+ * formats and exit codes. Each command is a thin layer over dsl/ (check,
+ * explain), the engine (run, resume) and the store (list, show, history).
+ *
+ * Exit codes: 0 success, 1 the workflow failed, 2 bad usage, definition or
+ * input, 3 storage or internal error. Results go to stdout, progress and
+ * errors to stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../dsl/compile.h"
+#include "../storage/store.h"
+#include "engine.h"
+
+#define WFDSL_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+/* ---- options ----------------------------------------------------------- */
+
+typedef struct opt {
+    const char *name; /* without "--" */
+    int takes_value;
+    const char *value; /* set when given; "1" for flags */
+} opt;
+
+typedef struct args {
+    opt *opts;
+    size_t nopts;
+    const char *pos[64];
+    size_t npos;
+} args;
+
+static const char *cmd_name;
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (s[0] == '-' && s[1] == '-' && s[2]) {
+            const char *name = s + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            opt *o = NULL;
+            for (size_t k = 0; k < a->nopts; k++)
+                if (strlen(a->opts[k].name) == len && !strncmp(a->opts[k].name, name, len))
+                    o = &a->opts[k];
+            if (!o) {
+                fprintf(stderr, "wfdsl %s: unknown option '--%.*s' (see wfdsl %s --help)\n",
+                        cmd_name, (int)len, name, cmd_name);
+                return -1;
+            }
+            if (o->takes_value) {
+                if (eq) o->value = eq + 1;
+                else if (i + 1 < argc) o->value = argv[++i];
+                else {
+                    fprintf(stderr, "wfdsl %s: option '--%s' needs a value\n", cmd_name, o->name);
+                    return -1;
+                }
+            } else {
+                if (eq) {
+                    fprintf(stderr, "wfdsl %s: option '--%s' takes no value\n", cmd_name, o->name);
+                    return -1;
+                }
+                o->value = "1";
+            }
+        } else if (s[0] == '-' && s[1] && s[1] != '-' && strcmp(s, "-h") != 0) {
+            fprintf(stderr, "wfdsl %s: unknown option '%s' (see wfdsl %s --help)\n", cmd_name, s,
+                    cmd_name);
+            return -1;
+        } else if (!strcmp(s, "-h")) {
+            for (size_t k = 0; k < a->nopts; k++)
+                if (!strcmp(a->opts[k].name, "help")) a->opts[k].value = "1";
+        } else {
+            if (a->npos == 64) return -1;
+            a->pos[a->npos++] = s;
+        }
+    }
+    return 0;
+}
+
+static const char *optv(args *a, const char *name)
+{
+    for (size_t k = 0; k < a->nopts; k++)
+        if (!strcmp(a->opts[k].name, name)) return a->opts[k].value;
+    return NULL;
+}
+
+static const char *db_path(args *a)
+{
+    const char *p = optv(a, "db");
+    if (p) return p;
+    p = getenv("WFDSL_DB");
+    return p && *p ? p : "wfdsl.db";
+}
+
+static int open_store(args *a, store **s)
+{
+    std_err e = {0};
+    store_durability d = STORE_DURABILITY_FULL;
+    const char *dur = optv(a, "durability");
+    if (dur && !strcmp(dur, "normal")) d = STORE_DURABILITY_NORMAL;
+    else if (dur && strcmp(dur, "full") != 0) {
+        fprintf(stderr, "wfdsl %s: --durability must be 'full' or 'normal'\n", cmd_name);
+        return EXIT_USAGE;
+    }
+    if (store_open(db_path(a), d, s, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        return EXIT_INTERNAL;
+    }
+    return 0;
+}
+
+/* Engine options from the command line and the environment.
+ * WFDSL_TEST_KILL_AFTER_EVENT=N makes the process SIGKILL itself right after
+ * the commit that takes a history to N events: the crash tests use it to
+ * die at exact step boundaries. */
+static vm_engine_opts engine_opts(args *a)
+{
+    vm_engine_opts eo = {.progress = isatty(2) && !optv(a, "quiet")};
+    const char *k = getenv("WFDSL_TEST_KILL_AFTER_EVENT");
+    if (k) eo.kill_after_event = atoll(k);
+    return eo;
+}
+
+static void print_json(FILE *f, json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    fprintf(f, "%s\n", s ? s : "null");
+    free(s);
+}
+
+/* ---- help -------------------------------------------------------------- */
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+    const char *help;
+} command;
+
+static const command *find_command(const char *name);
+
+static int want_help(args *a, const command *c)
+{
+    if (!optv(a, "help")) return 0;
+    printf("%s", c->help);
+    return 1;
+}
+
+/* ---- check, explain ---------------------------------------------------- */
+
+static void print_diags(std_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->msgs[i]);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}};
+    args a = {o, 1, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("check"))) return 0;
+    if (a.npos == 0) {
+        fprintf(stderr, "wfdsl check: no file given (usage: wfdsl check FILE...)\n");
+        return EXIT_USAGE;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < a.npos; i++) {
+        std_diags d = {0};
+        vm_program *p = NULL;
+        if (dsl_compile_file(a.pos[i], &p, NULL, &d) != 0) {
+            print_diags(&d);
+            fprintf(stderr, "%s: %zu error%s\n", a.pos[i], d.n, d.n == 1 ? "" : "s");
+            bad = 1;
+        } else {
+            printf("%s: ok\n", a.pos[i]);
+        }
+        vm_program_free(p);
+        std_diags_free(&d);
+    }
+    return bad ? EXIT_USAGE : EXIT_OK;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}};
+    args a = {o, 1, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("explain"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl explain: give one file (usage: wfdsl explain FILE)\n");
+        return EXIT_USAGE;
+    }
+    std_diags d = {0};
+    vm_program *p = NULL;
+    if (dsl_compile_file(a.pos[0], &p, NULL, &d) != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        return EXIT_USAGE;
+    }
+    char *text = vm_program_serialize(p);
+    free(text);
+    std_buf out = {0};
+    vm_program_explain(p, &out);
+    fputs(out.p, stdout);
+    std_buf_free(&out);
+    vm_program_free(p);
+    return EXIT_OK;
+}
+
+/* ---- run, resume ------------------------------------------------------- */
+
+static json_t *read_input(const char *arg)
+{
+    if (!arg) return json_object();
+    json_error_t je;
+    json_t *v;
+    if (arg[0] == '@') {
+        v = json_load_file(arg + 1, JSON_DECODE_ANY, &je);
+        if (!v) fprintf(stderr, "wfdsl: --input %s: %s (line %d)\n", arg, je.text, je.line);
+    } else {
+        v = json_loads(arg, JSON_DECODE_ANY, &je);
+        if (!v) fprintf(stderr, "wfdsl: --input is not valid JSON: %s (column %d)\n", je.text, je.column);
+    }
+    return v;
+}
+
+static int is_finished(const char *status)
+{
+    return strcmp(status, "running") != 0;
+}
+
+/* Drive the engine and turn its outcome for run_id into output + exit code. */
+static int finish_run(vm_engine *g, const char *run_id)
+{
+    std_err e = {0};
+    if (vm_engine_run(g, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        fprintf(stderr, "wfdsl: the run is recorded up to its last commit; 'wfdsl resume %s' continues it\n", run_id);
+        return EXIT_INTERNAL;
+    }
+    json_t *out = NULL, *err = NULL;
+    const char *status = vm_engine_result(g, run_id, &out, &err);
+    if (!status) {
+        fprintf(stderr, "wfdsl: run %s did not finish\n", run_id);
+        return EXIT_INTERNAL;
+    }
+    if (!strcmp(status, "completed")) {
+        print_json(stdout, out);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "wfdsl: run %s %s: ", run_id, status);
+    const char *type = json_string_value(json_object_get(err, "type"));
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    const char *step = json_string_value(json_object_get(err, "step"));
+    fprintf(stderr, "%s: %s", type ? type : "error", msg ? msg : "");
+    if (step) fprintf(stderr, " (step %s)", step);
+    fputc('\n', stderr);
+    return EXIT_FAILED;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0},  {"id", 1, 0},         {"input", 1, 0}, {"db", 1, 0},
+               {"new", 0, 0},   {"durability", 1, 0}, {"quiet", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("run"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl run: give one workflow file (usage: wfdsl run FILE [--input JSON])\n");
+        return EXIT_USAGE;
+    }
+    std_diags d = {0};
+    vm_program *p = NULL;
+    char *source = NULL;
+    if (dsl_compile_file(a.pos[0], &p, &source, &d) != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        return EXIT_USAGE;
+    }
+    json_t *raw = read_input(optv(&a, "input"));
+    std_err e = {0};
+    json_t *input = raw ? vm_input_check(p, raw, &e) : NULL;
+    json_decref(raw);
+    if (!input) {
+        if (raw) fprintf(stderr, "wfdsl: %s\n", e.msg);
+        vm_program_free(p);
+        free(source);
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) {
+        json_decref(input);
+        vm_program_free(p);
+        free(source);
+        return rc;
+    }
+    vm_engine_opts eo = engine_opts(&a);
+    vm_engine *g = vm_engine_new(s, &eo);
+    char run_id[64] = "";
+    const char *id = optv(&a, "id");
+    char gen[128];
+    if (!id) {
+        char r[33];
+        std_random_hex(r);
+        snprintf(gen, sizeof gen, "%s-%.12s", p->name, r);
+        id = gen;
+    }
+    store_run old = {0};
+    int found = optv(&a, "id") ? store_run_get(s, id, &old, &e) : 0;
+    if (found < 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        rc = EXIT_INTERNAL;
+    } else if (found && !is_finished(old.status)) {
+        /* an interrupted run: continue it on the program it started with */
+        char *text = vm_program_serialize(p);
+        free(text);
+        if (strcmp(old.program_hash, p->hash) != 0)
+            fprintf(stderr,
+                    "wfdsl: note: run %s started on program %.12s; %s has changed since (now "
+                    "%.12s); continuing on the stored program\n",
+                    id, old.program_hash, a.pos[0], p->hash);
+        if (optv(&a, "input"))
+            fprintf(stderr, "wfdsl: note: resuming run %s with the input it started with; --input is ignored\n", id);
+        vm_program_free(p);
+        p = NULL;
+        if (vm_engine_resume(g, id, run_id, &e) != 0) {
+            fprintf(stderr, "wfdsl: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+        }
+    } else if (found && !optv(&a, "new")) {
+        fprintf(stderr, "wfdsl: run '%s' already finished (%s); use --new to start a new run with this id, or 'wfdsl show %s'\n",
+                id, old.status, id);
+        rc = EXIT_USAGE;
+    } else {
+        if (vm_engine_start(g, p, source, id, input, run_id, &e) != 0) {
+            fprintf(stderr, "wfdsl: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+        }
+        p = NULL; /* owned by the engine now */
+    }
+    if (!rc) {
+        if (eo.progress) fprintf(stderr, "run %s (%s)\n", id, run_id);
+        rc = finish_run(g, run_id);
+    }
+    store_run_clear(&old);
+    vm_program_free(p);
+    vm_engine_free(g);
+    store_close(s);
+    json_decref(input);
+    free(source);
+    return rc;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"durability", 1, 0}, {"quiet", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("resume"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl resume: give one run id (usage: wfdsl resume ID)\n");
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) return rc;
+    vm_engine_opts eo = engine_opts(&a);
+    vm_engine *g = vm_engine_new(s, &eo);
+    char run_id[64] = "";
+    std_err e = {0};
+    if (vm_engine_resume(g, a.pos[0], run_id, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        rc = !strcmp(e.type, "notfound") ? EXIT_USAGE : EXIT_INTERNAL;
+    } else {
+        rc = finish_run(g, run_id);
+    }
+    vm_engine_free(g);
+    store_close(s);
+    return rc;
+}
+
+/* ---- list, show, history ----------------------------------------------- */
+
+static json_t *parse_or_null(const char *text)
+{
+    if (!text) return json_null();
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
+static json_t *run_json(const store_run *r)
+{
+    char c[40], u[40];
+    std_fmt_time(r->created_ms, c, sizeof c);
+    std_fmt_time(r->updated_ms, u, sizeof u);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id", r->workflow_id,
+                     "run_id", r->run_id, "workflow", r->name, "status", r->status, "program",
+                     r->program_hash, "created_at", c, "updated_at", u, "input",
+                     parse_or_null(r->input), "output", parse_or_null(r->output), "error",
+                     parse_or_null(r->error));
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"status", 1, 0}, {"limit", 1, 0}, {"json", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("list"))) return 0;
+    if (a.npos) {
+        fprintf(stderr, "wfdsl list: unexpected argument '%s'\n", a.pos[0]);
+        return EXIT_USAGE;
+    }
+    int limit = 100;
+    if (optv(&a, "limit")) {
+        char *end;
+        long l = strtol(optv(&a, "limit"), &end, 10);
+        if (*end || l < 0) {
+            fprintf(stderr, "wfdsl list: --limit must be a number (0 for all)\n");
+            return EXIT_USAGE;
+        }
+        limit = (int)l;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) return rc;
+    store_run *runs = NULL;
+    size_t n = 0;
+    std_err e = {0};
+    if (store_runs_list(s, optv(&a, "status"), limit, &runs, &n, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        store_close(s);
+        return EXIT_INTERNAL;
+    }
+    if (optv(&a, "json")) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *r = run_json(&runs[i]);
+            json_object_del(r, "input");
+            json_object_del(r, "output");
+            json_object_del(r, "error");
+            json_array_append_new(arr, r);
+        }
+        print_json(stdout, arr);
+        json_decref(arr);
+    } else {
+        printf("%-36s %-14s %-20s %-16s %s\n", "ID", "RUN", "WORKFLOW", "STATUS", "STARTED");
+        for (size_t i = 0; i < n; i++) {
+            char c[40];
+            std_fmt_time(runs[i].created_ms, c, sizeof c);
+            printf("%-36s %-14.12s %-20s %-16s %s\n", runs[i].workflow_id, runs[i].run_id,
+                   runs[i].name, runs[i].status, c);
+        }
+    }
+    store_runs_free(runs, n);
+    store_close(s);
+    return EXIT_OK;
+}
+
+/* Load a run and its history, or print why not. */
+static int load_run(args *a, store **s, store_run *r, store_event **evs, size_t *n)
+{
+    int rc = open_store(a, s);
+    if (rc) return rc;
+    std_err e = {0};
+    int found = store_run_get(*s, a->pos[0], r, &e);
+    if (found <= 0) {
+        if (found == 0) fprintf(stderr, "wfdsl %s: no run with id '%s'\n", cmd_name, a->pos[0]);
+        else fprintf(stderr, "wfdsl: %s\n", e.msg);
+        store_close(*s);
+        return found == 0 ? EXIT_USAGE : EXIT_INTERNAL;
+    }
+    if (store_events_load(*s, r->run_id, evs, n, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        store_run_clear(r);
+        store_close(*s);
+        return EXIT_INTERNAL;
+    }
+    return 0;
+}
+
+/* Steps of a history, one object per command: path, kind, status, attempts,
+ * duration, output or error. */
+static json_t *steps_of(store_event *evs, size_t n)
+{
+    json_t *steps = json_array(), *byseq = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_loads(evs[i].payload, JSON_DECODE_ANY, NULL);
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(p, "seq")));
+        json_t *s = json_object_get(byseq, key);
+        const char *t = evs[i].type;
+        if (!strcmp(t, "step_scheduled")) {
+            s = json_pack("{s:O, s:O, s:s, s:i}", "step", json_object_get(p, "step"), "kind",
+                          json_object_get(p, "kind"), "status", "scheduled", "attempts", 0);
+            json_object_set_new(byseq, key, s);
+            json_array_append(steps, s);
+        } else if (s && !strcmp(t, "step_started")) {
+            json_object_set(s, "attempts", json_object_get(p, "attempt"));
+            json_object_set_new(s, "status", json_string("running"));
+        } else if (s && !strcmp(t, "step_completed")) {
+            json_object_set_new(s, "status", json_string("completed"));
+            json_object_set(s, "duration_ms", json_object_get(p, "duration_ms"));
+            json_object_set(s, "output", json_object_get(p, "output"));
+        } else if (s && !strcmp(t, "step_failed")) {
+            json_object_set_new(s, "status", json_string("failed"));
+            json_object_set(s, "duration_ms", json_object_get(p, "duration_ms"));
+            json_object_set(s, "error", json_object_get(p, "error"));
+        }
+        json_decref(p);
+    }
+    json_decref(byseq);
+    return steps;
+}
+
+static void print_value(const char *label, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s && strlen(s) > 200) strcpy(s + 197, "...");
+    printf("%-9s %s\n", label, s ? s : "null");
+    free(s);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"json", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("show"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl show: give one run id (usage: wfdsl show ID)\n");
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    store_run r = {0};
+    store_event *evs = NULL;
+    size_t n = 0;
+    int rc = load_run(&a, &s, &r, &evs, &n);
+    if (rc) return rc;
+    json_t *run = run_json(&r);
+    json_t *steps = steps_of(evs, n);
+    if (optv(&a, "json")) {
+        json_object_set(run, "steps", steps);
+        print_json(stdout, run);
+    } else {
+        printf("%-9s %s\n%-9s %s\n%-9s %s\n%-9s %s\n%-9s %.12s\n%-9s %s\n", "id", r.workflow_id,
+               "run", r.run_id, "workflow", r.name, "status", r.status, "program", r.program_hash,
+               "started", json_string_value(json_object_get(run, "created_at")));
+        print_value("input", json_object_get(run, "input"));
+        if (r.output) print_value("output", json_object_get(run, "output"));
+        if (r.error) print_value("error", json_object_get(run, "error"));
+        printf("steps:\n");
+        size_t i;
+        json_t *st;
+        json_array_foreach(steps, i, st) {
+            printf("  %-28s %-8s %-10s attempts %-3lld", json_string_value(json_object_get(st, "step")),
+                   json_string_value(json_object_get(st, "kind")),
+                   json_string_value(json_object_get(st, "status")),
+                   (long long)json_integer_value(json_object_get(st, "attempts")));
+            json_t *dur = json_object_get(st, "duration_ms");
+            if (dur) printf(" %lldms", (long long)json_integer_value(dur));
+            json_t *err = json_object_get(st, "error");
+            if (err)
+                printf("  %s: %s", json_string_value(json_object_get(err, "type")),
+                       json_string_value(json_object_get(err, "message")));
+            printf("\n");
+        }
+    }
+    json_decref(run);
+    json_decref(steps);
+    store_events_free(evs, n);
+    store_run_clear(&r);
+    store_close(s);
+    return EXIT_OK;
+}
+
+static int cmd_history(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"json", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("history"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl history: give one run id (usage: wfdsl history ID)\n");
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    store_run r = {0};
+    store_event *evs = NULL;
+    size_t n = 0;
+    int rc = load_run(&a, &s, &r, &evs, &n);
+    if (rc) return rc;
+    json_t *arr = optv(&a, "json") ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        char t[40];
+        std_fmt_time(evs[i].time_ms, t, sizeof t);
+        if (arr) {
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:o}", "seq", (json_int_t)evs[i].seq,
+                                                 "type", evs[i].type, "time", t, "payload",
+                                                 parse_or_null(evs[i].payload)));
+        } else {
+            printf("%4lld  %s  %-15s %s\n", (long long)evs[i].seq, t, evs[i].type, evs[i].payload);
+        }
+    }
+    if (arr) {
+        print_json(stdout, arr);
+        json_decref(arr);
+    }
+    store_events_free(evs, n);
+    store_run_clear(&r);
+    store_close(s);
+    return EXIT_OK;
+}
+
+/* ---- table of commands ------------------------------------------------- */
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"run", cmd_run, "run a workflow to completion and print its output",
+     "usage: wfdsl run FILE [--input JSON|@FILE] [--id ID] [--new] [--db PATH]\n"
+     "\n"
+     "Compile FILE, start a run and drive it to its end in the foreground; print the\n"
+     "workflow's output as JSON on stdout. Every step is recorded in the database.\n"
+     "\n"
+     "  --input JSON|@FILE   the run's input (checked against the workflow's input schema)\n"
+     "  --id ID              the workflow id; if a run with this id was interrupted, it is\n"
+     "                       resumed (replayed, then continued) on the program it started with\n"
+     "  --new                start a new run even if a run with --id has finished\n"
+     "  --db PATH            database (default: $WFDSL_DB, else ./wfdsl.db)\n"
+     "  --durability MODE    full (default: every commit fsync'd) or normal\n"
+     "  --quiet              no progress lines on stderr\n"
+     "\n"
+     "Exit codes: 0 completed, 1 the workflow failed, 2 bad usage, definition or input,\n"
+     "3 storage or internal error.\n"},
+    {"resume", cmd_resume, "continue an interrupted run",
+     "usage: wfdsl resume ID [--db PATH]\n"
+     "\n"
+     "Replay the history of run ID (a workflow id or run id) on its stored program and\n"
+     "continue at the first step without a recorded outcome. Completed steps are not run\n"
+     "again. On a finished run, the replay checks that the program reproduces the recorded\n"
+     "result without running anything, and prints the output.\n"
+     "Exit codes as for 'run'.\n"},
+    {"check", cmd_check, "validate workflow files",
+     "usage: wfdsl check FILE...\n"
+     "\n"
+     "Load and compile each FILE and report every error as file:line:col: error: message.\n"
+     "Exit codes: 0 all valid, 2 any error.\n"},
+    {"explain", cmd_explain, "show the bytecode of a workflow",
+     "usage: wfdsl explain FILE\n"
+     "\n"
+     "Print the compiled program, one instruction a line: address, opcode, operands and\n"
+     "the YAML line it came from.\n"},
+    {"list", cmd_list, "list runs",
+     "usage: wfdsl list [--status STATUS] [--limit N] [--json] [--db PATH]\n"
+     "\n"
+     "Runs, newest first (100 unless --limit; 0 for all). STATUS is running, completed,\n"
+     "failed or nondeterministic.\n"},
+    {"show", cmd_show, "show a run: status, input, output or error, steps",
+     "usage: wfdsl show ID [--json] [--db PATH]\n"
+     "\n"
+     "ID is a workflow id (its latest run) or a run id.\n"},
+    {"history", cmd_history, "print every event of a run's history",
+     "usage: wfdsl history ID [--json] [--db PATH]\n"},
+    {"help", cmd_help, "help on a command", "usage: wfdsl help [COMMAND]\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "wfdsl %s — durable workflows from YAML files, recorded in SQLite\n\n"
+               "usage: wfdsl COMMAND [ARGS] (wfdsl COMMAND --help for details)\n\ncommands:\n",
+            WFDSL_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nExit codes: 0 success, 1 the workflow failed, 2 bad usage or definition,\n"
+               "3 storage or internal error. Database: --db, else $WFDSL_DB, else ./wfdsl.db.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 0 && strcmp(argv[0], "--help") != 0) {
+        const command *c = find_command(argv[0]);
+        if (!c) {
+            fprintf(stderr, "wfdsl help: unknown command '%s'\n", argv[0]);
+            return EXIT_USAGE;
+        }
+        printf("%s", c->help);
+        return 0;
+    }
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("wfdsl %s\n", WFDSL_VERSION);
+        return 0;
+    }
+    const command *c = find_command(argv[1]);
+    if (!c) {
+        const char *names[NCOMMANDS];
+        for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+        const char *hint = std_suggest(argv[1], names, NCOMMANDS);
+        fprintf(stderr, "wfdsl: unknown command '%s'%s%s%s (see wfdsl --help)\n", argv[1],
+                hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        return EXIT_USAGE;
+    }
+    cmd_name = c->name;
+    return c->fn(argc - 2, argv + 2);
+}

@@ -1,0 +1,1522 @@
+/* lua.c — the Lua 5.4 sandbox in which expressions and `lua` steps run (see lua.h).
+ *
+ * What it does: one lua_State per std_lua, created with a counting allocator
+ * (memory limit over the whole state) and a count hook (instruction limit per
+ * std_lua_call); a reduced standard library; a deterministic `pairs`; the
+ * `json` table and `len`; JSON <-> Lua conversion; a text-only syntax check;
+ * and a small tokenizer that lists the free names of a chunk for `wfdsl check`.
+ *
+ * What it does not do: know about steps, history or replay (the VM adds now,
+ * uuid, random... and decides what to record), or enforce wall-clock time.
+ *
+ * Library: base without dofile, loadfile, load, collectgarbage, print, next,
+ * rawset and warn; string without dump; table; math without random and
+ * randomseed; utf8. No io, os, package/require, debug or coroutine.
+ *
+ * Determinism: Lua randomises its string hash seed and the heap layout varies,
+ * so nothing here exposes table traversal order (pairs sorts its keys, next is
+ * gone, JSON objects are built with sorted keys) or addresses (tostring of a
+ * table is "table", string.format refuses %p); setmetatable refuses __gc and
+ * __mode because collection timing is not replayed. The string metatable is
+ * protected (getmetatable("") is false), as is the array metatable.
+ *
+ * Cost model: the hook charges 1 per VM instruction. C library calls that can
+ * do unbounded work in one instruction (string.rep, table.move/sort/concat/
+ * insert/remove/unpack, string scans, pairs, len, json) charge their work to
+ * the same budget up front, and every 64 bytes allocated cost 1, so a loop of
+ * big C calls also runs out. Known hole: backtracking in Lua patterns (many
+ * '.-') is charged only by subject length and can still run long.
+ *
+ * Free names (std_lua_free_names) are approximate by design: any local
+ * declaration, parameter or loop variable anywhere hides that name in the whole
+ * chunk, and so does a statement-level assignment `x = ...` or `function x()`
+ * (a global the chunk defines itself is not reported as free).
+ */
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lua.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MEM ((size_t)64 << 20)
+#define DEFAULT_INSTRUCTIONS 20000000LL
+#define HOOK_EVERY 1000          /* instructions between two calls of the count hook */
+#define ALLOC_BYTES_PER_INSTR 64 /* allocation charged to the instruction budget */
+#define SCAN_BYTES_PER_INSTR 8   /* string scanning in C charged likewise */
+#define JSON_MAX_DEPTH 200
+
+enum { LIMIT_NONE, LIMIT_INSTR, LIMIT_MEM };
+
+struct std_lua {
+    lua_State *S;
+    size_t mem_limit, mem_used;
+    long long instr_limit, instr_used;
+    int limit_hit;    /* LIMIT_* raised during the current call */
+    int *refs;        /* registry refs of compiled chunks, indexed by handle */
+    size_t nrefs, caprefs;
+    char pending[256]; /* a set_global/set_field that failed; reported by the next call */
+};
+
+/* Light userdata keys and the json.null sentinel: addresses of constants. */
+static const char json_null_obj = 'n';
+static const char array_mt_key = 'a';
+static const char box_mt_key = 'b';
+#define LUD(p) ((void *)(uintptr_t)(p))
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) {
+        fputs("wfdsl: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+/* The allocator of every sandbox state: refuses growth past mem_limit (Lua
+ * then collects and retries once, then raises LUA_ERRMEM) and charges
+ * allocation to the instruction budget. */
+static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    std_lua *L = ud;
+    size_t old = ptr ? osize : 0; /* for new blocks osize is a type tag */
+    if (nsize == 0) {
+        free(ptr);
+        L->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old && nsize - old > L->mem_limit - L->mem_used) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (!p) return nsize <= old ? ptr : NULL; /* Lua assumes shrinking never fails */
+    if (nsize > old) L->instr_used += (long long)((nsize - old) / ALLOC_BYTES_PER_INSTR);
+    L->mem_used = L->mem_used - old + nsize;
+    return p;
+}
+
+static std_lua *sandbox_of(lua_State *S)
+{
+    void *ud = NULL;
+    lua_getallocf(S, &ud);
+    return ud;
+}
+
+static int raise_instr_limit(lua_State *S, std_lua *L)
+{
+    L->limit_hit = LIMIT_INSTR;
+    return luaL_error(S, "instruction limit of %I exceeded", (lua_Integer)L->instr_limit);
+}
+
+static void sb_hook(lua_State *S, lua_Debug *ar)
+{
+    (void)ar;
+    std_lua *L = sandbox_of(S);
+    L->instr_used += HOOK_EVERY;
+    if (L->instr_used > L->instr_limit) raise_instr_limit(S, L);
+}
+
+/* Charge work done by a C function to the budget; raises when over. */
+static void charge(lua_State *S, double work)
+{
+    std_lua *L = sandbox_of(S);
+    if (work > 0) {
+        double room = (double)(L->instr_limit - L->instr_used) + 1;
+        if (work >= room) L->instr_used = L->instr_limit + 1;
+        else L->instr_used += (long long)work;
+    }
+    if (L->instr_used > L->instr_limit) raise_instr_limit(S, L);
+}
+
+/* n * log2(n), roughly: the cost of sorting n keys (no libm needed). */
+static double sort_cost(double n)
+{
+    double lg = 1;
+    for (double m = n; m > 1; m /= 2) lg++;
+    return n * lg;
+}
+
+/* ---- base library replacements ------------------------------------------ */
+
+/* Limit errors must not be swallowed by pcall: they are re-raised. */
+static int pcall_limited(lua_State *S, int status)
+{
+    std_lua *L = sandbox_of(S);
+    if (status == LUA_OK) return 0;
+    if (status == LUA_ERRMEM && L->limit_hit == LIMIT_NONE) L->limit_hit = LIMIT_MEM;
+    return L->limit_hit != LIMIT_NONE;
+}
+
+static int sb_pcall(lua_State *S)
+{
+    luaL_checkany(S, 1);
+    int status = lua_pcall(S, lua_gettop(S) - 1, LUA_MULTRET, 0);
+    if (pcall_limited(S, status)) return lua_error(S);
+    lua_pushboolean(S, status == LUA_OK);
+    lua_insert(S, 1);
+    return lua_gettop(S);
+}
+
+static int sb_xpcall(lua_State *S)
+{
+    int n = lua_gettop(S);
+    luaL_checktype(S, 2, LUA_TFUNCTION);
+    lua_pushvalue(S, 1); /* swap: message handler first, then the function */
+    lua_pushvalue(S, 2);
+    lua_replace(S, 1);
+    lua_replace(S, 2);
+    int status = lua_pcall(S, n - 2, LUA_MULTRET, 1);
+    if (pcall_limited(S, status)) return lua_error(S);
+    lua_pushboolean(S, status == LUA_OK);
+    lua_replace(S, 1);
+    return lua_gettop(S);
+}
+
+/* setmetatable without finalizers or weak tables (GC timing is not replayed). */
+static int sb_setmetatable(lua_State *S)
+{
+    static const char *const banned[] = {"__gc", "__mode"};
+    if (lua_type(S, 2) == LUA_TTABLE) {
+        for (size_t i = 0; i < sizeof banned / sizeof banned[0]; i++) {
+            lua_pushstring(S, banned[i]);
+            if (lua_rawget(S, 2) != LUA_TNIL)
+                return luaL_error(S, "setmetatable: %s is not available in the sandbox", banned[i]);
+            lua_pop(S, 1);
+        }
+    }
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, 1);
+    return 1;
+}
+
+/* tostring without addresses: a table without __tostring is just "table". */
+static void push_tostring(lua_State *S, int idx)
+{
+    idx = lua_absindex(S, idx);
+    int t = lua_type(S, idx);
+    if (t == LUA_TLIGHTUSERDATA && lua_touserdata(S, idx) == LUD(&json_null_obj)) {
+        lua_pushliteral(S, "null");
+    } else if (t == LUA_TTABLE || t == LUA_TFUNCTION || t == LUA_TUSERDATA ||
+               t == LUA_TTHREAD || t == LUA_TLIGHTUSERDATA) {
+        if (luaL_getmetafield(S, idx, "__tostring") != LUA_TNIL) {
+            lua_pop(S, 1);
+            luaL_tolstring(S, idx, NULL);
+        } else {
+            lua_pushstring(S, lua_typename(S, t));
+        }
+    } else {
+        luaL_tolstring(S, idx, NULL);
+    }
+}
+
+static int sb_tostring(lua_State *S)
+{
+    luaL_checkany(S, 1);
+    push_tostring(S, 1);
+    return 1;
+}
+
+/* string.format: %p refused, %s of a table goes through push_tostring. */
+static int sb_format(lua_State *S)
+{
+    size_t n;
+    const char *f = luaL_checklstring(S, 1, &n);
+    int top = lua_gettop(S), arg = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] != '%') continue;
+        if (++i < n && f[i] == '%') continue;
+        while (i < n && f[i] && strchr("-+ #0123456789.", f[i])) i++;
+        arg++;
+        if (i >= n) break;
+        if (f[i] == 'p')
+            return luaL_error(S, "string.format: '%%p' is not available in the sandbox");
+        if (f[i] == 's' && arg <= top) {
+            push_tostring(S, arg);
+            lua_replace(S, arg);
+        }
+    }
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, top, 1);
+    return 1;
+}
+
+/* Library functions wrapped to charge their C work first (see the header). */
+enum { COST_REP, COST_MOVE, COST_CONCAT, COST_UNPACK, COST_TLEN, COST_SORT, COST_SCAN };
+
+static double arg_int(lua_State *S, int idx, double def)
+{
+    int ok;
+    lua_Integer v = lua_tointegerx(S, idx, &ok);
+    return ok ? (double)v : def;
+}
+
+static double table_len(lua_State *S, int idx)
+{
+    return lua_type(S, idx) == LUA_TTABLE ? (double)lua_rawlen(S, idx) : 0;
+}
+
+static int sb_charged(lua_State *S)
+{
+    double work = 0, n;
+    switch ((int)lua_tointeger(S, lua_upvalueindex(2))) {
+    case COST_REP: /* bytes are charged by the allocator; only "" can spin */
+        if (lua_type(S, 1) == LUA_TSTRING && lua_rawlen(S, 1) == 0 &&
+            (lua_type(S, 3) != LUA_TSTRING || lua_rawlen(S, 3) == 0))
+            work = arg_int(S, 2, 0) / SCAN_BYTES_PER_INSTR;
+        break;
+    case COST_MOVE: work = arg_int(S, 3, 0) - arg_int(S, 2, 1) + 1; break;
+    case COST_CONCAT: work = arg_int(S, 4, table_len(S, 1)) - arg_int(S, 3, 1) + 1; break;
+    case COST_UNPACK: work = arg_int(S, 3, table_len(S, 1)) - arg_int(S, 2, 1) + 1; break;
+    case COST_TLEN: work = table_len(S, 1); break;
+    case COST_SORT: n = table_len(S, 1); work = sort_cost(n); break;
+    case COST_SCAN:
+        if (lua_type(S, 1) == LUA_TSTRING) work = (double)lua_rawlen(S, 1) / SCAN_BYTES_PER_INSTR;
+        break;
+    }
+    charge(S, work);
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, LUA_MULTRET);
+    return lua_gettop(S);
+}
+
+/* ---- deterministic pairs ------------------------------------------------ */
+
+typedef struct key_ent {
+    int cls;          /* 0 number, 1 string, 2 boolean, 3 other */
+    int isint, type;
+    lua_Integer i;
+    lua_Number f;
+    const char *s;    /* anchored by the key list table while sorting */
+    size_t len;
+    lua_Integer pos;  /* position in the traversal-order key list */
+} key_ent;
+
+/* Sign of i - f for an integer and a float (exact, no rounding of i). */
+static int cmp_int_float(lua_Integer i, lua_Number f)
+{
+    if (f >= 0x1p63) return -1;
+    if (f < -0x1p63) return 1;
+    lua_Integer fi = (lua_Integer)f; /* floor(f), exact in this range */
+    if ((lua_Number)fi > f) fi--;
+    if (i != fi) return i < fi ? -1 : 1;
+    return f > (lua_Number)fi ? -1 : 0;
+}
+
+
+static int key_cmp(const void *pa, const void *pb)
+{
+    const key_ent *a = pa, *b = pb;
+    if (a->cls != b->cls) return a->cls < b->cls ? -1 : 1;
+    switch (a->cls) {
+    case 0:
+        if (a->isint && b->isint) return a->i < b->i ? -1 : a->i > b->i;
+        if (!a->isint && !b->isint) return a->f < b->f ? -1 : a->f > b->f;
+        return a->isint ? cmp_int_float(a->i, b->f) : -cmp_int_float(b->i, a->f);
+    case 1: {
+        int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+        if (c) return c;
+        return a->len < b->len ? -1 : a->len > b->len;
+    }
+    case 2: return a->i < b->i ? -1 : a->i > b->i;
+    default:
+        /* tables, functions...: by type, then traversal order (not replay-stable) */
+        if (a->type != b->type) return a->type < b->type ? -1 : 1;
+        return a->pos < b->pos ? -1 : a->pos > b->pos;
+    }
+}
+
+static int pairs_iter(lua_State *S)
+{
+    lua_Integer i = lua_tointeger(S, lua_upvalueindex(2));
+    for (;;) {
+        if (lua_rawgeti(S, lua_upvalueindex(1), ++i) == LUA_TNIL) return 1;
+        lua_pushvalue(S, -1);
+        if (lua_rawget(S, lua_upvalueindex(3)) != LUA_TNIL) { /* skip keys cleared since */
+            lua_pushinteger(S, i);
+            lua_replace(S, lua_upvalueindex(2));
+            return 2;
+        }
+        lua_pop(S, 2);
+    }
+}
+
+/* pairs(t): snapshot the keys, sort them (numbers, strings, booleans, others). */
+static int sb_pairs(lua_State *S)
+{
+    luaL_checktype(S, 1, LUA_TTABLE);
+    lua_settop(S, 1);
+    lua_newtable(S); /* 2: keys in traversal order */
+    lua_Integer n = 0;
+    lua_pushnil(S);
+    while (lua_next(S, 1)) {
+        lua_pop(S, 1);
+        lua_pushvalue(S, -1);
+        lua_rawseti(S, 2, ++n);
+    }
+    charge(S, sort_cost((double)n));
+    key_ent *ke = lua_newuserdatauv(S, (size_t)(n ? n : 1) * sizeof *ke, 0); /* 3 */
+    for (lua_Integer i = 0; i < n; i++) {
+        key_ent *k = &ke[i];
+        memset(k, 0, sizeof *k);
+        k->pos = i + 1;
+        k->type = lua_rawgeti(S, 2, i + 1);
+        switch (k->type) {
+        case LUA_TNUMBER:
+            k->cls = 0;
+            k->isint = lua_isinteger(S, -1);
+            if (k->isint) k->i = lua_tointeger(S, -1);
+            else k->f = lua_tonumber(S, -1);
+            break;
+        case LUA_TSTRING: k->cls = 1; k->s = lua_tolstring(S, -1, &k->len); break;
+        case LUA_TBOOLEAN: k->cls = 2; k->i = lua_toboolean(S, -1); break;
+        default: k->cls = 3; break;
+        }
+        lua_pop(S, 1);
+    }
+    qsort(ke, (size_t)n, sizeof *ke, key_cmp);
+    lua_createtable(S, (int)(n < 1000000 ? n : 0), 0); /* 4: keys in sorted order */
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(S, 2, ke[i].pos);
+        lua_rawseti(S, 4, i + 1);
+    }
+    lua_pushinteger(S, 0);
+    lua_pushvalue(S, 1);
+    lua_pushcclosure(S, pairs_iter, 3);
+    lua_pushvalue(S, 1);
+    lua_pushnil(S);
+    return 3;
+}
+
+/* ---- JSON <-> Lua --------------------------------------------------------- */
+
+static int is_array(lua_State *S, int idx)
+{
+    if (!lua_getmetatable(S, idx)) return 0;
+    lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key);
+    int r = lua_rawequal(S, -1, -2);
+    lua_pop(S, 2);
+    return r;
+}
+
+void std_lua_push_json(lua_State *S, json_t *v)
+{
+    luaL_checkstack(S, 4, "JSON nested too deeply");
+    if (!v) {
+        lua_pushnil(S);
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        size_t kl;
+        json_t *x;
+        lua_createtable(S, 0, (int)json_object_size(v));
+        json_object_keylen_foreach(v, k, kl, x) {
+            lua_pushlstring(S, k, kl);
+            std_lua_push_json(S, x);
+            lua_rawset(S, -3);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        lua_createtable(S, (int)n, 0);
+        if (lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key) == LUA_TTABLE) lua_setmetatable(S, -2);
+        else lua_pop(S, 1);
+        for (size_t i = 0; i < n; i++) {
+            std_lua_push_json(S, json_array_get(v, i));
+            lua_rawseti(S, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING: lua_pushlstring(S, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lua_pushinteger(S, (lua_Integer)json_integer_value(v)); break;
+    case JSON_REAL: lua_pushnumber(S, (lua_Number)json_real_value(v)); break;
+    case JSON_TRUE: lua_pushboolean(S, 1); break;
+    case JSON_FALSE: lua_pushboolean(S, 0); break;
+    case JSON_NULL: lua_pushlightuserdata(S, LUD(&json_null_obj)); break;
+    }
+}
+
+/* Lua -> JSON never raises a Lua error (no Lua allocation: cycles are found
+ * with a C array of open tables, number keys are formatted in C), so the VM
+ * may call it outside lua_pcall. */
+typedef struct tj {
+    const void *open[JSON_MAX_DEPTH];
+    int depth;
+    char where[256]; /* path of the failing value, built while unwinding */
+} tj;
+
+static void where_prepend(tj *c, const char *seg)
+{
+    size_t sl = strlen(seg), wl = strlen(c->where);
+    if (sl >= sizeof c->where) return;
+    if (sl + wl >= sizeof c->where) wl = sizeof c->where - 1 - sl;
+    memmove(c->where + sl, c->where, wl);
+    memcpy(c->where, seg, sl);
+    c->where[sl + wl] = 0;
+}
+
+static void where_key(tj *c, const char *k, size_t kl)
+{
+    char seg[64];
+    int ident = kl > 0 && kl <= 40 && !(k[0] >= '0' && k[0] <= '9');
+    for (size_t i = 0; ident && i < kl; i++) {
+        char ch = k[i];
+        ident = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+    }
+    if (ident) snprintf(seg, sizeof seg, ".%.*s", (int)kl, k);
+    else snprintf(seg, sizeof seg, "[\"%.*s\"]", (int)(kl > 40 ? 40 : kl), k);
+    where_prepend(c, seg);
+}
+
+static json_t *tj_value(lua_State *S, int idx, tj *c, std_err *e);
+
+typedef struct kv {
+    char *k;
+    size_t len;
+    json_t *v;
+} kv;
+
+static int kv_cmp(const void *pa, const void *pb)
+{
+    const kv *a = pa, *b = pb;
+    int r = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
+    if (r) return r;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static json_t *tj_array(lua_State *S, int idx, lua_Integer n, tj *c, std_err *e)
+{
+    json_t *a = json_array();
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(S, idx, i);
+        json_t *v = tj_value(S, -1, c, e);
+        lua_pop(S, 1);
+        if (!v) {
+            char seg[32];
+            snprintf(seg, sizeof seg, "[%lld]", (long long)i);
+            where_prepend(c, seg);
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, v);
+    }
+    return a;
+}
+
+/* An object with keys inserted in byte order, so that dumping it is
+ * deterministic even without JSON_SORT_KEYS. */
+static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
+{
+    kv *items = NULL;
+    size_t m = 0, cap = 0;
+    json_t *o = NULL;
+    lua_pushnil(S);
+    while (lua_next(S, idx)) {
+        char num[32];
+        const char *k;
+        size_t kl;
+        int kt = lua_type(S, -2);
+        if (kt == LUA_TSTRING) {
+            k = lua_tolstring(S, -2, &kl);
+        } else if (kt == LUA_TNUMBER && lua_isinteger(S, -2)) {
+            kl = (size_t)snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(S, -2));
+            k = num;
+        } else {
+            std_errf(e, "lua", "cannot convert a table with a %s key to JSON (keys must be strings or integers)",
+                     kt == LUA_TNUMBER ? "non-integer number" : lua_typename(S, kt));
+            lua_pop(S, 2);
+            goto fail;
+        }
+        json_t *v = tj_value(S, -1, c, e);
+        if (!v) {
+            if (kt == LUA_TSTRING) where_key(c, k, kl);
+            else {
+                char seg[40];
+                snprintf(seg, sizeof seg, "[%s]", num);
+                where_prepend(c, seg);
+            }
+            lua_pop(S, 2);
+            goto fail;
+        }
+        if (m == cap) {
+            cap = cap ? cap * 2 : 8;
+            items = xrealloc(items, cap * sizeof *items);
+        }
+        items[m].k = xrealloc(NULL, kl + 1);
+        memcpy(items[m].k, k, kl);
+        items[m].k[kl] = 0;
+        items[m].len = kl;
+        items[m].v = v;
+        m++;
+        lua_pop(S, 1);
+    }
+    if (m) qsort(items, m, sizeof *items, kv_cmp);
+    for (size_t i = 1; i < m; i++) {
+        if (kv_cmp(&items[i - 1], &items[i]) == 0) {
+            std_errf(e, "lua", "cannot convert to JSON: key \"%.100s\" appears both as a string and as an integer",
+                     items[i].k);
+            goto fail;
+        }
+    }
+    o = json_object();
+    for (size_t i = 0; i < m; i++) {
+        json_t *v = items[i].v;
+        items[i].v = NULL;
+        if (json_object_setn_new(o, items[i].k, items[i].len, v) != 0) {
+            std_errf(e, "lua", "cannot convert to JSON: a key is not valid UTF-8");
+            json_decref(o);
+            o = NULL;
+            goto fail;
+        }
+    }
+fail:
+    for (size_t i = 0; i < m; i++) {
+        free(items[i].k);
+        json_decref(items[i].v);
+    }
+    free(items);
+    return o;
+}
+
+static json_t *tj_table(lua_State *S, int idx, tj *c, std_err *e)
+{
+    const void *p = lua_topointer(S, idx);
+    for (int i = 0; i < c->depth; i++)
+        if (c->open[i] == p) {
+            std_errf(e, "lua", "cannot convert a table that contains itself to JSON");
+            return NULL;
+        }
+    if (c->depth >= JSON_MAX_DEPTH) {
+        std_errf(e, "lua", "cannot convert to JSON: nested deeper than %d levels", JSON_MAX_DEPTH);
+        return NULL;
+    }
+    if (!lua_checkstack(S, 6)) {
+        std_errf(e, "lua", "cannot convert to JSON: out of Lua stack");
+        return NULL;
+    }
+    /* Classify: keys exactly 1..n make an array, as does the array metatable. */
+    lua_Integer count = 0, maxk = 0;
+    int seq = 1;
+    lua_pushnil(S);
+    while (lua_next(S, idx)) {
+        lua_pop(S, 1);
+        count++;
+        if (lua_type(S, -1) == LUA_TNUMBER && lua_isinteger(S, -1)) {
+            lua_Integer k = lua_tointeger(S, -1);
+            if (k < 1) seq = 0;
+            else if (k > maxk) maxk = k;
+        } else {
+            seq = 0;
+        }
+    }
+    int marked = is_array(S, idx);
+    if (marked && !(seq && maxk == count)) {
+        if (!seq)
+            std_errf(e, "lua", "cannot convert to JSON: an array has a key that is not a positive integer");
+        else
+            std_errf(e, "lua", "cannot convert to JSON: an array has holes (use json.null for missing values)");
+        return NULL;
+    }
+    c->open[c->depth++] = p;
+    json_t *r = (marked || (count > 0 && seq && maxk == count)) ? tj_array(S, idx, count, c, e)
+                                                               : tj_object(S, idx, c, e);
+    c->depth--;
+    return r;
+}
+
+static json_t *tj_value(lua_State *S, int idx, tj *c, std_err *e)
+{
+    idx = lua_absindex(S, idx);
+    int t = lua_type(S, idx);
+    switch (t) {
+    case LUA_TNIL: return json_null();
+    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(S, idx));
+    case LUA_TNUMBER: {
+        if (lua_isinteger(S, idx)) return json_integer((json_int_t)lua_tointeger(S, idx));
+        double d = (double)lua_tonumber(S, idx);
+        if (isnan(d)) {
+            std_errf(e, "lua", "cannot convert NaN to JSON");
+            return NULL;
+        }
+        if (isinf(d)) {
+            std_errf(e, "lua", "cannot convert %s to JSON", d > 0 ? "inf" : "-inf");
+            return NULL;
+        }
+        return json_real(d);
+    }
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(S, idx, &n);
+        json_t *j = json_stringn(s, n);
+        if (!j) std_errf(e, "lua", "cannot convert a string that is not valid UTF-8 to JSON");
+        return j;
+    }
+    case LUA_TTABLE: return tj_table(S, idx, c, e);
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(S, idx) == LUD(&json_null_obj)) return json_null();
+        /* fall through */
+    default:
+        std_errf(e, "lua", "cannot convert a %s to JSON", lua_typename(S, t));
+        return NULL;
+    }
+}
+
+json_t *std_lua_to_json(lua_State *S, int idx, std_err *e)
+{
+    tj c;
+    std_err local;
+    if (!e) e = &local;
+    c.depth = 0;
+    c.where[0] = 0;
+    json_t *j = tj_value(S, idx, &c, e);
+    if (!j && c.where[0]) {
+        char msg[sizeof e->msg];
+        memcpy(msg, e->msg, sizeof msg);
+        std_errf(e, "lua", "%.700s (at %.250s)", msg, c.where);
+    }
+    return j;
+}
+
+/* ---- the json table ------------------------------------------------------ */
+
+/* A userdata that owns C-side JSON data while Lua may raise (memory errors),
+ * so a longjmp never leaks it: __gc frees whatever is still attached. */
+typedef struct jbox {
+    json_t *j;
+    char *s;
+} jbox;
+
+static int jbox_gc(lua_State *S)
+{
+    jbox *b = lua_touserdata(S, 1);
+    if (b) {
+        json_decref(b->j);
+        free(b->s);
+        b->j = NULL;
+        b->s = NULL;
+    }
+    return 0;
+}
+
+static jbox *jbox_push(lua_State *S)
+{
+    jbox *b = lua_newuserdatauv(S, sizeof *b, 0);
+    b->j = NULL;
+    b->s = NULL;
+    if (lua_rawgetp(S, LUA_REGISTRYINDEX, &box_mt_key) != LUA_TTABLE) {
+        lua_pop(S, 1);
+        lua_createtable(S, 0, 1);
+        lua_pushcfunction(S, jbox_gc);
+        lua_setfield(S, -2, "__gc");
+        lua_pushvalue(S, -1);
+        lua_rawsetp(S, LUA_REGISTRYINDEX, &box_mt_key);
+    }
+    lua_setmetatable(S, -2);
+    return b;
+}
+
+/* Shortest of %.15g..%.17g that reads back exactly, always with a '.' or an
+ * exponent so it stays a float (jansson prints 0.1 as 0.10000000000000001). */
+static void fmt_real(double d, char *out, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, d);
+        if (strtod(out, NULL) == d) break;
+    }
+    if (!strpbrk(out, ".eEn")) strncat(out, ".0", n - strlen(out) - 1);
+}
+
+static void enc_string(std_buf *b, const char *s, size_t n)
+{
+    size_t start = 0;
+    std_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char u[8];
+        const char *esc = NULL;
+        switch (ch) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            if (ch < 0x20) {
+                snprintf(u, sizeof u, "\\u%04x", ch);
+                esc = u;
+            }
+        }
+        if (!esc) continue;
+        std_buf_add(b, s + start, i - start);
+        std_buf_adds(b, esc);
+        start = i + 1;
+    }
+    std_buf_add(b, s + start, n - start);
+    std_buf_add(b, "\"", 1);
+}
+
+/* Compact JSON with object keys in byte order. */
+static void enc_value(std_buf *b, json_t *v)
+{
+    char num[40];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        kv *items = xrealloc(NULL, (n ? n : 1) * sizeof *items);
+        const char *k;
+        size_t kl;
+        json_t *x;
+        json_object_keylen_foreach(v, k, kl, x) {
+            items[i].k = (char *)k;
+            items[i].len = kl;
+            items[i].v = x;
+            i++;
+        }
+        qsort(items, n, sizeof *items, kv_cmp);
+        std_buf_add(b, "{", 1);
+        for (i = 0; i < n; i++) {
+            if (i) std_buf_add(b, ",", 1);
+            enc_string(b, items[i].k, items[i].len);
+            std_buf_add(b, ":", 1);
+            enc_value(b, items[i].v);
+        }
+        std_buf_add(b, "}", 1);
+        free(items);
+        break;
+    }
+    case JSON_ARRAY:
+        std_buf_add(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) std_buf_add(b, ",", 1);
+            enc_value(b, json_array_get(v, i));
+        }
+        std_buf_add(b, "]", 1);
+        break;
+    case JSON_STRING: enc_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: std_buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL:
+        fmt_real(json_real_value(v), num, sizeof num);
+        std_buf_adds(b, num);
+        break;
+    case JSON_TRUE: std_buf_adds(b, "true"); break;
+    case JSON_FALSE: std_buf_adds(b, "false"); break;
+    case JSON_NULL: std_buf_adds(b, "null"); break;
+    }
+}
+
+static int sb_json_encode(lua_State *S)
+{
+    luaL_checkany(S, 1);
+    lua_settop(S, 1);
+    jbox *b = jbox_push(S);
+    std_err e;
+    b->j = std_lua_to_json(S, 1, &e);
+    if (!b->j) return luaL_error(S, "json.encode: %s", e.msg);
+    std_buf out = {0};
+    enc_value(&out, b->j);
+    b->s = out.p;
+    charge(S, (double)out.len / SCAN_BYTES_PER_INSTR);
+    lua_pushlstring(S, out.p, out.len);
+    json_decref(b->j);
+    free(b->s);
+    b->j = NULL;
+    b->s = NULL;
+    return 1;
+}
+
+static int sb_json_decode(lua_State *S)
+{
+    size_t n;
+    const char *s = luaL_checklstring(S, 1, &n);
+    charge(S, (double)n / SCAN_BYTES_PER_INSTR);
+    jbox *b = jbox_push(S);
+    json_error_t err;
+    b->j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!b->j)
+        return luaL_error(S, "json.decode: %s (line %d, column %d)", err.text, err.line, err.column);
+    std_lua_push_json(S, b->j);
+    json_decref(b->j);
+    b->j = NULL;
+    return 1;
+}
+
+/* json.array([t]): mark t (or a new table) as a JSON array, so that an empty
+ * table converts to [] instead of {}. */
+static int sb_json_array(lua_State *S)
+{
+    if (lua_isnoneornil(S, 1)) {
+        lua_settop(S, 0);
+        lua_newtable(S);
+    }
+    luaL_checktype(S, 1, LUA_TTABLE);
+    lua_settop(S, 1);
+    if (lua_getmetatable(S, 1)) {
+        if (!is_array(S, 1)) return luaL_error(S, "json.array: the table already has a metatable");
+        lua_pop(S, 1);
+    }
+    lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key);
+    lua_setmetatable(S, 1);
+    return 1;
+}
+
+/* len(x): bytes of a string, elements of an array, keys of any other table. */
+static int sb_len(lua_State *S)
+{
+    switch (lua_type(S, 1)) {
+    case LUA_TSTRING: lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 1)); return 1;
+    case LUA_TTABLE: {
+        if (is_array(S, 1)) {
+            lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 1));
+            return 1;
+        }
+        lua_Integer n = 0;
+        lua_pushnil(S);
+        while (lua_next(S, 1)) {
+            lua_pop(S, 1);
+            n++;
+        }
+        charge(S, (double)n);
+        lua_pushinteger(S, n);
+        return 1;
+    }
+    default: return luaL_typeerror(S, 1, "string or table");
+    }
+}
+
+/* ---- the state ----------------------------------------------------------- */
+
+static void wrap(lua_State *S, int G, const char *lib, const char *fn, lua_CFunction w, int cost)
+{
+    int t = G;
+    if (lib) {
+        lua_getfield(S, G, lib);
+        t = lua_gettop(S);
+    }
+    lua_getfield(S, t, fn);
+    if (cost >= 0) {
+        lua_pushinteger(S, cost);
+        lua_pushcclosure(S, w, 2);
+    } else {
+        lua_pushcclosure(S, w, 1);
+    }
+    lua_setfield(S, t, fn);
+    if (lib) lua_pop(S, 1);
+}
+
+static void remove_field(lua_State *S, int G, const char *lib, const char *fn)
+{
+    if (lib) lua_getfield(S, G, lib);
+    else lua_pushvalue(S, G);
+    lua_pushnil(S);
+    lua_setfield(S, -2, fn);
+    lua_pop(S, 1);
+}
+
+/* Runs under lua_pcall: builds the sandbox globals. */
+static int sb_setup(lua_State *S)
+{
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8}, {NULL, NULL}};
+    for (const luaL_Reg *l = libs; l->name; l++) {
+        luaL_requiref(S, l->name, l->func, 1);
+        lua_pop(S, 1);
+    }
+    lua_pushglobaltable(S);
+    int G = lua_gettop(S);
+
+    static const char *const removed[][2] = {
+        {NULL, "dofile"},     {NULL, "loadfile"}, {NULL, "load"},      {NULL, "collectgarbage"},
+        {NULL, "print"},      {NULL, "next"},     {NULL, "rawset"},    {NULL, "warn"},
+        {"string", "dump"},   {"math", "random"}, {"math", "randomseed"}};
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++)
+        remove_field(S, G, removed[i][0], removed[i][1]);
+
+    lua_pushcfunction(S, sb_pairs);
+    lua_setfield(S, G, "pairs");
+    lua_pushcfunction(S, sb_pcall);
+    lua_setfield(S, G, "pcall");
+    lua_pushcfunction(S, sb_xpcall);
+    lua_setfield(S, G, "xpcall");
+    lua_pushcfunction(S, sb_tostring);
+    lua_setfield(S, G, "tostring");
+    lua_pushcfunction(S, sb_len);
+    lua_setfield(S, G, "len");
+    wrap(S, G, NULL, "setmetatable", sb_setmetatable, -1);
+    wrap(S, G, "string", "format", sb_format, -1);
+
+    static const struct { const char *lib, *fn; int cost; } charged[] = {
+        {"string", "rep", COST_REP},      {"string", "find", COST_SCAN},
+        {"string", "match", COST_SCAN},   {"string", "gmatch", COST_SCAN},
+        {"string", "gsub", COST_SCAN},    {"string", "lower", COST_SCAN},
+        {"string", "upper", COST_SCAN},   {"string", "reverse", COST_SCAN},
+        {"utf8", "len", COST_SCAN},       {"table", "move", COST_MOVE},
+        {"table", "concat", COST_CONCAT}, {"table", "unpack", COST_UNPACK},
+        {"table", "insert", COST_TLEN},   {"table", "remove", COST_TLEN},
+        {"table", "sort", COST_SORT}};
+    for (size_t i = 0; i < sizeof charged / sizeof charged[0]; i++)
+        wrap(S, G, charged[i].lib, charged[i].fn, sb_charged, charged[i].cost);
+
+    /* Protect the string metatable: getmetatable("") is false, so neither it
+     * nor its __index can be reached to be changed. */
+    lua_pushliteral(S, "");
+    lua_getmetatable(S, -1);
+    lua_pushboolean(S, 0);
+    lua_setfield(S, -2, "__metatable");
+    lua_pop(S, 2);
+
+    /* The shared array metatable, protected so that scripts cannot alter it. */
+    lua_createtable(S, 0, 1);
+    lua_pushliteral(S, "json.array");
+    lua_setfield(S, -2, "__metatable");
+    lua_rawsetp(S, LUA_REGISTRYINDEX, &array_mt_key);
+
+    static const luaL_Reg json_fns[] = {
+        {"encode", sb_json_encode}, {"decode", sb_json_decode}, {"array", sb_json_array}, {NULL, NULL}};
+    luaL_newlib(S, json_fns);
+    lua_pushlightuserdata(S, LUD(&json_null_obj));
+    lua_setfield(S, -2, "null");
+    lua_setfield(S, G, "json");
+    return 0;
+}
+
+static int sb_panic(lua_State *S)
+{
+    const char *m = lua_tostring(S, -1);
+    fprintf(stderr, "wfdsl: unprotected Lua error: %s\n", m ? m : "?");
+    abort();
+}
+
+std_lua *std_lua_new(const std_lua_limits *lim)
+{
+    std_lua *L = xrealloc(NULL, sizeof *L);
+    memset(L, 0, sizeof *L);
+    L->mem_limit = lim && lim->mem_bytes ? lim->mem_bytes : DEFAULT_MEM;
+    L->instr_limit = lim && lim->instructions > 0 ? lim->instructions : DEFAULT_INSTRUCTIONS;
+    L->S = lua_newstate(sb_alloc, L);
+    if (!L->S) {
+        free(L);
+        return NULL;
+    }
+    lua_atpanic(L->S, sb_panic);
+    lua_pushcfunction(L->S, sb_setup);
+    int st = lua_pcall(L->S, 0, 0, 0);
+    L->instr_used = 0;
+    if (st != LUA_OK) {
+        lua_close(L->S);
+        free(L);
+        return NULL;
+    }
+    lua_sethook(L->S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    return L;
+}
+
+void std_lua_free(std_lua *L)
+{
+    if (!L) return;
+    lua_close(L->S);
+    free(L->refs);
+    free(L);
+}
+
+lua_State *std_lua_state(std_lua *L) { return L->S; }
+
+static void wrap_source(std_buf *b, const char *src, int is_expr)
+{
+    if (is_expr) std_buf_adds(b, "return (");
+    std_buf_adds(b, src ? src : "");
+    if (is_expr) std_buf_adds(b, "\n)");
+    if (!b->p) std_buf_add(b, "", 0);
+}
+
+typedef struct compile_args {
+    const char *code, *chunk;
+    size_t len;
+    int ref;
+} compile_args;
+
+static int compile_fn(lua_State *S)
+{
+    compile_args *a = lua_touserdata(S, 1);
+    if (luaL_loadbufferx(S, a->code, a->len, a->chunk, "t") != LUA_OK) return lua_error(S);
+    a->ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Message of a failed call: limits first, then the error object. */
+static int call_error(std_lua *L, int status, std_err *e)
+{
+    lua_State *S = L->S;
+    if (L->limit_hit == LIMIT_INSTR)
+        return std_errf(e, "lua.limit", "instruction limit of %lld exceeded", L->instr_limit);
+    if (L->limit_hit == LIMIT_MEM || status == LUA_ERRMEM)
+        return std_errf(e, "lua.limit", "memory limit of %zu bytes exceeded", L->mem_limit);
+    switch (lua_type(S, -1)) {
+    case LUA_TSTRING: return std_errf(e, "lua", "%s", lua_tostring(S, -1));
+    case LUA_TNUMBER:
+        if (lua_isinteger(S, -1)) return std_errf(e, "lua", "%lld", (long long)lua_tointeger(S, -1));
+        return std_errf(e, "lua", "%.14g", (double)lua_tonumber(S, -1));
+    case LUA_TTABLE: {
+        json_t *j = std_lua_to_json(S, -1, NULL);
+        if (j) {
+            std_buf b = {0};
+            enc_value(&b, j);
+            json_decref(j);
+            std_errf(e, "lua", "%s", b.p);
+            std_buf_free(&b);
+            return -1;
+        }
+    }
+    /* fall through */
+    default: return std_errf(e, "lua", "(error object is a %s value)", luaL_typename(S, -1));
+    }
+}
+
+int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, std_err *e)
+{
+    lua_State *S = L->S;
+    if (L->nrefs == L->caprefs) {
+        L->caprefs = L->caprefs ? L->caprefs * 2 : 16;
+        L->refs = xrealloc(L->refs, L->caprefs * sizeof *L->refs);
+    }
+    std_buf code = {0}, chunk = {0};
+    wrap_source(&code, src, is_expr);
+    std_buf_addf(&chunk, "=%s", name && *name ? name : "lua");
+    compile_args a = {code.p, chunk.p, code.len, LUA_NOREF};
+    int top = lua_gettop(S);
+    L->limit_hit = LIMIT_NONE;
+    lua_pushcfunction(S, compile_fn);
+    lua_pushlightuserdata(S, &a);
+    int st = lua_pcall(S, 1, 0, 0);
+    int rc;
+    if (st == LUA_OK) {
+        L->refs[L->nrefs] = a.ref;
+        rc = (int)L->nrefs++;
+    } else {
+        rc = st == LUA_ERRMEM ? call_error(L, st, e) : std_errf(e, "lua", "%s", lua_tostring(S, -1));
+    }
+    lua_settop(S, top);
+    std_buf_free(&code);
+    std_buf_free(&chunk);
+    return rc;
+}
+
+int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
+{
+    lua_State *S = L->S;
+    if (out) *out = NULL;
+    if (handle < 0 || (size_t)handle >= L->nrefs)
+        return std_errf(e, "lua", "invalid Lua chunk handle %d", handle);
+    if (L->pending[0]) {
+        std_errf(e, "lua.limit", "%s", L->pending);
+        L->pending[0] = 0;
+        return -1;
+    }
+    int top = lua_gettop(S);
+    L->instr_used = 0;
+    L->limit_hit = LIMIT_NONE;
+    lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */
+    lua_rawgeti(S, LUA_REGISTRYINDEX, L->refs[handle]);
+    int st = lua_pcall(S, 0, 1, 0);
+    int rc = 0;
+    if (st != LUA_OK) {
+        rc = call_error(L, st, e);
+    } else if (out) {
+        *out = std_lua_to_json(S, -1, e);
+        if (!*out) rc = -1;
+    }
+    lua_settop(S, top);
+    if (L->limit_hit != LIMIT_NONE || st == LUA_ERRMEM) lua_gc(S, LUA_GCCOLLECT, 0);
+    return rc;
+}
+
+typedef struct set_args {
+    const char *table, *key;
+    json_t *v;
+} set_args;
+
+/* Runs under lua_pcall; raw accesses so that a metatable a script put on _G
+ * cannot run code here. */
+static int set_fn(lua_State *S)
+{
+    set_args *a = lua_touserdata(S, 1);
+    lua_pushglobaltable(S);
+    if (a->table) {
+        lua_pushstring(S, a->table);
+        if (lua_rawget(S, -2) != LUA_TTABLE) {
+            lua_pop(S, 1);
+            lua_newtable(S);
+            lua_pushstring(S, a->table);
+            lua_pushvalue(S, -2);
+            lua_rawset(S, -4);
+        }
+    }
+    lua_pushstring(S, a->key);
+    if (a->v) std_lua_push_json(S, a->v);
+    else lua_pushnil(S);
+    lua_rawset(S, -3);
+    return 0;
+}
+
+static void set_value(std_lua *L, const char *table, const char *key, json_t *v)
+{
+    lua_State *S = L->S;
+    set_args a = {table, key, v};
+    int top = lua_gettop(S);
+    L->limit_hit = LIMIT_NONE;
+    lua_pushcfunction(S, set_fn);
+    lua_pushlightuserdata(S, &a);
+    if (lua_pcall(S, 1, 0, 0) != LUA_OK && !L->pending[0])
+        snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded while setting %.60s%s%.60s",
+                 L->mem_limit, table ? table : "", table ? "." : "", key);
+    lua_settop(S, top);
+}
+
+void std_lua_set_global(std_lua *L, const char *name, json_t *v) { set_value(L, NULL, name, v); }
+
+void std_lua_set_field(std_lua *L, const char *table, const char *key, json_t *v)
+{
+    set_value(L, table, key, v);
+}
+
+/* ---- syntax check --------------------------------------------------------- */
+
+int std_lua_syntax(const char *src, int is_expr, std_err *e)
+{
+    std_buf code = {0};
+    wrap_source(&code, src, is_expr);
+    lua_State *S = luaL_newstate();
+    if (!S) {
+        std_buf_free(&code);
+        return std_errf(e, "lua", "out of memory");
+    }
+    int rc = 0;
+    if (luaL_loadbufferx(S, code.p, code.len, "=lua", "t") != LUA_OK) {
+        const char *m = lua_tostring(S, -1);
+        int line = 0;
+        if (m && strncmp(m, "lua:", 4) == 0) {
+            char *end;
+            long l = strtol(m + 4, &end, 10);
+            if (end > m + 4 && *end == ':') {
+                line = (int)l;
+                m = end + 1;
+                while (*m == ' ') m++;
+            }
+        }
+        int nlines = 1;
+        for (const char *p = src ? src : ""; *p; p++) nlines += *p == '\n';
+        if (line > nlines) { /* at the closing wrapper of an expression */
+            line = nlines;
+            if (m && strcmp(m, "unexpected symbol near ')'") == 0) m = "unexpected end of expression";
+        }
+        rc = std_errf(e, "lua", "%s", m ? m : "syntax error");
+        if (e) e->line = line;
+    }
+    lua_close(S);
+    std_buf_free(&code);
+    return rc;
+}
+
+/* ---- free names ------------------------------------------------------------ */
+
+enum { LT_EOF, LT_NAME, LT_KW, LT_NUM, LT_STR, LT_OP };
+
+typedef struct ltok {
+    const char *s;
+    size_t len;
+    int line, kind;
+    int notref; /* declared here, a field, a key, a label... */
+} ltok;
+
+static const char *const lua_keywords[] = {
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+    "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"};
+
+static int name_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static int name_char(int c) { return name_start(c) || (c >= '0' && c <= '9'); }
+
+static int is_keyword(const char *s, size_t n)
+{
+    for (size_t i = 0; i < sizeof lua_keywords / sizeof lua_keywords[0]; i++)
+        if (strlen(lua_keywords[i]) == n && memcmp(lua_keywords[i], s, n) == 0) return 1;
+    return 0;
+}
+
+/* Level of a long bracket "[==[" at p, or -1. */
+static int long_open(const char *p)
+{
+    int lvl = 0;
+    for (p++; *p == '='; p++) lvl++;
+    return *p == '[' ? lvl : -1;
+}
+
+static const char *skip_long(const char *p, int lvl, int *line)
+{
+    for (p += lvl + 2; *p; p++) {
+        if (*p == '\n') {
+            (*line)++;
+        } else if (*p == ']') {
+            const char *q = p + 1;
+            int l = 0;
+            while (*q == '=') q++, l++;
+            if (l == lvl && *q == ']') return q + 1;
+        }
+    }
+    return p;
+}
+
+static ltok *lex(const char *p, size_t *n)
+{
+    static const char *const ops[] = {"...", "..", "==", "~=", "<=", ">=", "//", "::", "<<", ">>"};
+    ltok *t = NULL;
+    size_t nt = 0, cap = 0;
+    int line = 1;
+    for (;;) {
+        /* whitespace and comments */
+        for (;;) {
+            if (*p == '\n') line++, p++;
+            else if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v') p++;
+            else if (p[0] == '-' && p[1] == '-') {
+                int lvl = p[2] == '[' ? long_open(p + 2) : -1;
+                if (lvl >= 0) p = skip_long(p + 2, lvl, &line);
+                else while (*p && *p != '\n') p++;
+            } else break;
+        }
+        if (nt == cap) {
+            cap = cap ? cap * 2 : 64;
+            t = xrealloc(t, cap * sizeof *t);
+        }
+        ltok *k = &t[nt++];
+        k->s = p;
+        k->line = line;
+        k->notref = 0;
+        if (!*p) {
+            k->kind = LT_EOF;
+            k->len = 0;
+            break;
+        }
+        unsigned char c = (unsigned char)*p;
+        if (name_start(c)) {
+            while (name_char((unsigned char)*p)) p++;
+            k->kind = is_keyword(k->s, (size_t)(p - k->s)) ? LT_KW : LT_NAME;
+        } else if ((c >= '0' && c <= '9') || (c == '.' && p[1] >= '0' && p[1] <= '9')) {
+            const char *expo = "Ee";
+            if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) p += 2, expo = "Pp";
+            for (;;) {
+                if (*p && strchr(expo, *p) && (p[1] == '+' || p[1] == '-')) p += 2;
+                else if (name_char((unsigned char)*p) || *p == '.') p++;
+                else break;
+            }
+            k->kind = LT_NUM;
+        } else if (c == '"' || c == '\'') {
+            for (p++; *p && *p != (char)c; p++) {
+                if (*p == '\n') line++;
+                if (*p == '\\' && p[1]) {
+                    p++;
+                    if (*p == '\n') line++;
+                }
+            }
+            if (*p) p++;
+            k->kind = LT_STR;
+        } else if (c == '[' && long_open(p) >= 0) {
+            p = skip_long(p, long_open(p), &line);
+            k->kind = LT_STR;
+        } else {
+            size_t len = 1;
+            for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+                if (strncmp(p, ops[i], strlen(ops[i])) == 0) {
+                    len = strlen(ops[i]);
+                    break;
+                }
+            p += len;
+            k->kind = LT_OP;
+        }
+        k->len = (size_t)(p - k->s);
+    }
+    *n = nt;
+    return t;
+}
+
+static int tok_is(const ltok *k, const char *s)
+{
+    return (k->kind == LT_OP || k->kind == LT_KW) && k->len == strlen(s) && memcmp(k->s, s, k->len) == 0;
+}
+
+typedef struct nameset {
+    const ltok **v;
+    size_t n, cap;
+} nameset;
+
+static int nameset_has(const nameset *d, const char *s, size_t len)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i]->len == len && memcmp(d->v[i]->s, s, len) == 0) return 1;
+    return 0;
+}
+
+static void nameset_add(nameset *d, const ltok *k)
+{
+    if (nameset_has(d, k->s, k->len)) return;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->v = xrealloc(d->v, d->cap * sizeof *d->v);
+    }
+    d->v[d->n++] = k;
+}
+
+static void declare(nameset *d, ltok *k)
+{
+    k->notref = 1;
+    nameset_add(d, k);
+}
+
+/* Pass 1: locals, parameters, loop variables, global functions, labels. */
+static void mark_declarations(ltok *t, size_t nt, nameset *decl, const ltok *self)
+{
+    for (size_t i = 0; i + 1 < nt; i++) {
+        if (tok_is(&t[i], "local")) {
+            size_t j = i + 1;
+            if (tok_is(&t[j], "function")) continue; /* the function case declares it */
+            while (t[j].kind == LT_NAME) {
+                declare(decl, &t[j++]);
+                if (tok_is(&t[j], "<") && t[j + 1].kind == LT_NAME && tok_is(&t[j + 2], ">")) {
+                    t[j + 1].notref = 1; /* attribute: <const>, <close> */
+                    j += 3;
+                }
+                if (!tok_is(&t[j], ",")) break;
+                j++;
+            }
+        } else if (tok_is(&t[i], "function")) {
+            size_t j = i + 1;
+            if (t[j].kind == LT_NAME) {
+                if (tok_is(&t[j + 1], ".") || tok_is(&t[j + 1], ":")) {
+                    /* function a.b:c() reads a; a method gets an implicit self */
+                    j++;
+                    while ((tok_is(&t[j], ".") || tok_is(&t[j], ":")) && t[j + 1].kind == LT_NAME) {
+                        if (tok_is(&t[j], ":")) nameset_add(decl, self);
+                        j += 2;
+                    }
+                } else {
+                    declare(decl, &t[j++]);
+                }
+            }
+            if (tok_is(&t[j], "("))
+                for (j++; j < nt && !tok_is(&t[j], ")") && t[j].kind != LT_EOF; j++)
+                    if (t[j].kind == LT_NAME) declare(decl, &t[j]);
+        } else if (tok_is(&t[i], "for")) {
+            for (size_t j = i + 1; t[j].kind == LT_NAME; j += 2) {
+                declare(decl, &t[j]);
+                if (!tok_is(&t[j + 1], ",")) break;
+            }
+        } else if (tok_is(&t[i], "goto")) {
+            if (t[i + 1].kind == LT_NAME) t[i + 1].notref = 1;
+        } else if (tok_is(&t[i], "::")) {
+            if (t[i + 1].kind == LT_NAME && tok_is(&t[i + 2], "::")) {
+                t[i + 1].notref = 1;
+                i += 2;
+            }
+        }
+    }
+}
+
+/* Pass 2: fields after '.'/':', table-constructor keys and assignment
+ * targets, with a stack of brackets and blocks to tell `{ k = v }` from
+ * `k = v` inside a function body. */
+static void mark_fields_keys_targets(ltok *t, size_t nt, nameset *decl)
+{
+    char *stack = xrealloc(NULL, nt + 1);
+    size_t sp = 0;
+    for (size_t i = 0; i + 1 < nt; i++) {
+        ltok *k = &t[i];
+        if (k->kind == LT_OP) {
+            if (tok_is(k, "{") || tok_is(k, "(") || tok_is(k, "[")) stack[sp++] = k->s[0];
+            else if ((tok_is(k, "}") || tok_is(k, ")") || tok_is(k, "]")) && sp) sp--;
+            continue;
+        }
+        if (k->kind == LT_KW) {
+            if (tok_is(k, "function") || tok_is(k, "do") || tok_is(k, "then") || tok_is(k, "repeat"))
+                stack[sp++] = 'B';
+            else if ((tok_is(k, "end") || tok_is(k, "until") || tok_is(k, "elseif")) && sp)
+                sp--;
+            continue;
+        }
+        if (k->kind != LT_NAME || k->notref) continue;
+        const ltok *prev = i ? &t[i - 1] : NULL;
+        if (prev && (tok_is(prev, ".") || tok_is(prev, ":"))) {
+            k->notref = 1;
+            continue;
+        }
+        char top = sp ? stack[sp - 1] : 'B';
+        if (top == '{') {
+            if (tok_is(&t[i + 1], "=") && prev &&
+                (tok_is(prev, "{") || tok_is(prev, ",") || tok_is(prev, ";")))
+                k->notref = 1;
+            continue;
+        }
+        if (top != 'B') continue;
+        size_t j = i + 1;
+        while (tok_is(&t[j], ",") && t[j + 1].kind == LT_NAME && !t[j + 1].notref) j += 2;
+        if (tok_is(&t[j], "="))
+            for (size_t m = i; m < j; m += 2) declare(decl, &t[m]);
+    }
+    free(stack);
+}
+
+int std_lua_free_names(const char *src, char ***names, int **lines, size_t *n)
+{
+    static const ltok self = {"self", 4, 0, LT_NAME, 1};
+    size_t nt;
+    ltok *t = lex(src ? src : "", &nt);
+    nameset decl = {0}, out = {0};
+    mark_declarations(t, nt, &decl, &self);
+    mark_fields_keys_targets(t, nt, &decl);
+    for (size_t i = 0; i < nt; i++)
+        if (t[i].kind == LT_NAME && !t[i].notref && !nameset_has(&decl, t[i].s, t[i].len))
+            nameset_add(&out, &t[i]);
+    *names = out.n ? xrealloc(NULL, out.n * sizeof **names) : NULL;
+    if (lines) *lines = out.n ? xrealloc(NULL, out.n * sizeof **lines) : NULL;
+    for (size_t i = 0; i < out.n; i++) {
+        (*names)[i] = xrealloc(NULL, out.v[i]->len + 1);
+        memcpy((*names)[i], out.v[i]->s, out.v[i]->len);
+        (*names)[i][out.v[i]->len] = 0;
+        if (lines) (*lines)[i] = out.v[i]->line;
+    }
+    *n = out.n;
+    free(decl.v);
+    free(out.v);
+    free(t);
+    return 0;
+}
+
+void std_lua_names_free(char **names, int *lines, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+    free(lines);
+}
+
+int std_lua_is_builtin(const char *name)
+{
+    static const char *const builtins[] = {
+        "string", "table",  "math",     "utf8",         "tostring",     "tonumber",
+        "type",   "pairs",  "ipairs",   "select",       "error",        "assert",
+        "pcall",  "xpcall", "setmetatable", "getmetatable", "rawget", "rawequal",
+        "rawlen", "json",   "len",      "_VERSION",     "_G"};
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(name, builtins[i]) == 0) return 1;
+    return 0;
+}

@@ -1,0 +1,621 @@
+/* sqlite.c — the SQLite backend of store.h: programs, runs and event
+ * histories in one database file (WAL mode, schema version in user_version).
+ *
+ * It opens or creates the schema, maps SQLite errors to clear messages
+ * (type "storage"; "exists" and "conflict" as store.h says) and keeps every
+ * statement prepared once in the store for reuse: event appends are the hot
+ * path. It does not interpret JSON, lease runs or retry on a busy database
+ * beyond SQLite's busy timeout; several processes may share the file, so no
+ * state that another process could change is cached in memory.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* Every statement the store runs more than once, prepared on first use:
+ * X(id, what it is doing for error messages, SQL).
+ * EVENT_APPEND is one statement so that the check and the insert are atomic
+ * across processes: it inserts only when seq is last + 1, so a duplicate or
+ * a gap inserts nothing. */
+#define RUN_COLS                                                                              \
+    "workflow_id, run_id, name, program_hash, status, input, output, error, created_ms,"      \
+    " updated_ms"
+#define STORE_STMTS(X)                                                                        \
+    X(BEGIN, "beginning a transaction", "BEGIN IMMEDIATE")                                    \
+    X(COMMIT, "committing", "COMMIT")                                                         \
+    X(ROLLBACK, "rolling back", "ROLLBACK")                                                   \
+    X(PROGRAM_PUT, "storing a program",                                                       \
+      "INSERT OR IGNORE INTO programs(hash, name, source_file, source, code, created_ms)"      \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
+    X(PROGRAM_GET, "loading a program", "SELECT code FROM programs WHERE hash = ?1")          \
+    X(RUN_CREATE, "creating a run",                                                           \
+      "INSERT INTO runs(run_id, workflow_id, name, program_hash, status, input, output,"      \
+      " error, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")     \
+    X(RUN_BY_ID, "loading a run", "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1")          \
+    X(RUN_BY_WORKFLOW, "loading a run",                                                       \
+      "SELECT " RUN_COLS " FROM runs WHERE workflow_id = ?1"                                  \
+      " ORDER BY created_ms DESC, rowid DESC LIMIT 1")                                        \
+    X(RUN_FINISH, "finishing a run",                                                          \
+      "UPDATE runs SET status = ?2, output = coalesce(?3, output),"                           \
+      " error = coalesce(?4, error), updated_ms = ?5 WHERE run_id = ?1")                      \
+    X(RUN_SET_STATUS, "setting a run's status",                                               \
+      "UPDATE runs SET status = ?2, updated_ms = ?3 WHERE run_id = ?1")                       \
+    X(RUNS_ALL, "listing runs",                                                               \
+      "SELECT " RUN_COLS " FROM runs ORDER BY created_ms DESC, rowid DESC LIMIT ?1")          \
+    X(RUNS_STATUS, "listing runs",                                                            \
+      "SELECT " RUN_COLS " FROM runs WHERE status = ?1"                                       \
+      " ORDER BY created_ms DESC, rowid DESC LIMIT ?2")                                       \
+    X(EVENT_APPEND, "appending an event",                                                     \
+      "INSERT INTO events(run_id, seq, type, time_ms, payload) SELECT ?1, ?2, ?3, ?4, ?5"     \
+      " WHERE (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1) = ?2 - 1")         \
+    X(EVENT_LAST, "appending an event",                                                       \
+      "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1")                           \
+    X(EVENTS_LOAD, "loading events",                                                          \
+      "SELECT seq, type, time_ms, payload FROM events WHERE run_id = ?1 ORDER BY seq")
+
+enum {
+#define X(id, what, sql) ST_##id,
+    STORE_STMTS(X)
+#undef X
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+#define X(id, what, sql) sql,
+    STORE_STMTS(X)
+#undef X
+};
+
+static const char *const stmt_what[ST_COUNT] = {
+#define X(id, what, sql) what,
+    STORE_STMTS(X)
+#undef X
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE programs ("
+    "  hash TEXT PRIMARY KEY,"
+    "  name TEXT,"
+    "  source_file TEXT,"
+    "  source TEXT,"
+    "  code BLOB,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE runs ("
+    "  run_id TEXT PRIMARY KEY,"
+    "  workflow_id TEXT NOT NULL,"
+    "  name TEXT,"
+    "  program_hash TEXT,"
+    "  status TEXT NOT NULL,"
+    "  input TEXT,"
+    "  output TEXT,"
+    "  error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX runs_workflow ON runs(workflow_id, created_ms);"
+    "CREATE INDEX runs_status ON runs(status, created_ms);"
+    "CREATE TABLE events ("
+    "  run_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  payload TEXT,"
+    "  PRIMARY KEY (run_id, seq)) WITHOUT ROWID;";
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+static char *dup_str(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (!p) {
+        fputs("wfdsl: out of memory\n", stderr);
+        abort();
+    }
+    return memcpy(p, s, n);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n);
+    if (!p) {
+        fputs("wfdsl: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* Fill e from SQLite result code rc (call before resetting the statement,
+ * which would keep sqlite3_errmsg but is clearer this way). */
+static int db_fail(store *s, std_err *e, int rc, const char *what)
+{
+    const char *why;
+    switch (rc & 0xff) {
+    case SQLITE_FULL: why = "database is full"; break;
+    case SQLITE_READONLY: why = "database is read-only"; break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: why = "database is locked by another process"; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: why = "database file is corrupt"; break;
+    default: why = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc); break;
+    }
+    return std_errf(e, "storage", "%s: %s (while %s)", s->path, why, what);
+}
+
+/* The cached statement id, reset and ready to bind, or NULL with e filled. */
+static sqlite3_stmt *stmt(store *s, int id, std_err *e)
+{
+    if (!s->st[id]) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->st[id], NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(s, e, rc, stmt_what[id]);
+            s->st[id] = NULL;
+            return NULL;
+        }
+    }
+    return s->st[id];
+}
+
+/* Report a failed step of statement id and reset it. */
+static int step_fail(store *s, int id, int rc, std_err *e)
+{
+    db_fail(s, e, rc, stmt_what[id]);
+    sqlite3_reset(s->st[id]);
+    return -1;
+}
+
+/* Run a statement that returns no rows: 0 or -1. */
+static int run_done(store *s, int id, std_err *e)
+{
+    int rc = sqlite3_step(s->st[id]);
+    if (rc != SQLITE_DONE) return step_fail(s, id, rc, e);
+    sqlite3_reset(s->st[id]);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_text(sqlite3_stmt *q, int i)
+{
+    return dup_str((const char *)sqlite3_column_text(q, i));
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+/* One-off statement returning a single value; text copied into buf if given. */
+static int one_value(store *s, const char *sql, int64_t *ival, char *buf, size_t n, int *rcp)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            if (ival) *ival = sqlite3_column_int64(q, 0);
+            if (buf) {
+                const char *t = (const char *)sqlite3_column_text(q, 0);
+                snprintf(buf, n, "%s", t ? t : "");
+            }
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+        }
+    }
+    *rcp = rc;
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(q); /* keeps errmsg */
+        return -1;
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+static int exec(store *s, const char *sql, const char *what, std_err *e)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(s, e, rc, what);
+}
+
+/* The error for a database whose schema version is not ours. */
+static int version_error(store *s, int64_t version, std_err *e)
+{
+    if (version > STORE_SCHEMA_VERSION)
+        return std_errf(e, "storage",
+                        "database %s has schema version %lld, newer than this wfdsl supports (%d)",
+                        s->path, (long long)version, STORE_SCHEMA_VERSION);
+    return std_errf(e, "storage",
+                    "database %s has schema version %lld, older than this wfdsl supports (%d), "
+                    "and there is no migration for it",
+                    s->path, (long long)version, STORE_SCHEMA_VERSION);
+}
+
+/* Create the schema of a new database (version 0), or check the version of
+ * an existing one. */
+static int schema_check(store *s, int64_t version, std_err *e)
+{
+    if (version == STORE_SCHEMA_VERSION) return 0;
+    if (version != 0) return version_error(s, version, e);
+
+    /* Decide again under the write lock: another process may be creating
+     * the schema right now. */
+    if (exec(s, "BEGIN IMMEDIATE", "creating the schema", e)) return -1;
+    int64_t tables = 0;
+    int rc;
+    if (one_value(s, "PRAGMA user_version", &version, NULL, 0, &rc) ||
+        one_value(s, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, &rc)) {
+        db_fail(s, e, rc, "creating the schema");
+        goto fail;
+    }
+    if (version == 0 && tables > 0) {
+        std_errf(e, "storage",
+                 "%s is not a wfdsl database (it has tables but no wfdsl schema version)",
+                 s->path);
+        goto fail;
+    }
+    if (version == 0) {
+        char sql[sizeof schema_sql + 64];
+        snprintf(sql, sizeof sql, "%sPRAGMA user_version = %d;", schema_sql,
+                 STORE_SCHEMA_VERSION);
+        if (exec(s, sql, "creating the schema", e)) goto fail;
+        version = STORE_SCHEMA_VERSION;
+    }
+    if (exec(s, "COMMIT", "creating the schema", e)) goto fail;
+    return version == STORE_SCHEMA_VERSION ? 0 : version_error(s, version, e);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int store_open(const char *path, store_durability d, store **out, std_err *e)
+{
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s) return std_errf(e, "storage", "out of memory");
+    s->path = dup_str(path);
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                               SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        std_errf(e, "storage", "cannot open database %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+    /* The first read of the file: tells a database from anything else. */
+    int64_t version = 0;
+    if (one_value(s, "PRAGMA user_version", &version, NULL, 0, &rc)) {
+        if ((rc & 0xff) == SQLITE_NOTADB)
+            std_errf(e, "storage", "%s is not a wfdsl database (%s)", path,
+                     sqlite3_errmsg(s->db));
+        else
+            db_fail(s, e, rc, "opening the database");
+        goto fail;
+    }
+    if (version > STORE_SCHEMA_VERSION) { /* refuse before changing anything */
+        version_error(s, version, e);
+        goto fail;
+    }
+    char mode[16];
+    if (one_value(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode, &rc)) {
+        db_fail(s, e, rc, "enabling WAL mode");
+        goto fail;
+    }
+    if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+        std_errf(e, "storage", "%s: cannot use WAL mode (journal mode stays %s)", path, mode);
+        goto fail;
+    }
+    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL"
+                                             : "PRAGMA synchronous = FULL",
+             "setting durability", e))
+        goto fail;
+    if (schema_check(s, version, e)) goto fail;
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return -1;
+}
+
+void store_close(store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db); /* rolls back an open transaction */
+    free(s->path);
+    free(s);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+int store_begin(store *s, std_err *e)
+{
+    if (!stmt(s, ST_BEGIN, e)) return -1;
+    return run_done(s, ST_BEGIN, e);
+}
+
+int store_commit(store *s, std_err *e)
+{
+    if (!stmt(s, ST_COMMIT, e)) return -1;
+    return run_done(s, ST_COMMIT, e);
+}
+
+void store_rollback(store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) return; /* nothing open (or already rolled back) */
+    if (stmt(s, ST_ROLLBACK, NULL)) {
+        sqlite3_step(s->st[ST_ROLLBACK]);
+        sqlite3_reset(s->st[ST_ROLLBACK]);
+    }
+    if (!sqlite3_get_autocommit(s->db)) /* e.g. a statement still pending */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- programs ---------------------------------------------------------------- */
+
+int store_program_put(store *s, const char *hash, const char *name, const char *source_file,
+                      const char *source, const char *code, size_t code_len, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_PROGRAM_PUT, e);
+    if (!q) return -1;
+    bind_text(q, 1, hash);
+    bind_text(q, 2, name);
+    bind_text(q, 3, source_file);
+    bind_text(q, 4, source);
+    if (code && code_len)
+        sqlite3_bind_blob64(q, 5, code, code_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_zeroblob(q, 5, 0);
+    sqlite3_bind_int64(q, 6, std_now_ms());
+    return run_done(s, ST_PROGRAM_PUT, e);
+}
+
+int store_program_get(store *s, const char *hash, std_buf *code, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_PROGRAM_GET, e);
+    if (!q) return -1;
+    bind_text(q, 1, hash);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(q);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) return step_fail(s, ST_PROGRAM_GET, rc, e);
+    const void *p = sqlite3_column_blob(q, 0);
+    int n = sqlite3_column_bytes(q, 0);
+    std_buf_reset(code);
+    std_buf_add(code, p ? p : "", p ? (size_t)n : 0);
+    sqlite3_reset(q);
+    return 1;
+}
+
+/* ---- runs ------------------------------------------------------------------------ */
+
+int store_run_create(store *s, const store_run *r, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_CREATE, e);
+    if (!q) return -1;
+    int64_t created = r->created_ms > 0 ? r->created_ms : std_now_ms();
+    bind_text(q, 1, r->run_id);
+    bind_text(q, 2, r->workflow_id);
+    bind_text(q, 3, r->name);
+    bind_text(q, 4, r->program_hash);
+    bind_text(q, 5, r->status ? r->status : "running");
+    bind_text(q, 6, r->input);
+    bind_text(q, 7, r->output);
+    bind_text(q, 8, r->error);
+    sqlite3_bind_int64(q, 9, created);
+    sqlite3_bind_int64(q, 10, r->updated_ms > 0 ? r->updated_ms : created);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        sqlite3_reset(q);
+        return std_errf(e, "exists", "run %s already exists", r->run_id);
+    }
+    if (rc != SQLITE_DONE) return step_fail(s, ST_RUN_CREATE, rc, e);
+    sqlite3_reset(q);
+    return 0;
+}
+
+/* Fill out from a row of RUN_COLS. */
+static void run_from_row(sqlite3_stmt *q, store_run *out)
+{
+    out->workflow_id = col_text(q, 0);
+    out->run_id = col_text(q, 1);
+    out->name = col_text(q, 2);
+    out->program_hash = col_text(q, 3);
+    out->status = col_text(q, 4);
+    out->input = col_text(q, 5);
+    out->output = col_text(q, 6);
+    out->error = col_text(q, 7);
+    out->created_ms = sqlite3_column_int64(q, 8);
+    out->updated_ms = sqlite3_column_int64(q, 9);
+}
+
+int store_run_get(store *s, const char *id, store_run *out, std_err *e)
+{
+    memset(out, 0, sizeof *out);
+    static const int order[2] = {ST_RUN_BY_ID, ST_RUN_BY_WORKFLOW};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *q = stmt(s, order[i], e);
+        if (!q) return -1;
+        bind_text(q, 1, id);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            run_from_row(q, out);
+            sqlite3_reset(q);
+            return 1;
+        }
+        if (rc != SQLITE_DONE) return step_fail(s, order[i], rc, e);
+        sqlite3_reset(q);
+    }
+    return 0;
+}
+
+static int run_updated(store *s, const char *run_id, std_err *e)
+{
+    if (sqlite3_changes(s->db) == 0)
+        return std_errf(e, "storage", "%s: no run %s", s->path, run_id);
+    return 0;
+}
+
+int store_run_finish(store *s, const char *run_id, const char *status, const char *output,
+                     const char *error, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_FINISH, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, status);
+    bind_text(q, 3, output);
+    bind_text(q, 4, error);
+    sqlite3_bind_int64(q, 5, std_now_ms());
+    if (run_done(s, ST_RUN_FINISH, e)) return -1;
+    return run_updated(s, run_id, e);
+}
+
+int store_run_set_status(store *s, const char *run_id, const char *status, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_SET_STATUS, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, status);
+    sqlite3_bind_int64(q, 3, std_now_ms());
+    if (run_done(s, ST_RUN_SET_STATUS, e)) return -1;
+    return run_updated(s, run_id, e);
+}
+
+int store_runs_list(store *s, const char *status, int limit, store_run **runs, size_t *n,
+                    std_err *e)
+{
+    *runs = NULL;
+    *n = 0;
+    int id = status ? ST_RUNS_STATUS : ST_RUNS_ALL;
+    sqlite3_stmt *q = stmt(s, id, e);
+    if (!q) return -1;
+    if (status) bind_text(q, 1, status);
+    sqlite3_bind_int(q, status ? 2 : 1, limit > 0 ? limit : -1);
+    store_run *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        run_from_row(q, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        store_runs_free(v, len);
+        return step_fail(s, id, rc, e);
+    }
+    sqlite3_reset(q);
+    *runs = v;
+    *n = len;
+    return 0;
+}
+
+void store_run_clear(store_run *r)
+{
+    if (!r) return;
+    free(r->workflow_id);
+    free(r->run_id);
+    free(r->name);
+    free(r->program_hash);
+    free(r->status);
+    free(r->input);
+    free(r->output);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+void store_runs_free(store_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) store_run_clear(&runs[i]);
+    free(runs);
+}
+
+/* ---- events ---------------------------------------------------------------------- */
+
+int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,
+                       int64_t time_ms, const char *payload, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_EVENT_APPEND, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, seq);
+    bind_text(q, 3, type);
+    sqlite3_bind_int64(q, 4, time_ms);
+    bind_text(q, 5, payload);
+    int rc = sqlite3_step(q);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT && rc != SQLITE_CONSTRAINT_NOTNULL) {
+        sqlite3_reset(q);
+        return std_errf(e, "conflict", "event %lld of run %s already exists",
+                        (long long)seq, run_id);
+    }
+    if (rc != SQLITE_DONE) return step_fail(s, ST_EVENT_APPEND, rc, e);
+    sqlite3_reset(q);
+    if (sqlite3_changes(s->db) == 1) return 0;
+
+    /* Not the next seq: a duplicate or a gap. Say which (cold path). */
+    q = stmt(s, ST_EVENT_LAST, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) return step_fail(s, ST_EVENT_LAST, rc, e);
+    int64_t last = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return std_errf(e, "conflict", "event %lld of run %s %s (the last is %lld)", (long long)seq,
+                    run_id, seq <= last ? "already exists" : "would leave a gap",
+                    (long long)last);
+}
+
+int store_events_load(store *s, const char *run_id, store_event **evs, size_t *n, std_err *e)
+{
+    *evs = NULL;
+    *n = 0;
+    sqlite3_stmt *q = stmt(s, ST_EVENTS_LOAD, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    store_event *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        store_event *ev = &v[len++];
+        ev->seq = sqlite3_column_int64(q, 0);
+        ev->type = col_text(q, 1);
+        ev->time_ms = sqlite3_column_int64(q, 2);
+        ev->payload = col_text(q, 3);
+    }
+    if (rc != SQLITE_DONE) {
+        store_events_free(v, len);
+        return step_fail(s, ST_EVENTS_LOAD, rc, e);
+    }
+    sqlite3_reset(q);
+    *evs = v;
+    *n = len;
+    return 0;
+}
+
+void store_events_free(store_event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(evs[i].type);
+        free(evs[i].payload);
+    }
+    free(evs);
+}

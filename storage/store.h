@@ -1,0 +1,89 @@
+/* store.h — the one interface between the engine and its database.
+ *
+ * It speaks workflow ids, run ids, sequence numbers, JSON text and blobs; no
+ * SQL crosses it, and only storage/sqlite.c includes sqlite3.h. A store is
+ * used by one thread. Writes made between store_begin and store_commit are
+ * one transaction (the engine's group commit); writes outside a transaction
+ * commit on their own.
+ *
+ * Identity: a *workflow id* is the name the user gives a run (`--id`), a
+ * *run id* is unique per execution. store_run_get accepts either and, for a
+ * workflow id, returns its latest run.
+ *
+ * Ownership: strings inside store_run / store_event are malloc'd and freed
+ * by store_run_clear / store_events_free.
+ */
+#ifndef WF_STORE_H
+#define WF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../stdlib/std.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+typedef enum store_durability {
+    STORE_DURABILITY_FULL = 0, /* synchronous=FULL: every commit is fsync'd */
+    STORE_DURABILITY_NORMAL    /* synchronous=NORMAL: may lose the last commits on power loss */
+} store_durability;
+
+typedef struct store_run {
+    char *workflow_id;
+    char *run_id;
+    char *name;          /* workflow (type) name */
+    char *program_hash;  /* hex sha256 of the program it runs */
+    char *status;        /* running | completed | failed | ... */
+    char *input;         /* JSON text */
+    char *output;        /* JSON text or NULL */
+    char *error;         /* JSON text or NULL */
+    int64_t created_ms, updated_ms;
+} store_run;
+
+typedef struct store_event {
+    int64_t seq;      /* 1, 2, 3 ... per run, no gaps */
+    char *type;       /* run_started, step_scheduled, step_completed, ... */
+    int64_t time_ms;
+    char *payload;    /* JSON text */
+} store_event;
+
+/* Open (creating if needed) the database at path: WAL mode, the given
+ * durability, a busy timeout, and the schema created or checked. A database
+ * of a newer schema version is refused with a message naming both versions. */
+int store_open(const char *path, store_durability d, store **out, std_err *e);
+void store_close(store *s);
+
+int store_begin(store *s, std_err *e);
+int store_commit(store *s, std_err *e);
+void store_rollback(store *s);
+
+/* Programs are stored once per hash; putting an existing hash is a no-op. */
+int store_program_put(store *s, const char *hash, const char *name, const char *source_file,
+                      const char *source, const char *code, size_t code_len, std_err *e);
+/* 1 if found (code filled, caller frees with std_buf_free), 0 if not, -1 on error. */
+int store_program_get(store *s, const char *hash, std_buf *code, std_err *e);
+
+/* Create a run. Fails (-1, e->type "exists") when run_id already exists. */
+int store_run_create(store *s, const store_run *r, std_err *e);
+/* 1 if found, 0 if not, -1 on error. id is a run id or a workflow id. */
+int store_run_get(store *s, const char *id, store_run *out, std_err *e);
+/* Set status and, when not NULL, output and error (JSON text). */
+int store_run_finish(store *s, const char *run_id, const char *status, const char *output,
+                     const char *error, std_err *e);
+int store_run_set_status(store *s, const char *run_id, const char *status, std_err *e);
+/* Runs, newest first; status may be NULL for all; limit <= 0 for no limit. */
+int store_runs_list(store *s, const char *status, int limit, store_run **runs, size_t *n,
+                    std_err *e);
+void store_run_clear(store_run *r);
+void store_runs_free(store_run *runs, size_t n);
+
+/* Append event seq to a run's history; seq must be the next one (last + 1),
+ * otherwise -1 with e->type "conflict". */
+int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,
+                       int64_t time_ms, const char *payload, std_err *e);
+/* The whole history in seq order. */
+int store_events_load(store *s, const char *run_id, store_event **evs, size_t *n, std_err *e);
+void store_events_free(store_event *evs, size_t n);
+
+#endif

@@ -1,0 +1,459 @@
+/* test_lua.c — unit tests of the Lua sandbox (stdlib/lua.c): JSON round trips,
+ * globals, limits and recovery, removed libraries, protected metatables,
+ * deterministic pairs, json.*, free names and syntax errors. */
+#include "check.h"
+#include "../../stdlib/lua.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Evaluate src; returns a malloc'd compact JSON dump of the result, or
+ * "!type: message" on error. */
+static char *run(std_lua *L, const char *src, int is_expr)
+{
+    std_err e = {0};
+    json_t *out = NULL;
+    int h = std_lua_compile(L, "t", src, is_expr, &e);
+    if (h < 0 || std_lua_call(L, h, &out, &e) != 0) {
+        size_t n = strlen(e.type) + strlen(e.msg) + 4;
+        char *s = malloc(n);
+        snprintf(s, n, "!%s: %s", e.type, e.msg);
+        return s;
+    }
+    char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(out);
+    return s;
+}
+
+#define EXPECT(L, src, want)                                                         \
+    do {                                                                             \
+        char *got_ = run(L, src, 1);                                                 \
+        CHECK_STR(got_, want);                                                       \
+        free(got_);                                                                  \
+    } while (0)
+#define EXPECT_STMT(L, src, want)                                                    \
+    do {                                                                             \
+        char *got_ = run(L, src, 0);                                                 \
+        CHECK_STR(got_, want);                                                       \
+        free(got_);                                                                  \
+    } while (0)
+/* The result is an error of type ty whose message contains part. */
+#define EXPECT_ERR(L, src, is_expr, ty, part)                                        \
+    do {                                                                             \
+        char *got_ = run(L, src, is_expr);                                           \
+        CHECK(got_[0] == '!' && strncmp(got_ + 1, ty ": ", strlen(ty ": ")) == 0);   \
+        CHECK(strstr(got_, part) != NULL);                                           \
+        if (got_[0] != '!' || !strstr(got_, part)) printf("  got: %s\n", got_);     \
+        free(got_);                                                                  \
+    } while (0)
+
+TEST(types_to_json)
+{
+    std_lua *L = std_lua_new(NULL);
+    EXPECT(L, "nil", "null");
+    EXPECT(L, "true", "true");
+    EXPECT(L, "false", "false");
+    EXPECT(L, "42", "42");
+    EXPECT(L, "-7", "-7");
+    EXPECT(L, "1.5", "1.5");
+    EXPECT(L, "3 / 2", "1.5");
+    EXPECT(L, "'hi'", "\"hi\"");
+    EXPECT(L, "{}", "{}");
+    EXPECT(L, "json.array()", "[]");
+    EXPECT(L, "{1, 2, 3}", "[1,2,3]");
+    EXPECT(L, "{a = 1, b = {c = true}}", "{\"a\":1,\"b\":{\"c\":true}}");
+    EXPECT(L, "math.maxinteger", "9223372036854775807");
+    EXPECT(L, "math.mininteger", "-9223372036854775808");
+    EXPECT(L, "json.null", "null");
+    EXPECT(L, "{1, json.null, 3}", "[1,null,3]");
+    EXPECT(L, "{[1] = 'a', [3] = 'c'}", "{\"1\":\"a\",\"3\":\"c\"}");
+    EXPECT(L, "{1, 2, x = 'y'}", "{\"1\":1,\"2\":2,\"x\":\"y\"}");
+    EXPECT(L, "{[-1] = 0}", "{\"-1\":0}");
+    EXPECT(L, "-- a comment after the expression\n 5 -- here too", "5");
+    std_lua_free(L);
+}
+
+TEST(json_round_trip)
+{
+    static const char *const docs[] = {
+        "[]", "{}", "9223372036854775807", "-9223372036854775808", "1.5", "0.1", "\"s\\u0000t\"",
+        "null", "true", "[[],{}]", "{\"a\":[1,2,{\"b\":null}],\"e\":[],\"o\":{}}", "[1,null,3]",
+        "{\"1\":\"x\"}", "\"h\\u00e9\\u2603\""};
+    std_lua *L = std_lua_new(NULL);
+    int h = std_lua_compile(L, "t", "v", 1, NULL);
+    CHECK(h >= 0);
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        json_t *in = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL), *out = NULL;
+        std_err e = {0};
+        std_lua_set_global(L, "v", in);
+        CHECK(std_lua_call(L, h, &out, &e) == 0);
+        CHECK(out && json_equal(in, out));
+        if (!out || !json_equal(in, out)) printf("  round trip of %s failed: %s\n", docs[i], e.msg);
+        json_decref(in);
+        json_decref(out);
+    }
+    /* integers stay integers, exactly; reals stay floats */
+    json_t *big = json_integer(9223372036854775807LL);
+    std_lua_set_global(L, "v", big);
+    json_decref(big);
+    EXPECT(L, "math.type(v) == 'integer' and v == math.maxinteger and v - 1 == 9223372036854775806", "true");
+    json_t *r = json_real(2.0);
+    std_lua_set_global(L, "v", r);
+    json_decref(r);
+    EXPECT(L, "math.type(v)", "\"float\"");
+    EXPECT(L, "v", "2.0");
+    std_lua_free(L);
+}
+
+TEST(globals_and_fields)
+{
+    std_lua *L = std_lua_new(NULL);
+    json_t *input = json_pack("{s:s}", "name", "x");
+    json_t *greet = json_pack("{s:s}", "output", "hi");
+    json_t *one = json_integer(1);
+    std_lua_set_global(L, "input", input);
+    std_lua_set_field(L, "steps", "greet", greet);
+    std_lua_set_field(L, "steps", "other", one);
+    EXPECT(L, "steps.greet.output .. input.name .. steps.other", "\"hix1\"");
+    /* globals are shared by every chunk of the sandbox */
+    EXPECT_STMT(L, "helper = 41", "null");
+    EXPECT(L, "helper + 1", "42");
+    std_lua_set_field(L, "steps", "greet", NULL);
+    EXPECT(L, "steps.greet == nil and steps.other == 1", "true");
+    std_lua_set_global(L, "input", NULL);
+    EXPECT(L, "input == nil", "true");
+    /* a field of a global that is not a table replaces it by a table */
+    std_lua_set_field(L, "input", "k", one);
+    EXPECT(L, "input", "{\"k\":1}");
+    json_decref(input);
+    json_decref(greet);
+    json_decref(one);
+    std_lua_free(L);
+}
+
+TEST(instruction_limit)
+{
+    std_lua *L = std_lua_new(NULL);
+    int64_t t0 = std_mono_ns();
+    EXPECT_ERR(L, "while true do end", 0, "lua.limit", "instruction limit of 20000000 exceeded");
+    int64_t ms = (std_mono_ns() - t0) / 1000000;
+    CHECK(ms < 1000);
+    if (ms >= 1000) printf("  infinite loop took %lld ms\n", (long long)ms);
+    EXPECT(L, "1 + 1", "2");
+    /* pcall cannot swallow the limit */
+    EXPECT_ERR(L, "while true do pcall(function() while true do end end) end", 0, "lua.limit",
+               "instruction limit");
+    EXPECT_ERR(L, "xpcall(function() while true do end end, function(m) return m end) return 1", 0,
+               "lua.limit", "instruction limit");
+    /* C functions that would spin without executing instructions are charged */
+    t0 = std_mono_ns();
+    EXPECT_ERR(L, "string.rep('', 1e18)", 1, "lua.limit", "instruction limit");
+    EXPECT_ERR(L, "table.move({}, 1, 1e15, 2)", 1, "lua.limit", "instruction limit");
+    EXPECT_ERR(L, "local s = string.rep('x', 4e6) while true do local u = s:upper() end", 0, "lua.limit",
+               "limit");
+    ms = (std_mono_ns() - t0) / 1000000;
+    CHECK(ms < 3000);
+    EXPECT(L, "'ok'", "\"ok\"");
+    std_lua_free(L);
+
+    std_lua_limits lim = {0, 10000};
+    L = std_lua_new(&lim);
+    EXPECT_ERR(L, "for i = 1, 1e6 do end", 0, "lua.limit", "instruction limit of 10000 exceeded");
+    EXPECT_STMT(L, "local s = 0 for i = 1, 100 do s = s + i end return s", "5050");
+    std_lua_free(L);
+}
+
+TEST(memory_limit)
+{
+    std_lua *L = std_lua_new(NULL);
+    EXPECT_ERR(L, "string.rep('x', 1e9)", 1, "lua.limit", "memory limit of 67108864 bytes exceeded");
+    EXPECT(L, "#string.rep('x', 1e6)", "1000000");
+    EXPECT_ERR(L, "pcall(string.rep, 'x', 1e9)", 1, "lua.limit", "memory limit");
+    EXPECT_ERR(L, "('x'):rep(1e7):rep(100)", 1, "lua.limit", "memory limit");
+    EXPECT_ERR(L, "('x'):rep(1e7):rep(1e3)", 1, "lua", "resulting string too large");
+    EXPECT(L, "'still fine'", "\"still fine\"");
+    std_lua_free(L);
+
+    std_lua_limits lim = {4 << 20, 0};
+    L = std_lua_new(&lim);
+    EXPECT_ERR(L, "local t = {} for i = 1, 1e7 do t[i] = i end", 0, "lua.limit",
+               "memory limit of 4194304 bytes exceeded");
+    EXPECT(L, "#string.rep('y', 1e6)", "1000000");
+    /* a global that does not fit fails the next call, then the state recovers */
+    json_t *arr = json_array();
+    for (int i = 0; i < 300000; i++) json_array_append_new(arr, json_integer(i));
+    std_lua_set_global(L, "big", arr);
+    json_decref(arr);
+    EXPECT_ERR(L, "1", 1, "lua.limit", "while setting big");
+    EXPECT(L, "2", "2");
+    std_lua_free(L);
+}
+
+TEST(deep_recursion)
+{
+    std_lua *L = std_lua_new(NULL);
+    char *got = run(L, "local function f(n) return 1 + f(n + 1) end return f(1)", 0);
+    CHECK(got[0] == '!' && strncmp(got, "!lua", 4) == 0);
+    free(got);
+    EXPECT_ERR(L, "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x",
+               0, "lua", "overflow");
+    /* nested pcalls hit the C stack limit; the innermost error is caught */
+    EXPECT_STMT(L, "local function f() return pcall(f) end return f()", "true");
+    EXPECT_ERR(L, "local t = {} local c = t for i = 1, 300 do c.x = {} c = c.x end return t", 0, "lua",
+               "nested deeper than 200 levels");
+    EXPECT_ERR(L, "local t = {} t.self = t return t", 0, "lua", "contains itself");
+    EXPECT(L, "'alive'", "\"alive\"");
+    std_lua_free(L);
+}
+
+TEST(removed_names)
+{
+    static const char *const gone[] = {
+        "io", "os", "require", "package", "debug", "load", "loadfile", "dofile", "coroutine",
+        "collectgarbage", "string.dump", "next", "print", "rawset", "warn", "math.random",
+        "math.randomseed", "loadstring", "setfenv", "module"};
+    static const char *const kept[] = {
+        "string", "table", "math", "utf8", "tostring", "tonumber", "type", "pairs", "ipairs",
+        "select", "error", "assert", "pcall", "xpcall", "setmetatable", "getmetatable", "rawget",
+        "rawequal", "rawlen", "json", "len", "_VERSION", "_G", "json.encode", "json.decode",
+        "json.null", "math.floor", "table.concat", "utf8.char", "string.format"};
+    std_lua *L = std_lua_new(NULL);
+    char src[128];
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+        snprintf(src, sizeof src, "%s == nil", gone[i]);
+        EXPECT(L, src, "true");
+        CHECK(!std_lua_is_builtin(gone[i]));
+    }
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        snprintf(src, sizeof src, "%s ~= nil", kept[i]);
+        EXPECT(L, src, "true");
+        if (!strchr(kept[i], '.')) CHECK(std_lua_is_builtin(kept[i]));
+    }
+    std_lua_free(L);
+}
+
+TEST(binary_chunks_rejected)
+{
+    std_lua *L = std_lua_new(NULL);
+    std_err e = {0};
+    CHECK(std_lua_compile(L, "bin", "\x1bLua\x54\x00\x19\x93\r\n", 0, &e) == -1);
+    CHECK_STR(e.type, "lua");
+    CHECK(strstr(e.msg, "binary") != NULL);
+    CHECK(std_lua_syntax("\x1bLuaT", 0, &e) == -1);
+    std_lua_free(L);
+}
+
+TEST(protected_metatables)
+{
+    std_lua *L = std_lua_new(NULL);
+    EXPECT(L, "getmetatable('')", "false");
+    EXPECT(L, "getmetatable('abc')", "false");
+    EXPECT(L, "(pcall(setmetatable, '', {}))", "false");
+    EXPECT_ERR(L, "getmetatable('').__index", 1, "lua", "attempt to index a boolean value");
+    EXPECT_ERR(L, "getmetatable('').__index = {}", 0, "lua", "attempt to index");
+    EXPECT(L, "('x'):upper() .. ('%d'):format(3)", "\"X3\"");
+    EXPECT(L, "getmetatable(json.decode('[]'))", "\"json.array\"");
+    EXPECT(L, "(pcall(setmetatable, json.decode('[]'), {}))", "false");
+    EXPECT_ERR(L, "setmetatable({}, {__gc = function() end})", 1, "lua", "__gc is not available");
+    EXPECT_ERR(L, "setmetatable({}, {__mode = 'k'})", 1, "lua", "__mode is not available");
+    EXPECT(L, "setmetatable({}, {__index = function() return 7 end}).x", "7");
+    /* no addresses leak out */
+    EXPECT(L, "tostring({}) .. ' ' .. tostring(print) .. ' ' .. tostring(json.null)", "\"table nil null\"");
+    EXPECT(L, "string.format('%s|%5s', {}, 'ab')", "\"table|   ab\"");
+    EXPECT_ERR(L, "string.format('%p', {})", 1, "lua", "'%p' is not available");
+    std_lua_free(L);
+}
+
+TEST(pairs_sorted)
+{
+    const char *src =
+        "local t = {b = 1, a = 2, [3] = 3, [1] = 1, [2.5] = 0, [-1] = 0, [true] = 0, [false] = 0,"
+        " ['10'] = 0, aa = 0, [2^70] = 0, [-2^70] = 0}\n"
+        "local ks = {}\n"
+        "for k in pairs(t) do ks[#ks + 1] = tostring(k) end\n"
+        "return table.concat(ks, ',')";
+    std_lua *L = std_lua_new(NULL);
+    EXPECT_STMT(L, src, "\"-1.1805916207174e+21,-1,1,2.5,3,1.1805916207174e+21,10,a,aa,b,false,true\"");
+    /* the same order in a fresh state (another hash seed) for many keys */
+    const char *many = "local t = {} for i = 1, 200 do t['k' .. (i * 7919 % 1000)] = i end\n"
+                       "local out = {} for k, v in pairs(t) do out[#out + 1] = k end\n"
+                       "return table.concat(out, ' ')";
+    char *a = run(L, many, 0);
+    std_lua *L2 = std_lua_new(NULL);
+    char *b = run(L2, many, 0);
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    EXPECT_STMT(L2, "local t = {z = 1} for i = 1, 9 do t['k' .. i] = i end\n"
+                    "local out = {} for k, v in pairs(t) do out[#out + 1] = k end\n"
+                    "return table.concat(out, ' ')",
+                "\"k1 k2 k3 k4 k5 k6 k7 k8 k9 z\"");
+    /* clearing fields during traversal is allowed and they are skipped */
+    EXPECT_STMT(L2, "local t = {a = 1, b = 2, c = 3} local seen = ''\n"
+                    "for k, v in pairs(t) do seen = seen .. k; t.b = nil end return seen",
+                "\"ac\"");
+    EXPECT_STMT(L2, "local n = 0 for i, v in ipairs({5, 6, 7}) do n = n + v end return n", "18");
+    std_lua_free(L2);
+    std_lua_free(L);
+}
+
+TEST(unconvertible_results)
+{
+    std_lua *L = std_lua_new(NULL);
+    EXPECT_ERR(L, "function() end", 1, "lua", "cannot convert a function to JSON");
+    EXPECT_ERR(L, "{a = {b = function() end}}", 1, "lua", "cannot convert a function to JSON (at .a.b)");
+    EXPECT_ERR(L, "{1, 2, {x = string.upper}}", 1, "lua", "(at [3].x)");
+    EXPECT_ERR(L, "0/0", 1, "lua", "NaN");
+    EXPECT_ERR(L, "math.huge", 1, "lua", "inf");
+    EXPECT_ERR(L, "{[{}] = 1}", 1, "lua", "a table key");
+    EXPECT_ERR(L, "{[1.5] = 1}", 1, "lua", "non-integer number key");
+    EXPECT_ERR(L, "{[1] = 1, ['1'] = 2, x = 0}", 1, "lua", "appears both");
+    EXPECT_ERR(L, "'\\xff'", 1, "lua", "UTF-8");
+    EXPECT_ERR(L, "(function() local a = json.array({1, 2, 3}) a[2] = nil return a end)()", 1, "lua",
+               "holes");
+    EXPECT_ERR(L, "(function() local a = json.decode('[1]') a.x = 1 return a end)()", 1, "lua",
+               "not a positive integer");
+    EXPECT_ERR(L, "error('boom')", 0, "lua", "t:1: boom");
+    EXPECT_ERR(L, "error({code = 7})", 0, "lua", "{\"code\":7}");
+    EXPECT_ERR(L, "nosuch.field", 1, "lua", "attempt to index a nil value (global 'nosuch')");
+    EXPECT(L, "'fine'", "\"fine\"");
+    std_lua_free(L);
+}
+
+TEST(json_functions)
+{
+    std_lua *L = std_lua_new(NULL);
+    EXPECT(L, "json.encode({b = 1, a = {1, 2, 3}, c = json.array(), d = {}, e = json.null, f = 0.1,"
+              " g = 'x\"y\\n', h = 2^53, i = math.mininteger})",
+           "\"{\\\"a\\\":[1,2,3],\\\"b\\\":1,\\\"c\\\":[],\\\"d\\\":{},\\\"e\\\":null,\\\"f\\\":0.1,"
+           "\\\"g\\\":\\\"x\\\\\\\"y\\\\n\\\",\\\"h\\\":9007199254740992.0,"
+           "\\\"i\\\":-9223372036854775808}\"");
+    EXPECT(L, "json.encode('\\1') .. json.encode(nil) .. json.encode(3)", "\"\\\"\\\\u0001\\\"null3\"");
+    EXPECT(L, "(function() local v = json.decode('{\"a\":[1,2,{\"b\":null}],\"n\":9223372036854775807,"
+              "\"f\":1.5,\"e\":[]}') return v.a[3].b == json.null and math.type(v.n) == 'integer'"
+              " and v.n == math.maxinteger and math.type(v.f) == 'float' and #v.e == 0 end)()",
+           "true");
+    EXPECT(L, "json.decode(json.encode({x = {}, y = json.array(), z = {json.null}}))",
+           "{\"x\":{},\"y\":[],\"z\":[null]}");
+    EXPECT(L, "json.decode('\"just a string\"')", "\"just a string\"");
+    EXPECT_ERR(L, "json.decode('[1, 2')", 1, "lua", "json.decode:");
+    EXPECT_ERR(L, "json.encode({f = function() end})", 1, "lua", "json.encode: cannot convert a function");
+    EXPECT(L, "len('abc') + len({1, 2}) + len({a = 1, b = 2, c = 3}) + len(json.array()) + len({})", "8");
+    EXPECT_ERR(L, "len(nil)", 1, "lua", "string or table expected");
+    EXPECT(L, "json.array({1, 2})", "[1,2]");
+    std_lua_free(L);
+}
+
+/* free names of src joined by spaces, with the line of each after ':' */
+static char *free_names(const char *src, int with_lines)
+{
+    char **names;
+    int *lines;
+    size_t n;
+    std_lua_free_names(src, &names, &lines, &n);
+    std_buf b = {0};
+    std_buf_adds(&b, "");
+    for (size_t i = 0; i < n; i++) {
+        if (i) std_buf_adds(&b, " ");
+        std_buf_adds(&b, names[i]);
+        if (with_lines) std_buf_addf(&b, ":%d", lines[i]);
+    }
+    std_lua_names_free(names, lines, n);
+    return std_buf_take(&b);
+}
+
+#define EXPECT_NAMES(src, want)                                                      \
+    do {                                                                             \
+        char *got_ = free_names(src, 0);                                             \
+        CHECK_STR(got_, want);                                                       \
+        free(got_);                                                                  \
+    } while (0)
+
+TEST(free_names_of_snippets)
+{
+    EXPECT_NAMES("local a, b = x, y\nreturn a + b + z", "x y z");
+    EXPECT_NAMES("local f = function(p, q, ...) return p + q + r end", "r");
+    EXPECT_NAMES("local function f(x) return f(x) + g end", "g");
+    EXPECT_NAMES("for i, v in ipairs(list) do print(i, v) end", "ipairs list print");
+    EXPECT_NAMES("for i = 1, n do s = s .. i end return s", "n");
+    EXPECT_NAMES("return input.name .. steps.greet.output", "input steps");
+    EXPECT_NAMES("return obj:method(arg).field", "obj arg");
+    EXPECT_NAMES("return { key = value, [k2] = v2, nested = { inner = x }; 'pos', y }", "value k2 v2 x y");
+    EXPECT_NAMES("return a .. b", "a b");
+    EXPECT_NAMES("return a..b", "a b");
+    EXPECT_NAMES("local s = [[ long string with foo ]] -- comment bar\n"
+                 "--[==[ long\ncomment ]] baz ]==]\nreturn s .. [=[ ]] x ]=] .. qux",
+                 "qux");
+    EXPECT_NAMES("return \"str with name\" .. 'esc \\' q' .. \"a\\\"b\" .. w", "w");
+    EXPECT_NAMES("return 0x1F + 1e10 + 3.5e-2 + 0x1p+4 + .5 + nm", "nm");
+    EXPECT_NAMES("goto done\n::done::", "");
+    EXPECT_NAMES("local x <const> = 5 return x + y", "y");
+    EXPECT_NAMES("function M.helper(a) return a + other end", "M other");
+    EXPECT_NAMES("function M:method() return self.x end", "M");
+    EXPECT_NAMES("return x == y", "x y");
+    EXPECT_NAMES("return not nil and true or false", "");
+    EXPECT_NAMES("a, b = 1, 2 return a + b + c", "c");
+    EXPECT_NAMES("local t = { f = function() g = 1 end }", "");
+    EXPECT_NAMES("local t = {a, b = 1}", "a");
+    EXPECT_NAMES("if x then y = 1 elseif z then w() else v() end", "x z w v");
+    EXPECT_NAMES("t.a = 1", "t");
+    EXPECT_NAMES("t[k] = v", "t k v");
+    EXPECT_NAMES("return f{a = b}", "f b");
+    EXPECT_NAMES("return len(steps.fetch.output.items) > 0 and string.upper(input.x)",
+                 "len steps string input");
+    EXPECT_NAMES("", "");
+    char *l = free_names("local a = 1\n\nreturn b + a +\n  c + b", 1);
+    CHECK_STR(l, "b:3 c:4");
+    free(l);
+    l = free_names("--[[\n\n]] x = [[\n]] .. y", 1);
+    CHECK_STR(l, "y:4");
+    free(l);
+    CHECK(std_lua_is_builtin("string"));
+    CHECK(std_lua_is_builtin("len"));
+    CHECK(!std_lua_is_builtin("input"));
+    CHECK(!std_lua_is_builtin("foo"));
+}
+
+TEST(syntax_errors)
+{
+    std_err e = {0};
+    CHECK(std_lua_syntax("x + 1", 1, &e) == 0);
+    CHECK(std_lua_syntax("local x = 1\nreturn x", 0, &e) == 0);
+    CHECK(std_lua_syntax("x -- trailing comment", 1, &e) == 0);
+    CHECK(std_lua_syntax("a +", 1, &e) == -1);
+    CHECK_STR(e.type, "lua");
+    CHECK_STR(e.msg, "unexpected end of expression");
+    CHECK(e.line == 1);
+    CHECK(std_lua_syntax("local x = 1\nlocal = 2", 0, &e) == -1);
+    CHECK(e.line == 2);
+    CHECK_STR(e.msg, "<name> expected near '='");
+    CHECK(std_lua_syntax("f(\n1,\n", 0, &e) == -1);
+    CHECK(e.line >= 2 && strncmp(e.msg, "lua:", 4) != 0);
+    CHECK(std_lua_syntax("a, b", 1, &e) == -1);
+    CHECK(std_lua_syntax("x = 'unfinished", 0, &e) == -1);
+    CHECK(strstr(e.msg, "unfinished string") != NULL);
+    std_lua *L = std_lua_new(NULL);
+    CHECK(std_lua_compile(L, "f.yaml:3", "return +", 0, &e) == -1);
+    CHECK_STR(e.type, "lua");
+    CHECK(strncmp(e.msg, "f.yaml:3:1:", 11) == 0);
+    std_lua_free(L);
+}
+
+int main(void)
+{
+    RUN(types_to_json);
+    RUN(json_round_trip);
+    RUN(globals_and_fields);
+    RUN(instruction_limit);
+    RUN(memory_limit);
+    RUN(deep_recursion);
+    RUN(removed_names);
+    RUN(binary_chunks_rejected);
+    RUN(protected_metatables);
+    RUN(pairs_sorted);
+    RUN(unconvertible_results);
+    RUN(json_functions);
+    RUN(free_names_of_snippets);
+    RUN(syntax_errors);
+    CHECK_DONE();
+}
