@@ -28,6 +28,10 @@ typedef struct C {
     json_t *ids;   /* step id -> true */
     json_t *vars;  /* declared var -> true */
     json_t *input; /* declared input field -> true, or NULL when no schema */
+    json_t *secrets;  /* declared secret -> true */
+    json_t *policies; /* named retry policies -> normalized policy */
+    json_t *def_retry;     /* defaults.retry, normalized, or NULL */
+    int64_t def_timeout;   /* defaults.timeout in ms, 0 if none */
 } C;
 
 #define ERR(c, n, ...) std_diag((c)->d, (c)->file, (n) ? (n)->line : 1, (n) ? (n)->col : 1, __VA_ARGS__)
@@ -37,21 +41,20 @@ static const char *const top_fields[] = {
     "wfdsl",   "name",     "description", "input",   "vars",   "secrets", "retry_policies",
     "defaults", "timeout", "triggers",    "steps",   "on_error", "output",
 };
-static const char *const later_top_fields[] = {"secrets", "retry_policies", "defaults",
-                                               "triggers", "on_error", "timeout"};
+static const char *const later_top_fields[] = {"triggers", "on_error"};
 
 static const char *const kinds[] = {
     "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "sleep", "wait",
     "parallel", "foreach", "loop", "dag", "try", "saga", "call", "continue_as_new",
 };
-#define NOW_KINDS 6 /* kinds[0..NOW_KINDS) are compiled by this version */
+#define NOW_KINDS 7 /* kinds[0..NOW_KINDS) are compiled by this version */
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
-static const char *const later_common_fields[] = {"retry", "compensate"};
+static const char *const later_common_fields[] = {"compensate"};
 
 /* Names every expression may read, besides Lua's own builtins. */
-static const char *const scope_names[] = {"input", "vars", "steps", "run", "json", "len"};
+static const char *const scope_names[] = {"input", "vars", "steps", "run", "secrets", "json", "len"};
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -164,9 +167,18 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
 {
     std_err e = {0};
     if (std_lua_syntax(src, is_expr, &e) != 0) {
+        /* Only a block scalar keeps the source's lines; in a plain or
+         * quoted one YAML folds them, so its first line is the best guess.
+         * "near <eof>" comes on the line after the clipped final newline:
+         * keep it on the block's last line, not on the next step. */
         int line = n->line;
-        if (n->style == DSL_BLOCK && e.line > 0) line = n->line + e.line;
-        else if (e.line > 1) line = n->line + e.line - 1;
+        if (n->style == DSL_BLOCK && e.line > 0) {
+            size_t len = strlen(src);
+            int last = 1;
+            while (len && src[len - 1] == '\n') len--;
+            for (size_t i = 0; i < len; i++) last += src[i] == '\n';
+            line = n->line + (e.line < last ? e.line : last);
+        }
         std_diag(c->d, c->file, line, n->col, "Lua syntax error: %s", e.msg);
         return -1;
     }
@@ -195,9 +207,10 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
     std_lua_names_free(names, lines, nn);
     /* steps.X, vars.X and input.X must name something the file declares. */
     static const struct { const char *prefix; int which; } refs[] = {
-        {"steps.", 0}, {"vars.", 1}, {"input.", 2}};
+        {"steps.", 0}, {"vars.", 1}, {"input.", 2}, {"secrets.", 3}};
     for (size_t r = 0; r < COUNT(refs); r++) {
-        json_t *known = refs[r].which == 0 ? c->ids : refs[r].which == 1 ? c->vars : c->input;
+        int w = refs[r].which;
+        json_t *known = w == 0 ? c->ids : w == 1 ? c->vars : w == 2 ? c->input : c->secrets;
         if (!known) continue;
         size_t pl = strlen(refs[r].prefix);
         for (const char *q = strstr(src, refs[r].prefix); q; q = strstr(q + 1, refs[r].prefix)) {
@@ -210,8 +223,8 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(len < 127 ? len : 127), s);
             if (json_object_get(known, name)) continue;
-            const char *what = refs[r].which == 0 ? "step" : refs[r].which == 1 ? "variable"
-                                                                                : "input field";
+            const char *what = w == 0 ? "step" : w == 1 ? "variable" : w == 2 ? "input field"
+                                                                       : "secret";
             const char *cands[256];
             size_t nc = 0;
             const char *k;
@@ -221,7 +234,9 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
             if (hint)
                 ERR(c, n, "unknown %s '%s' in expression (did you mean '%s'?)", what, name, hint);
             else
-                ERR(c, n, "unknown %s '%s' in expression", what, name);
+                ERR(c, n, "unknown %s '%s' in expression%s", what, name,
+                    w == 0 ? " (no step has this id)" : w == 1 ? ": declare it under 'vars:'"
+                    : w == 2 ? ": declare it under 'input:'" : ": declare it under 'secrets:'");
             ok = 0;
         }
     }
@@ -233,13 +248,17 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
 /* A bare Lua condition/collection field. */
 static int compile_cond(C *c, const dsl_node *n, const char *field)
 {
-    if (!is_scalar(n) || n->len == 0) {
-        ERR(c, n, "'%s' must be a Lua expression, not %s", field, n && n->len == 0 && is_scalar(n) ? "empty" : node_kind_name(n));
-        return -1;
-    }
-    if (n->cut_by_comment) {
+    /* Lua has no binary '#': a complete expression before ' #' was
+     * followed by a real comment; an incomplete one lost Lua's '#'. */
+    std_err e = {0};
+    if (is_scalar(n) && n->cut_by_comment &&
+        (n->len == 0 || std_lua_syntax(n->str, 1, &e) != 0)) {
         ERR(c, n, "'%s' is cut by a YAML comment at ' #': quote the expression, or use len() "
                   "instead of Lua's '#'", field);
+        return -1;
+    }
+    if (!is_scalar(n) || n->len == 0) {
+        ERR(c, n, "'%s' must be a Lua expression, not %s", field, n && n->len == 0 && is_scalar(n) ? "empty" : node_kind_name(n));
         return -1;
     }
     return add_chunk(c, n, n->str, 1, NULL);
@@ -266,12 +285,27 @@ static long find_close(const char *s, size_t len, size_t start)
     return -1;
 }
 
+/* Every "${" of s is closed. A plain scalar cut by ' #' inside "${ }"
+ * leaves one open; a cut after them all was a real comment. */
+static int all_closed(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] == '$' && s[i + 1] == '$') i++;
+        else if (s[i] == '$' && s[i + 1] == '{') {
+            long close = find_close(s, len, i + 2);
+            if (close < 0) return 0;
+            i = (size_t)close;
+        }
+    }
+    return 1;
+}
+
 /* Template of a scalar: constant, whole expression or interpolation. */
 static json_t *tmpl_scalar(C *c, const dsl_node *n, int *bad)
 {
     const char *s = n->str;
     size_t len = n->len;
-    if (n->style == DSL_PLAIN && n->cut_by_comment && strstr(s, "${")) {
+    if (n->style == DSL_PLAIN && n->cut_by_comment && strstr(s, "${") && !all_closed(s, len)) {
         ERR(c, n, "expression is cut by a YAML comment at ' #': quote the value, or use len() "
                   "instead of Lua's '#'");
         *bad = 1;
@@ -351,6 +385,19 @@ static json_t *tmpl_of(C *c, const dsl_node *n, int *bad)
         return json_pack("[s, o]", "c", v);
     }
     return json_pack("[s, o]", n->kind == DSL_MAP ? "o" : "a", kids);
+}
+
+/* An object of templates as one template (steals t): a constant when
+ * every member is one. */
+static json_t *fold_object(json_t *t)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(t, k, v) if (!tmpl_is_const(v)) return json_pack("[s, o]", "o", t);
+    json_t *cv = json_object();
+    json_object_foreach(t, k, v) json_object_set(cv, k, json_array_get(v, 1));
+    json_decref(t);
+    return json_pack("[s, o]", "c", cv);
 }
 
 static int add_tmpl(C *c, const dsl_node *n)
@@ -491,19 +538,7 @@ static void compile_shell(C *c, const dsl_node *v, json_t *step, int *ok)
                 else
                     json_object_set_new(t, v->keys[i]->str, tmpl_of(c, v->vals[i], &bad));
             }
-            int all = 1;
-            const char *kk;
-            json_t *tt;
-            json_object_foreach(t, kk, tt) all &= tmpl_is_const(tt);
-            json_t *tm;
-            if (all) {
-                json_t *cv = json_object();
-                json_object_foreach(t, kk, tt) json_object_set(cv, kk, json_array_get(tt, 1));
-                tm = json_pack("[s, o]", "c", cv);
-                json_decref(t);
-            } else {
-                tm = json_pack("[s, o]", "o", t);
-            }
+            json_t *tm = fold_object(t);
             if (bad) {
                 json_decref(tm);
                 *ok = 0;
@@ -582,6 +617,237 @@ static void compile_fail(C *c, const dsl_node *v, json_t *step, int *ok)
     json_object_set_new(step, "args", json_integer(k));
 }
 
+
+/* ---- retry policies ---------------------------------------------------- */
+
+static const char *const policy_fields[] = {"max_attempts", "initial_interval", "backoff",
+                                            "max_interval", "jitter", "retry_on",
+                                            "non_retryable", "honor_retry_after"};
+
+static int scalar_number(const dsl_node *n, double *out)
+{
+    if (!is_scalar(n) || n->style != DSL_PLAIN) return 0;
+    char *end;
+    *out = strtod(n->str, &end);
+    return *n->str && !*end;
+}
+
+static json_t *error_patterns(C *c, const dsl_node *n, const char *field, int *ok)
+{
+    if (!n || n->kind != DSL_SEQ) {
+        ERR(c, n, "'%s' must be a list of error types (like net, timeout, http.5*)", field);
+        *ok = 0;
+        return json_array();
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n->n; i++) {
+        const dsl_node *x = n->vals[i];
+        int good = is_scalar(x) && x->len > 0;
+        for (const char *q = good ? x->str : ""; *q; q++)
+            good &= islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '.' ||
+                    *q == '_' || *q == '*' || *q == '-';
+        if (!good) {
+            ERR(c, x, "'%s' entries must be error types like 'http.503' or patterns like 'http.5*'", field);
+            *ok = 0;
+            continue;
+        }
+        json_array_append_new(a, json_string(x->str));
+    }
+    return a;
+}
+
+/* Normalize a retry policy map; NULL after reporting errors. */
+static json_t *compile_policy(C *c, const dsl_node *n)
+{
+    if (!n || n->kind != DSL_MAP) {
+        ERR(c, n, "a retry policy must be a mapping like {max_attempts: 5, initial_interval: 1s}");
+        return NULL;
+    }
+    int ok = 1;
+    check_keys(c, n, policy_fields, COUNT(policy_fields), "retry policy");
+    for (size_t i = 0; i < n->n; i++) ok &= in_list(n->keys[i]->str, policy_fields, COUNT(policy_fields));
+    json_t *p = json_pack("{s:i, s:I, s:f, s:f, s:b, s:[s, s, s, s], s:[]}", "max_attempts", 3,
+                          "initial_ms", (json_int_t)1000, "backoff", 2.0, "jitter", 0.0,
+                          "honor_retry_after", 1, "retry_on", "net", "timeout", "http.429",
+                          "http.5*", "non_retryable");
+    const dsl_node *v;
+    double d;
+    if ((v = dsl_map_get(n, "max_attempts"))) {
+        if (!scalar_number(v, &d) || d < 0 || d != (long)d || d > 1000000) {
+            ERR(c, v, "'max_attempts' must be a whole number (0 = unlimited)");
+            ok = 0;
+        } else {
+            json_object_set_new(p, "max_attempts", json_integer((json_int_t)d));
+        }
+    }
+    static const char *const durs[] = {"initial_interval", "max_interval"};
+    for (int k = 0; k < 2; k++) {
+        if (!(v = dsl_map_get(n, durs[k]))) continue;
+        int64_t ms;
+        std_err e = {0};
+        if (!is_scalar(v) || std_duration_parse(v->str, &ms, &e) != 0) {
+            ERR(c, v, "'%s': %s", durs[k], is_scalar(v) ? e.msg : "must be a duration like 1s");
+            ok = 0;
+        } else {
+            json_object_set_new(p, k ? "max_ms" : "initial_ms", json_integer(ms));
+        }
+    }
+    if (!json_object_get(p, "max_ms"))
+        json_object_set_new(p, "max_ms", json_integer(100 * json_integer_value(json_object_get(p, "initial_ms"))));
+    if ((v = dsl_map_get(n, "backoff"))) {
+        if (!scalar_number(v, &d) || d < 1 || d > 100) {
+            ERR(c, v, "'backoff' must be a number from 1 to 100 (the factor between waits)");
+            ok = 0;
+        } else {
+            json_object_set_new(p, "backoff", json_real(d));
+        }
+    }
+    if ((v = dsl_map_get(n, "jitter"))) {
+        if (!scalar_number(v, &d) || d < 0 || d > 1) {
+            ERR(c, v, "'jitter' must be a number from 0 to 1 (a fraction of each wait)");
+            ok = 0;
+        } else {
+            json_object_set_new(p, "jitter", json_real(d));
+        }
+    }
+    if ((v = dsl_map_get(n, "honor_retry_after"))) {
+        if (!is_scalar(v) || (strcmp(v->str, "true") && strcmp(v->str, "false"))) {
+            ERR(c, v, "'honor_retry_after' must be true or false");
+            ok = 0;
+        } else {
+            json_object_set_new(p, "honor_retry_after", json_boolean(!strcmp(v->str, "true")));
+        }
+    }
+    if ((v = dsl_map_get(n, "retry_on"))) json_object_set_new(p, "retry_on", error_patterns(c, v, "retry_on", &ok));
+    if ((v = dsl_map_get(n, "non_retryable")))
+        json_object_set_new(p, "non_retryable", error_patterns(c, v, "non_retryable", &ok));
+    if (!ok) {
+        json_decref(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* A step's or the defaults' `retry`: a policy name or an inline policy. */
+static json_t *compile_retry_ref(C *c, const dsl_node *n)
+{
+    if (is_scalar(n)) {
+        json_t *p = json_object_get(c->policies, n->str);
+        if (p) return json_incref(p);
+        const char *cands[256];
+        size_t nc = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->policies, k, v) if (nc < 256) cands[nc++] = k;
+        const char *hint = std_suggest(n->str, cands, nc);
+        if (hint)
+            ERR(c, n, "unknown retry policy '%s' (did you mean '%s'?)", n->str, hint);
+        else
+            ERR(c, n, "unknown retry policy '%s': define it under 'retry_policies:' or write the policy inline", n->str);
+        return NULL;
+    }
+    return compile_policy(c, n);
+}
+
+/* ---- http -------------------------------------------------------------- */
+
+static const char *const http_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+
+static void compile_http(C *c, const dsl_node *v, json_t *step, int *ok)
+{
+    static const char *const fields[] = {"method", "url", "headers", "query", "body", "form",
+                                         "expect", "timeout"};
+    if (is_scalar(v)) { /* shorthand: `http: URL` is a GET */
+        json_object_set_new(step, "expect", json_pack("[s]", "2xx"));
+        int bad = 0;
+        json_t *url = tmpl_of(c, v, &bad);
+        if (bad) {
+            json_decref(url);
+            *ok = 0;
+            return;
+        }
+        json_t *t = json_pack("[s, {s:[s, s], s:o}]", "o", "method", "c", "GET", "url", url);
+        json_object_set_new(step, "args", json_integer(vm_add_tmpl(c->p, t)));
+        return;
+    }
+    need_map(c, v, "http", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "http");
+    for (size_t i = 0; i < v->n; i++) *ok &= in_list(v->keys[i]->str, fields, COUNT(fields));
+    const dsl_node *m = dsl_map_get(v, "method");
+    if (m && !(is_scalar(m) && in_list(m->str, http_methods, COUNT(http_methods)))) {
+        ERR(c, m, "'method' must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+        *ok = 0;
+    }
+    const dsl_node *url = dsl_map_get(v, "url");
+    if (!url || !is_scalar(url) || url->len == 0) {
+        ERR(c, url ? url : v, "http needs a 'url'");
+        *ok = 0;
+    }
+    if (dsl_map_get(v, "body") && dsl_map_get(v, "form")) {
+        ERR(c, dsl_map_get(v, "form"), "http takes 'body' (JSON) or 'form', not both");
+        *ok = 0;
+    }
+    static const char *const maps[] = {"headers", "query", "form"};
+    for (size_t k = 0; k < COUNT(maps); k++) {
+        const dsl_node *x = dsl_map_get(v, maps[k]);
+        if (x && x->kind != DSL_MAP) {
+            ERR(c, x, "'%s' must be a mapping of name: value", maps[k]);
+            *ok = 0;
+        }
+    }
+    const dsl_node *tmo = dsl_map_get(v, "timeout");
+    if (tmo) {
+        int64_t ms;
+        std_err e = {0};
+        if (!is_scalar(tmo) || std_duration_parse(tmo->str, &ms, &e) != 0) {
+            ERR(c, tmo, "'timeout': %s", is_scalar(tmo) ? e.msg : "must be a duration like 30s");
+            *ok = 0;
+        } else {
+            json_object_set_new(step, "timeout_ms", json_integer(ms));
+        }
+    }
+    const dsl_node *ex = dsl_map_get(v, "expect");
+    json_t *expect = json_array();
+    if (ex) {
+        const dsl_node *one[1] = {ex};
+        const dsl_node *const *items = ex->kind == DSL_SEQ ? (const dsl_node *const *)ex->vals : one;
+        size_t n = ex->kind == DSL_SEQ ? ex->n : 1;
+        for (size_t i = 0; i < n; i++) {
+            const dsl_node *x = items[i];
+            const char *s = is_scalar(x) ? x->str : "";
+            int good = strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' &&
+                       ((isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2])) ||
+                        (s[1] == 'x' && s[2] == 'x'));
+            if (!good) {
+                ERR(c, x, "'expect' entries must be status codes like 200 or classes like 2xx");
+                *ok = 0;
+                continue;
+            }
+            json_array_append_new(expect, json_string(s));
+        }
+    } else {
+        json_array_append_new(expect, json_string("2xx"));
+    }
+    json_object_set_new(step, "expect", expect);
+    if (!*ok) return;
+    /* the arguments: everything but expect and timeout, which are static */
+    int bad = 0;
+    json_t *t = json_object();
+    for (size_t i = 0; i < v->n; i++) {
+        const char *k = v->keys[i]->str;
+        if (!strcmp(k, "expect") || !strcmp(k, "timeout")) continue;
+        json_object_set_new(t, k, tmpl_of(c, v->vals[i], &bad));
+    }
+    if (!json_object_get(t, "method")) json_object_set_new(t, "method", json_pack("[s, s]", "c", "GET"));
+    if (bad) {
+        json_decref(t);
+        *ok = 0;
+        return;
+    }
+    json_object_set_new(step, "args", json_integer(vm_add_tmpl(c->p, fold_object(t))));
+}
+
 static void compile_step(C *c, const dsl_node *st, const char *path);
 
 static void compile_switch(C *c, const dsl_node *v, json_t *step, const char *path, int *ok,
@@ -627,7 +893,12 @@ static void compile_switch(C *c, const dsl_node *v, json_t *step, const char *pa
         int cond = compile_cond(c, when, "when");
         if (cond < 0) *ok = 0;
         int jf = vm_emit(c->p, VM_JMPF, cond < 0 ? 0 : cond, 0, when->line, when->col);
-        compile_steps(c, dsl_map_get(br, "steps"), sub, "steps");
+        if (!dsl_map_get(br, "steps")) {
+            ERR(c, br, "switch branch needs 'steps' (what to run when 'when' is true)");
+            *ok = 0;
+        } else {
+            compile_steps(c, dsl_map_get(br, "steps"), sub, "steps");
+        }
         jumps[njumps++] = vm_emit(c->p, VM_JMP, 0, 0, br->line, br->col);
         c->p->code[jf].b = (int)c->p->ncode;
     }
@@ -682,7 +953,11 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
     }
     const dsl_node *id = dsl_map_get(st, "id");
     if (id && !(is_scalar(id) && match_ident(id->str, 0))) {
-        ERR(c, id, "step id '%s' must match [a-z][a-z0-9_]*", is_scalar(id) ? id->str : "");
+        if (is_scalar(id) && id->len)
+            ERR(c, id, "step id '%s' must match [a-z][a-z0-9_]*", id->str);
+        else
+            ERR(c, id, "step id must be a name matching [a-z][a-z0-9_]*, not %s",
+                is_scalar(id) ? "empty" : node_kind_name(id));
         ok = 0;
     }
     const dsl_node *desc = dsl_map_get(st, "description");
@@ -704,13 +979,19 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         if (!is_scalar(tmo) || std_duration_parse(tmo->str, &ms, &e) != 0) {
             ERR(c, tmo, "'timeout': %s", is_scalar(tmo) ? e.msg : "must be a duration like 30s");
             ok = 0;
-        } else if (strcmp(kind, "shell") != 0) {
-            ERR(c, tmo, "'timeout' applies to shell steps here (lua steps have an instruction limit)");
+        } else if (strcmp(kind, "shell") != 0 && strcmp(kind, "http") != 0) {
+            ERR(c, tmo, "'timeout' applies to shell and http steps (lua steps have an instruction limit)");
             ok = 0;
         } else {
             json_object_set_new(step, "timeout_ms", json_integer(ms));
         }
+    } else if (c->def_timeout > 0 && (!strcmp(kind, "shell") || !strcmp(kind, "http"))) {
+        json_object_set_new(step, "timeout_ms", json_integer(c->def_timeout));
     }
+    const dsl_node *retry = dsl_map_get(st, "retry");
+    json_t *pol = retry ? compile_retry_ref(c, retry) : json_incref(c->def_retry);
+    if (pol) json_object_set_new(step, "retry", pol);
+    else if (retry) ok = 0;
     /* `if` guards the whole step */
     const dsl_node *cond = dsl_map_get(st, "if");
     int jf = -1;
@@ -721,11 +1002,17 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
     }
     int index = vm_add_step(c->p, step);
     if (!strcmp(kind, "lua")) {
-        if (!is_scalar(kv) || kv->len == 0) {
-            ERR(c, kv, "'lua' must be a Lua chunk (a string with a 'return')");
-            ok = 0;
-        } else if (kv->cut_by_comment) {
+        /* see compile_cond; in a chunk, a bare final 'return' also takes '#...' */
+        std_err le = {0};
+        size_t L = is_scalar(kv) ? kv->len : 0;
+        int bare_return = L >= 6 && !strcmp(kv->str + L - 6, "return") &&
+                          (L == 6 || !(isalnum((unsigned char)kv->str[L - 7]) || kv->str[L - 7] == '_'));
+        if (is_scalar(kv) && kv->cut_by_comment &&
+            (L == 0 || bare_return || std_lua_syntax(kv->str, 0, &le) != 0)) {
             ERR(c, kv, "Lua chunk is cut by a YAML comment at ' #': use a block scalar (lua: |) or len()");
+            ok = 0;
+        } else if (!is_scalar(kv) || kv->len == 0) {
+            ERR(c, kv, "'lua' must be a Lua chunk (a string with a 'return')");
             ok = 0;
         } else {
             int k = add_chunk(c, kv, kv->str, 0, NULL);
@@ -761,6 +1048,9 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         vm_emit(c->p, VM_FINISH, -1, 0, st->line, st->col);
     } else if (!strcmp(kind, "switch")) {
         compile_switch(c, kv, step, path, &ok, index);
+    } else if (!strcmp(kind, "http")) {
+        compile_http(c, kv, step, &ok);
+        vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
     }
     if (jf >= 0) c->p->code[jf].b = (int)c->p->ncode;
 }
@@ -852,6 +1142,9 @@ static void compile_input(C *c, const dsl_node *in)
             const char *hint = is_scalar(type) ? std_suggest(type->str, input_types, COUNT(input_types)) : NULL;
             if (hint)
                 ERR(c, type, "unknown type '%s' (did you mean '%s'?)", type->str, hint);
+            else if (!is_scalar(type))
+                ERR(c, type, "'type' must be one name (string, integer, number, boolean, object, "
+                             "array or any), not %s", node_kind_name(type));
             else
                 ERR(c, type, "unknown type '%s' (use string, integer, number, boolean, object, array or any)",
                     is_scalar(type) ? type->str : "");
@@ -891,6 +1184,66 @@ static void compile_input(C *c, const dsl_node *in)
 
 /* ---- top level --------------------------------------------------------- */
 
+/* secrets, retry_policies, defaults and the whole-run timeout */
+static void compile_top_policies(C *c, const dsl_node *root)
+{
+    c->secrets = json_object();
+    c->policies = json_object();
+    const dsl_node *sec = dsl_map_get(root, "secrets");
+    if (sec) {
+        json_t *names = json_array();
+        if (sec->kind != DSL_SEQ) ERR(c, sec, "'secrets' must be a list of environment variable names");
+        for (size_t i = 0; sec->kind == DSL_SEQ && i < sec->n; i++) {
+            const dsl_node *x = sec->vals[i];
+            int good = is_scalar(x) && (isupper((unsigned char)x->str[0]) || x->str[0] == '_');
+            for (const char *q = is_scalar(x) ? x->str : ""; good && *q; q++)
+                good = isupper((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '_';
+            if (!good) {
+                ERR(c, x, "secret names are environment variable names like PAYMENTS_TOKEN");
+                continue;
+            }
+            json_object_set_new(c->secrets, x->str, json_true());
+            json_array_append_new(names, json_string(x->str));
+        }
+        json_object_set_new(c->p->meta, "secrets", names);
+    }
+    const dsl_node *pols = dsl_map_get(root, "retry_policies");
+    if (pols) {
+        if (pols->kind != DSL_MAP) ERR(c, pols, "'retry_policies' must be a mapping of name: policy");
+        for (size_t i = 0; pols->kind == DSL_MAP && i < pols->n; i++) {
+            if (!match_ident(pols->keys[i]->str, 1))
+                ERR(c, pols->keys[i], "policy name '%s' must match [a-z][a-z0-9_-]*", pols->keys[i]->str);
+            json_t *p = compile_policy(c, pols->vals[i]);
+            if (p) json_object_set_new(c->policies, pols->keys[i]->str, p);
+        }
+    }
+    const dsl_node *defs = dsl_map_get(root, "defaults");
+    if (defs) {
+        static const char *const df[] = {"timeout", "retry"};
+        if (defs->kind != DSL_MAP) {
+            ERR(c, defs, "'defaults' must be a mapping with 'timeout' and/or 'retry'");
+        } else {
+            check_keys(c, defs, df, COUNT(df), "defaults");
+            const dsl_node *t = dsl_map_get(defs, "timeout");
+            std_err e = {0};
+            if (t && (!is_scalar(t) || std_duration_parse(t->str, &c->def_timeout, &e) != 0))
+                ERR(c, t, "'timeout': %s", is_scalar(t) ? e.msg : "must be a duration like 30s");
+            const dsl_node *r = dsl_map_get(defs, "retry");
+            if (r) c->def_retry = compile_retry_ref(c, r);
+        }
+    }
+    const dsl_node *tmo = dsl_map_get(root, "timeout");
+    if (tmo) {
+        int64_t ms = 0;
+        std_err e = {0};
+        if (!is_scalar(tmo) || std_duration_parse(tmo->str, &ms, &e) != 0 || ms == 0)
+            ERR(c, tmo, "'timeout': %s", is_scalar(tmo) && e.msg[0] ? e.msg : "must be a duration like 7d");
+        else
+            json_object_set_new(c->p->meta, "timeout_ms", json_integer(ms));
+    }
+}
+
+
 int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
 {
     *out = NULL;
@@ -899,7 +1252,9 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
     C c = {.doc = doc, .file = doc->file, .d = diags};
     if (!root || root->kind != DSL_MAP) {
         std_diag(diags, doc->file, root ? root->line : 1, root ? root->col : 1,
-                 "a workflow must be a mapping with 'wfdsl', 'name' and 'steps'");
+                 "%s: a workflow must be a mapping with 'wfdsl', 'name' and 'steps'",
+                 !root ? "the file is empty" : root->kind == DSL_SEQ ? "the file is a list"
+                                                                      : "the file is a single value");
         return -1;
     }
     check_keys(&c, root, top_fields, COUNT(top_fields), "workflow");
@@ -928,6 +1283,7 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
 
     const dsl_node *in = dsl_map_get(root, "input");
     if (in) compile_input(&c, in);
+    compile_top_policies(&c, root);
     const dsl_node *vars = dsl_map_get(root, "vars");
     if (vars) {
         if (vars->kind != DSL_MAP) {
@@ -956,6 +1312,9 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
     json_decref(c.ids);
     json_decref(c.vars);
     json_decref(c.input);
+    json_decref(c.secrets);
+    json_decref(c.policies);
+    json_decref(c.def_retry);
     if (diags->n > before) {
         vm_program_free(c.p);
         return -1;
@@ -964,8 +1323,33 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
     return 0;
 }
 
+/* Position of a "path:line:col: ..." message, as line * 2^20 + col. */
+static long diag_pos(const char *msg, const char *path)
+{
+    size_t pl = strlen(path);
+    if (strncmp(msg, path, pl) != 0 || msg[pl] != ':') return 0;
+    char *end;
+    long line = strtol(msg + pl + 1, &end, 10);
+    long col = *end == ':' ? strtol(end + 1, NULL, 10) : 0;
+    return line * (1L << 20) + col;
+}
+
+/* The loader and the compiler find errors in their own orders: report them
+ * in file order (a stable insertion sort of diags[from..]). */
+static void sort_diags(std_diags *d, size_t from, const char *path)
+{
+    for (size_t i = from + 1; i < d->n; i++) {
+        char *m = d->msgs[i];
+        long pos = diag_pos(m, path);
+        size_t j = i;
+        for (; j > from && diag_pos(d->msgs[j - 1], path) > pos; j--) d->msgs[j] = d->msgs[j - 1];
+        d->msgs[j] = m;
+    }
+}
+
 int dsl_compile_file(const char *path, vm_program **out, char **source, std_diags *diags)
 {
+    size_t first_diag = diags->n;
     *out = NULL;
     if (source) *source = NULL;
     std_err e = {0};
@@ -987,6 +1371,7 @@ int dsl_compile_file(const char *path, vm_program **out, char **source, std_diag
         rc = -1;
     }
     dsl_doc_free(doc);
+    sort_diags(diags, first_diag, path);
     if (source && rc == 0) *source = text;
     else free(text);
     return rc;

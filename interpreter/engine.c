@@ -18,21 +18,30 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../stdlib/http.h"
 #include "../stdlib/loop.h"
-#include "../stdlib/proc.h"
+#include "../stdlib/duration.h"
+#include "activity.h"
 #include "vm.h"
 
-#define SHELL_OUT_CAP (1024 * 1024)
+/* Cap of what an activity may return: shell stdout/stderr each, HTTP body. */
+#define OUTPUT_CAP (4 * 1024 * 1024)
 
-extern char **environ;
-
-typedef enum cmd_status { CMD_REPLAY, CMD_LIVE, CMD_STARTING, CMD_RUNNING, CMD_DONE } cmd_status;
+typedef enum cmd_status {
+    CMD_REPLAY,   /* its outcome is in the history, waiting to be delivered */
+    CMD_LIVE,     /* to be executed once the replay is over */
+    CMD_STARTING, /* effect: waiting for the commit of its step_started */
+    CMD_RUNNING,  /* effect in flight */
+    CMD_BACKOFF,  /* failed an attempt, waiting for its retry timer */
+    CMD_DONE
+} cmd_status;
 
 typedef struct exec exec;
 
@@ -42,9 +51,9 @@ typedef struct cmd {
     int attempt;        /* attempt being run (live) or last recorded */
     int in_history;     /* its step_scheduled is in the history already */
     int64_t started_ms;
-    std_proc *proc;
-    uint64_t timer;
-    int timed_out;
+    int64_t retry_at;   /* CMD_BACKOFF (or CMD_LIVE after a crash in one): when to retry */
+    vm_act *act;        /* effect in flight */
+    uint64_t timer;     /* retry timer */
     exec *x;
 } cmd;
 
@@ -66,7 +75,9 @@ struct exec {
     size_t ncmds, capcmds;
     int dirty;          /* needs driving */
     int done;
-    int running;        /* effects in flight */
+    int running;        /* effects in flight and retry timers pending */
+    json_t *secrets;    /* name -> value, read from the environment */
+    uint64_t deadline_timer; /* whole-run timeout */
     exec *next;
 };
 
@@ -82,6 +93,7 @@ struct vm_engine {
     store *st;
     vm_engine_opts o;
     std_loop *loop;
+    std_http *http;
     exec *execs;
     pending_event *pev;
     size_t npev, cappev;
@@ -174,11 +186,26 @@ static void progress(exec *x, cmd *c, const char *what, json_t *err)
                 (long long)ms);
 }
 
+static json_t *redact(exec *x, json_t *v);
+
 /* Finish x with a status; the VM's or the given output/error is recorded. */
 static void finalize(exec *x, const char *status, json_t *output, json_t *error)
 {
     vm_engine *g = x->g;
     x->done = 1;
+    for (size_t i = 0; i < x->ncmds; i++) { /* a run timeout can leave effects in flight */
+        cmd *c = x->cmds[i];
+        if (c->act) vm_act_cancel(c->act);
+        if (c->timer) std_loop_timer_cancel(g->loop, c->timer);
+        c->act = NULL;
+        c->timer = 0;
+    }
+    x->running = 0;
+    if (x->deadline_timer) std_loop_timer_cancel(g->loop, x->deadline_timer);
+    x->deadline_timer = 0;
+    json_t *rout = redact(x, output), *rerr = redact(x, error);
+    output = rout;
+    error = rerr;
     if (!x->hfinal && strcmp(status, "nondeterministic") != 0) {
         if (output) record(x, "run_completed", json_pack("{s:O}", "output", output));
         else record(x, "run_failed", json_pack("{s:O}", "error", error));
@@ -191,6 +218,8 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
     json_object_set_new(g->results, x->run_id,
                         json_pack("{s:s, s:O?, s:O?}", "status", status, "output", output,
                                   "error", error));
+    json_decref(rout);
+    json_decref(rerr);
 }
 
 static void nondeterministic(exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -206,6 +235,67 @@ static void nondeterministic(exec *x, const char *fmt, ...)
     json_decref(err);
 }
 
+/* ---- secrets ----------------------------------------------------------- */
+
+static json_t *redact_value(json_t *v, json_t *secrets)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        std_buf b = {0};
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v), i = 0;
+        int changed = 0;
+        while (i < len) {
+            const char *name;
+            json_t *sv;
+            size_t hit = 0;
+            json_object_foreach(secrets, name, sv) {
+                size_t sl = json_string_length(sv);
+                if (sl && sl <= len - i && !memcmp(s + i, json_string_value(sv), sl)) {
+                    hit = sl;
+                    break;
+                }
+            }
+            if (hit) {
+                std_buf_adds(&b, "***");
+                i += hit;
+                changed = 1;
+            } else {
+                std_buf_add(&b, s + i, 1);
+                i++;
+            }
+        }
+        json_t *r = changed ? json_stringn_nocheck(b.p, b.len) : json_incref(v);
+        std_buf_free(&b);
+        return r;
+    }
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_object_set_new(o, k, redact_value(x, secrets));
+        return o;
+    }
+    case JSON_ARRAY: {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, redact_value(x, secrets));
+        return a;
+    }
+    default: return json_incref(v);
+    }
+}
+
+/* v with every secret value replaced by "***" (new reference): what may be
+ * recorded, shown or fed back to the VM. */
+static json_t *redact(exec *x, json_t *v)
+{
+    if (!v) return NULL;
+    if (!x->secrets || json_object_size(x->secrets) == 0) return json_incref(v);
+    return redact_value(v, x->secrets);
+}
+
 /* ---- outcomes ---------------------------------------------------------- */
 
 static json_t *step_error(exec *x, cmd *c, const char *type, const char *msg)
@@ -214,239 +304,173 @@ static json_t *step_error(exec *x, cmd *c, const char *type, const char *msg)
                      "attempt", c->attempt);
 }
 
+static json_t *step_entry(exec *x, cmd *c)
+{
+    return json_array_get(x->prog->steps, (size_t)c->vc.step);
+}
+
 static void complete(exec *x, cmd *c, json_t *output)
 {
     int64_t ms = std_now_ms() - c->started_ms;
+    json_t *out = redact(x, output);
     record(x, "step_completed", json_pack("{s:I, s:i, s:O, s:I}", "seq", (json_int_t)c->vc.seq,
-                                          "attempt", c->attempt, "output", output, "duration_ms",
+                                          "attempt", c->attempt, "output", out, "duration_ms",
                                           (json_int_t)ms));
     progress(x, c, "ok", NULL);
     c->status = CMD_DONE;
-    vm_resolve(x->vm, c->vc.seq, output);
-    x->dirty = 1;
-}
-
-static void fail(exec *x, cmd *c, json_t *error)
-{
-    int64_t ms = std_now_ms() - c->started_ms;
-    record(x, "step_failed", json_pack("{s:I, s:i, s:O, s:I, s:b}", "seq", (json_int_t)c->vc.seq,
-                                       "attempt", c->attempt, "error", error, "duration_ms",
-                                       (json_int_t)ms, "final", 1));
-    progress(x, c, "FAILED", error);
-    c->status = CMD_DONE;
-    vm_reject(x->vm, c->vc.seq, error);
-    x->dirty = 1;
-}
-
-/* ---- shell ------------------------------------------------------------- */
-
-static char *to_text(json_t *v)
-{
-    if (json_is_string(v)) return strdup(json_string_value(v));
-    if (json_is_null(v) || !v) return strdup("");
-    return dump(v);
-}
-
-typedef struct strv {
-    char **v;
-    size_t n, cap;
-} strv;
-
-static void strv_add(strv *s, char *str)
-{
-    if (s->n + 2 > s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-        if (!s->v) abort();
-    }
-    s->v[s->n++] = str;
-    s->v[s->n] = NULL;
-}
-
-static void strv_free(strv *s)
-{
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
-    free(s->v);
-}
-
-static void strv_addf(strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void strv_addf(strv *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *p = NULL;
-    if (vasprintf(&p, fmt, ap) < 0) abort();
-    va_end(ap);
-    strv_add(s, p);
-}
-
-static void shell_done(std_proc *p, std_proc_result *r, void *ud)
-{
-    cmd *c = ud;
-    exec *x = c->x;
-    c->proc = NULL;
-    x->running--;
-    if (c->timer) std_loop_timer_cancel(x->g->loop, c->timer);
-    c->timer = 0;
-    json_t *args = c->vc.args;
-    if (c->timed_out) {
-        json_int_t tmo = json_integer_value(
-            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "timeout_ms"));
-        char msg[128];
-        snprintf(msg, sizeof msg, "shell step timed out after %lldms; its process group was killed",
-                 (long long)tmo);
-        json_t *err = step_error(x, c, "timeout", msg);
-        fail(x, c, err);
-        json_decref(err);
-        return;
-    }
-    int ok = 0;
-    json_t *codes = json_object_get(args, "ok_codes");
-    if (r->exited) {
-        if (json_is_array(codes)) {
-            size_t i;
-            json_t *v;
-            json_array_foreach(codes, i, v) if (json_integer_value(v) == r->code) ok = 1;
-        } else {
-            ok = r->code == 0;
-        }
-    }
-    json_t *stdout_s = json_stringn_nocheck(r->out.p ? r->out.p : "", r->out.len);
-    json_t *stderr_s = json_stringn_nocheck(r->err.p ? r->err.p : "", r->err.len);
-    if (!ok) {
-        char msg[256];
-        if (r->exited) snprintf(msg, sizeof msg, "exit code %d", r->code);
-        else snprintf(msg, sizeof msg, "killed by signal %d", r->code);
-        json_t *err = step_error(x, c, "shell.exit", msg);
-        json_object_set_new(err, "details", json_pack("{s:i, s:o, s:o}", "code", r->exited ? r->code : -1,
-                                                      "stdout", stdout_s, "stderr", stderr_s));
-        fail(x, c, err);
-        json_decref(err);
-        return;
-    }
-    const char *mode = json_string_value(json_object_get(args, "output"));
-    if (mode && strcmp(mode, "json") == 0) {
-        json_error_t je;
-        json_t *v = json_loadb(r->out.p ? r->out.p : "", r->out.len, JSON_DECODE_ANY, &je);
-        if (!v) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "stdout is not JSON: %s (line %d)", je.text, je.line);
-            json_t *err = step_error(x, c, "shell.output", msg);
-            fail(x, c, err);
-            json_decref(err);
-        } else {
-            complete(x, c, v);
-            json_decref(v);
-        }
-        json_decref(stdout_s);
-        json_decref(stderr_s);
-        return;
-    }
-    json_t *out = json_pack("{s:i, s:o, s:o}", "code", r->code, "stdout", stdout_s, "stderr", stderr_s);
-    if (r->out_truncated || r->err_truncated)
-        json_object_set_new(out, "truncated", json_true());
-    complete(x, c, out);
+    vm_resolve(x->vm, c->vc.seq, out);
     json_decref(out);
+    x->dirty = 1;
 }
 
-static void shell_timeout(std_loop *l, void *ud)
+/* Does error type `type` match pattern `pat`? A pattern is a glob
+ * ("http.5*") or a dotted prefix ("http" matches "http.503"). */
+static int type_matches(const char *pat, const char *type)
+{
+    if (fnmatch(pat, type, 0) == 0) return 1;
+    size_t n = strlen(pat);
+    return !strchr(pat, '*') && !strncmp(pat, type, n) && type[n] == '.';
+}
+
+static int any_match(json_t *pats, const char *type)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(pats, i, p) if (type_matches(json_string_value(p), type)) return 1;
+    return 0;
+}
+
+/* The wait before the next attempt, or -1 when the policy says stop. */
+static int64_t retry_delay(json_t *pol, int attempt, const char *type, int64_t retry_after)
+{
+    if (!pol) return -1;
+    json_int_t max = json_integer_value(json_object_get(pol, "max_attempts"));
+    if (max > 0 && attempt >= max) return -1;
+    if (!any_match(json_object_get(pol, "retry_on"), type) ||
+        any_match(json_object_get(pol, "non_retryable"), type))
+        return -1;
+    double d = (double)json_integer_value(json_object_get(pol, "initial_ms"));
+    double backoff = json_number_value(json_object_get(pol, "backoff"));
+    double cap = (double)json_integer_value(json_object_get(pol, "max_ms"));
+    for (int i = 1; i < attempt && d < cap; i++) d *= backoff;
+    if (d > cap) d = cap;
+    double jitter = json_number_value(json_object_get(pol, "jitter"));
+    if (jitter > 0) {
+        char hex[33];
+        std_random_hex(hex);
+        double r = (double)strtoull(hex + 16, NULL, 16) / 18446744073709551616.0;
+        d *= 1.0 - jitter * r;
+    }
+    if (json_is_true(json_object_get(pol, "honor_retry_after")) && retry_after > d)
+        d = (double)retry_after;
+    return (int64_t)d;
+}
+
+static void run_attempt(exec *x, cmd *c);
+
+static void retry_due(std_loop *l, void *ud)
 {
     cmd *c = ud;
     c->timer = 0;
-    if (!c->proc) return;
-    c->timed_out = 1;
-    std_proc_kill(c->proc, SIGKILL);
+    c->x->running--;
+    run_attempt(c->x, c);
 }
 
-static void start_shell(exec *x, cmd *c)
+/* Wait in CMD_BACKOFF until c->retry_at, then run the next attempt. */
+static void backoff(exec *x, cmd *c)
 {
-    json_t *args = c->vc.args;
-    strv argv = {0}, env = {0};
-    const char *script = json_string_value(json_object_get(args, "script"));
-    if (script) {
-        strv_add(&argv, strdup("/bin/sh"));
-        strv_add(&argv, strdup("-c"));
-        strv_add(&argv, strdup(script));
-        strv_add(&argv, strdup(step_path(x, c)));
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(args, "argv"), i, v) strv_add(&argv, to_text(v));
-    }
-    static const char *const inherit[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"};
-    for (size_t i = 0; i < sizeof inherit / sizeof *inherit; i++) {
-        const char *v = getenv(inherit[i]);
-        if (v) strv_addf(&env, "%s=%s", inherit[i], v);
-        else if (!strcmp(inherit[i], "PATH")) strv_add(&env, strdup("PATH=/usr/local/bin:/usr/bin:/bin"));
-    }
-    char key_src[512], key[65];
-    snprintf(key_src, sizeof key_src, "%s/%s#%lld", x->run_id, step_path(x, c), (long long)c->vc.seq);
-    std_sha256_hex(key_src, strlen(key_src), key);
-    strv_addf(&env, "WFDSL_RUN_ID=%s", x->run_id);
-    strv_addf(&env, "WFDSL_WORKFLOW_ID=%s", x->workflow_id);
-    strv_addf(&env, "WFDSL_STEP=%s", step_path(x, c));
-    strv_addf(&env, "WFDSL_ATTEMPT=%d", c->attempt);
-    strv_addf(&env, "WFDSL_IDEMPOTENCY_KEY=%.32s", key);
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(args, "env"), k, v) {
-        char *t = to_text(v);
-        strv_addf(&env, "%s=%s", k, t);
-        free(t);
-    }
-    char *in = json_object_get(args, "stdin") ? to_text(json_object_get(args, "stdin")) : NULL;
-    char *cwd = json_object_get(args, "cwd") ? to_text(json_object_get(args, "cwd")) : NULL;
-    std_proc_spec spec = {.argv = argv.v, .env = env.v, .cwd = cwd, .stdin_data = in,
-                          .stdin_len = in ? strlen(in) : 0, .out_cap = SHELL_OUT_CAP};
-    std_err e = {0};
-    c->status = CMD_RUNNING;
-    c->started_ms = std_now_ms();
-    if (std_proc_spawn(x->g->loop, &spec, shell_done, c, &c->proc, &e) != 0) {
-        json_t *err = step_error(x, c, "shell.exit", e.msg);
-        fail(x, c, err);
-        json_decref(err);
-    } else {
-        x->running++;
-        json_int_t tmo = json_integer_value(
-            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "timeout_ms"));
-        if (tmo > 0) c->timer = std_loop_timer(x->g->loop, c->started_ms + tmo, shell_timeout, c);
-    }
-    free(in);
-    free(cwd);
-    strv_free(&argv);
-    strv_free(&env);
+    c->status = CMD_BACKOFF;
+    x->running++;
+    c->timer = std_loop_timer(x->g->loop, c->retry_at, retry_due, c);
 }
+
+static void fail_after(exec *x, cmd *c, json_t *error, int64_t retry_after)
+{
+    int64_t now = std_now_ms(), ms = now - c->started_ms;
+    json_t *err = redact(x, error);
+    const char *type = json_string_value(json_object_get(err, "type"));
+    int64_t delay = retry_delay(json_object_get(step_entry(x, c), "retry"), c->attempt,
+                                type ? type : "", retry_after);
+    json_t *ev = json_pack("{s:I, s:i, s:O, s:I, s:b}", "seq", (json_int_t)c->vc.seq, "attempt",
+                           c->attempt, "error", err, "duration_ms", (json_int_t)ms, "final",
+                           delay < 0);
+    if (delay >= 0) {
+        c->retry_at = now + delay;
+        json_object_set_new(ev, "retry_at", json_integer(c->retry_at));
+        json_object_set_new(ev, "retry_in_ms", json_integer(delay));
+    }
+    record(x, "step_failed", ev);
+    progress(x, c, delay < 0 ? "FAILED" : "retry", err);
+    if (delay >= 0) {
+        backoff(x, c);
+    } else {
+        c->status = CMD_DONE;
+        vm_reject(x->vm, c->vc.seq, err);
+        x->dirty = 1;
+    }
+    json_decref(err);
+}
+
+static void fail(exec *x, cmd *c, json_t *error) { fail_after(x, c, error, 0); }
 
 /* ---- live execution ---------------------------------------------------- */
 
-static int is_effect(const char *kind) { return strcmp(kind, "shell") == 0; }
+static int is_effect(const char *kind) { return !strcmp(kind, "shell") || !strcmp(kind, "http"); }
 
-/* Record the start of c and run it (pure kinds) or queue it (effects). */
-static void start_live(exec *x, cmd *c)
+static void effect_done(void *ud, json_t *output, json_t *error, int64_t retry_after_ms)
 {
-    const char *kind = step_kind(x, c);
-    if (!c->in_history) {
-        record(x, "step_scheduled",
-               json_pack("{s:I, s:s, s:s, s:O?}", "seq", (json_int_t)c->vc.seq, "step",
-                         step_path(x, c), "kind", kind, "args", c->vc.args));
-        c->in_history = 1;
+    cmd *c = ud;
+    exec *x = c->x;
+    c->act = NULL;
+    x->running--;
+    if (output) {
+        complete(x, c, output);
+        return;
     }
+    json_t *err = json_deep_copy(error);
+    json_object_set_new(err, "step", json_string(step_path(x, c)));
+    json_object_set_new(err, "attempt", json_integer(c->attempt));
+    fail_after(x, c, err, retry_after_ms);
+    json_decref(err);
+}
+
+/* Start an effect whose step_started is committed. */
+static void start_effect(exec *x, cmd *c)
+{
+    char src[1024], key[65];
+    snprintf(src, sizeof src, "%s/%s#%lld", x->run_id, step_path(x, c), (long long)c->vc.seq);
+    std_sha256_hex(src, strlen(src), key);
+    key[32] = 0;
+    json_t *st = step_entry(x, c);
+    vm_act_ctx ctx = {.run_id = x->run_id, .workflow_id = x->workflow_id, .step = step_path(x, c),
+                      .idempotency_key = key, .attempt = c->attempt,
+                      .timeout_ms = json_integer_value(json_object_get(st, "timeout_ms")),
+                      .expect = json_object_get(st, "expect"), .max_output = OUTPUT_CAP};
+    std_err e = {0};
+    c->status = CMD_RUNNING;
     c->started_ms = std_now_ms();
-    if (c->vc.eval_error.type[0]) {
-        json_t *err = step_error(x, c, c->vc.eval_error.type, c->vc.eval_error.msg);
-        if (c->vc.eval_error.line) {
-            char where[300];
-            snprintf(where, sizeof where, "%s:%d", x->prog->file, c->vc.eval_error.line);
-            json_object_set_new(err, "where", json_string(where));
-        }
+    int rc = !strcmp(step_kind(x, c), "http")
+                 ? vm_act_http(x->g->loop, x->g->http, c->vc.args, &ctx, effect_done, c, &c->act, &e)
+                 : vm_act_shell(x->g->loop, c->vc.args, &ctx, effect_done, c, &c->act, &e);
+    if (rc != 0) {
+        json_t *err = step_error(x, c, e.type[0] ? e.type : "shell.exit", e.msg);
         fail(x, c, err);
         json_decref(err);
         return;
     }
+    x->running++;
+}
+
+/* Run the next attempt of c: pure kinds now, effects once committed. */
+static void run_attempt(exec *x, cmd *c)
+{
+    const char *kind = step_kind(x, c);
+    c->started_ms = std_now_ms();
+    c->retry_at = 0;
     c->attempt++;
     record(x, "step_started", json_pack("{s:I, s:i}", "seq", (json_int_t)c->vc.seq, "attempt", c->attempt));
+    x->dirty = 1;
     if (is_effect(kind)) {
-        /* an effect starts only once its step_started is committed */
         vm_engine *g = x->g;
         c->status = CMD_STARTING;
         if (g->nstart == g->capstart) {
@@ -459,8 +483,7 @@ static void start_live(exec *x, cmd *c)
     }
     json_t *args = c->vc.args;
     if (!strcmp(kind, "lua")) {
-        int chunk = (int)json_integer_value(
-            json_object_get(json_array_get(x->prog->steps, (size_t)c->vc.step), "chunk"));
+        int chunk = (int)json_integer_value(json_object_get(step_entry(x, c), "chunk"));
         json_t *out = NULL;
         std_err e = {0};
         if (vm_eval_chunk(x->vm, chunk, &out, &e) != 0) {
@@ -479,7 +502,7 @@ static void start_live(exec *x, cmd *c)
     } else if (!strcmp(kind, "fail")) {
         json_t *type = json_object_get(args, "type");
         json_t *msg = json_object_get(args, "message");
-        char *m = msg ? to_text(msg) : strdup("failed");
+        char *m = !msg ? strdup("failed") : json_is_string(msg) ? strdup(json_string_value(msg)) : dump(msg);
         json_t *err = step_error(x, c, json_is_string(type) ? json_string_value(type) : "error", m);
         free(m);
         json_t *details = json_object_get(args, "details");
@@ -491,6 +514,41 @@ static void start_live(exec *x, cmd *c)
         fail(x, c, err);
         json_decref(err);
     }
+}
+
+/* Record that c is scheduled (unless the history has it) and run it. */
+static void start_live(exec *x, cmd *c)
+{
+    if (!c->in_history) {
+        json_t *args = redact(x, c->vc.args);
+        record(x, "step_scheduled",
+               json_pack("{s:I, s:s, s:s, s:O?}", "seq", (json_int_t)c->vc.seq, "step",
+                         step_path(x, c), "kind", step_kind(x, c), "args", args));
+        json_decref(args);
+        c->in_history = 1;
+    }
+    c->started_ms = std_now_ms();
+    if (c->vc.eval_error.type[0]) {
+        json_t *err = step_error(x, c, c->vc.eval_error.type, c->vc.eval_error.msg);
+        if (c->vc.eval_error.line) {
+            char where[300];
+            snprintf(where, sizeof where, "%s:%d", x->prog->file, c->vc.eval_error.line);
+            json_object_set_new(err, "where", json_string(where));
+        }
+        c->status = CMD_DONE;
+        record(x, "step_failed", json_pack("{s:I, s:i, s:O, s:i, s:b}", "seq", (json_int_t)c->vc.seq,
+                                           "attempt", c->attempt, "error", err, "duration_ms", 0,
+                                           "final", 1));
+        progress(x, c, "FAILED", err);
+        vm_reject(x->vm, c->vc.seq, err);
+        x->dirty = 1;
+        json_decref(err);
+        return;
+    }
+    if (c->retry_at > 0) /* the process died during a backoff: wait what is left */
+        backoff(x, c);
+    else
+        run_attempt(x, c);
 }
 
 /* ---- replay ------------------------------------------------------------ */
@@ -516,6 +574,10 @@ static int index_history(exec *x, std_err *e)
         } else if (!strcmp(ev->type, "step_started")) {
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set(s, "attempts", json_object_get(p, "attempt"));
+            if (s) json_object_del(s, "retry_at");
+        } else if (!strcmp(ev->type, "step_failed") && json_object_get(p, "retry_at")) {
+            json_t *s = json_object_get(x->hsched, key);
+            if (s) json_object_set(s, "retry_at", json_object_get(p, "retry_at"));
         } else if (!strcmp(ev->type, "step_completed") ||
                    (!strcmp(ev->type, "step_failed") && json_is_true(json_object_get(p, "final")))) {
             x->res[x->nres++] = i;
@@ -571,6 +633,7 @@ static int take_commands(exec *x)
         /* scheduled but without an outcome: the process died while it ran;
          * it runs again, as the next attempt, once the replay is over */
         c->status = json_is_true(json_object_get(h, "resolved")) ? CMD_REPLAY : CMD_LIVE;
+        c->retry_at = json_integer_value(json_object_get(h, "retry_at"));
     }
     free(vc);
     return ok ? 0 : -1;
@@ -668,26 +731,70 @@ static exec *new_exec(vm_engine *g, const char *run_id, const char *workflow_id,
 static void free_exec(exec *x)
 {
     for (size_t i = 0; i < x->ncmds; i++) {
+        if (x->cmds[i]->act) vm_act_cancel(x->cmds[i]->act);
+        if (x->cmds[i]->timer) std_loop_timer_cancel(x->g->loop, x->cmds[i]->timer);
         vm_cmd_free(&x->cmds[i]->vc);
         free(x->cmds[i]);
     }
     free(x->cmds);
+    if (x->deadline_timer) std_loop_timer_cancel(x->g->loop, x->deadline_timer);
     vm_run_free(x->vm);
     vm_program_free(x->prog);
     store_events_free(x->hist, x->nhist);
     json_decref(x->hsched);
     json_decref(x->hfinal);
+    json_decref(x->secrets);
     free(x->res);
     free(x->workflow_id);
     free(x);
 }
 
-static json_t *run_info(exec *x, int64_t started_ms)
+/* Read the program's secrets from the environment; -1 if one is missing. */
+static int load_secrets(exec *x, std_err *e)
+{
+    x->secrets = json_object();
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(x->prog->meta, "secrets"), i, name) {
+        const char *v = getenv(json_string_value(name));
+        if (!v)
+            return std_errf(e, "secret.missing", "secret %s is not set in the environment",
+                            json_string_value(name));
+        json_object_set_new(x->secrets, json_string_value(name), json_string(v));
+    }
+    return 0;
+}
+
+static void run_timed_out(std_loop *l, void *ud);
+
+/* Create the VM of x with its globals, and arm the whole-run timeout. */
+static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
 {
     char ts[40];
     std_fmt_time(started_ms, ts, sizeof ts);
-    return json_pack("{s:s, s:s, s:s, s:s}", "id", x->workflow_id, "run_id", x->run_id,
-                     "workflow", x->prog->name, "started_at", ts);
+    json_t *globals = json_pack("{s:O, s:{s:s, s:s, s:s, s:s}, s:O}", "input", input, "run", "id",
+                                x->workflow_id, "run_id", x->run_id, "workflow", x->prog->name,
+                                "started_at", ts, "secrets", x->secrets);
+    x->vm = vm_run_new(x->prog, globals, e);
+    json_decref(globals);
+    json_int_t tmo = json_integer_value(json_object_get(x->prog->meta, "timeout_ms"));
+    if (x->vm && tmo > 0)
+        x->deadline_timer = std_loop_timer(x->g->loop, started_ms + tmo, run_timed_out, x);
+    return x->vm ? 0 : -1;
+}
+
+/* The whole-run timeout: stop what is in flight and fail the run. */
+static void run_timed_out(std_loop *l, void *ud)
+{
+    exec *x = ud;
+    x->deadline_timer = 0;
+    if (x->done) return;
+    char d[32], msg[128];
+    std_duration_fmt(json_integer_value(json_object_get(x->prog->meta, "timeout_ms")), d, sizeof d);
+    snprintf(msg, sizeof msg, "the run did not finish within its timeout of %s", d);
+    json_t *err = json_pack("{s:s, s:s}", "type", "timeout", "message", msg);
+    finalize(x, "failed", NULL, err);
+    json_decref(err);
 }
 
 vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
@@ -697,6 +804,7 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
     g->st = s;
     if (o) g->o = *o;
     g->loop = std_loop_new();
+    g->http = std_http_new(g->loop);
     g->finish_rows = json_array();
     g->results = json_object();
     signal(SIGPIPE, SIG_IGN); /* a child that exits early must not kill us */
@@ -719,6 +827,7 @@ void vm_engine_free(vm_engine *g)
     free(g->to_start);
     json_decref(g->finish_rows);
     json_decref(g->results);
+    std_http_free(g->http);
     std_loop_free(g->loop);
     free(g);
 }
@@ -758,10 +867,7 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
     exec *x = new_exec(g, run_id, workflow_id, prog);
     x->last_event = 1;
     x->hsched = json_object();
-    json_t *info = run_info(x, now);
-    x->vm = vm_run_new(prog, input, info, e);
-    json_decref(info);
-    if (!x->vm) {
+    if (load_secrets(x, e) != 0 || boot(x, input, now, e) != 0) {
         json_t *err = json_pack("{s:s, s:s}", "type", e->type[0] ? e->type : "lua", "message", e->msg);
         finalize(x, "failed", NULL, err);
         json_decref(err);
@@ -797,13 +903,11 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     if (index_history(x, e) != 0) return -1;
     if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
         return std_errf(e, "storage", "history of run %s does not begin with run_started", x->run_id);
+    if (load_secrets(x, e) != 0) return -1;
     json_t *started = json_loads(x->hist[0].payload, 0, NULL);
-    json_t *info = run_info(x, x->hist[0].time_ms);
-    x->vm = vm_run_new(prog, json_object_get(started, "input"), info, e);
-    json_decref(info);
+    int rc = boot(x, json_object_get(started, "input"), x->hist[0].time_ms, e);
     json_decref(started);
-    if (!x->vm) return -1;
-    return 0;
+    return rc;
 }
 
 int vm_engine_run(vm_engine *g, std_err *e)
@@ -818,7 +922,8 @@ int vm_engine_run(vm_engine *g, std_err *e)
             /* effects start only after their events are committed */
             size_t n = g->nstart;
             g->nstart = 0;
-            for (size_t i = 0; i < n; i++) start_shell(g->to_start[i]->x, g->to_start[i]);
+            for (size_t i = 0; i < n; i++)
+                if (!g->to_start[i]->x->done) start_effect(g->to_start[i]->x, g->to_start[i]);
             for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
         }
         if (g->failed) {

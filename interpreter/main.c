@@ -221,7 +221,10 @@ static json_t *read_input(const char *arg)
     json_t *v;
     if (arg[0] == '@') {
         v = json_load_file(arg + 1, JSON_DECODE_ANY, &je);
-        if (!v) fprintf(stderr, "wfdsl: --input %s: %s (line %d)\n", arg, je.text, je.line);
+        if (!v && je.line > 0)
+            fprintf(stderr, "wfdsl: --input %s: %s (line %d)\n", arg, je.text, je.line);
+        else if (!v) /* the file could not be read: je.line is -1 */
+            fprintf(stderr, "wfdsl: --input %s: %s\n", arg, je.text);
     } else {
         v = json_loads(arg, JSON_DECODE_ANY, &je);
         if (!v) fprintf(stderr, "wfdsl: --input is not valid JSON: %s (column %d)\n", je.text, je.column);
@@ -281,6 +284,16 @@ static int cmd_run(int argc, char **argv)
         print_diags(&d);
         std_diags_free(&d);
         return EXIT_USAGE;
+    }
+    size_t si;
+    json_t *sname;
+    json_array_foreach(json_object_get(p->meta, "secrets"), si, sname) {
+        if (!getenv(json_string_value(sname))) {
+            fprintf(stderr, "wfdsl: secret %s is not set in the environment\n", json_string_value(sname));
+            vm_program_free(p);
+            free(source);
+            return EXIT_USAGE;
+        }
     }
     json_t *raw = read_input(optv(&a, "input"));
     std_err e = {0};
@@ -691,7 +704,11 @@ static void usage(FILE *f)
 
 static int cmd_help(int argc, char **argv)
 {
-    if (argc > 0 && strcmp(argv[0], "--help") != 0) {
+    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("%s", find_command("help")->help); /* wfdsl help --help */
+        return 0;
+    }
+    if (argc > 0) {
         const command *c = find_command(argv[0]);
         if (!c) {
             fprintf(stderr, "wfdsl help: unknown command '%s'\n", argv[0]);

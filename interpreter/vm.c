@@ -145,7 +145,7 @@ int vm_eval_chunk(vm_run *r, int chunk, json_t **out, std_err *e)
 
 /* ---- runs -------------------------------------------------------------- */
 
-vm_run *vm_run_new(const vm_program *p, json_t *input, json_t *runinfo, std_err *e)
+vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
 {
     vm_run *r = calloc(1, sizeof *r);
     if (!r) abort();
@@ -171,8 +171,9 @@ vm_run *vm_run_new(const vm_program *p, json_t *input, json_t *runinfo, std_err 
             return NULL;
         }
     }
-    std_lua_set_global(r->lua, "input", input);
-    std_lua_set_global(r->lua, "run", runinfo);
+    const char *name;
+    json_t *value;
+    json_object_foreach(globals, name, value) std_lua_set_global(r->lua, name, value);
     json_t *empty = json_object();
     std_lua_set_global(r->lua, "steps", empty);
     json_decref(empty);

@@ -36,10 +36,10 @@ typedef struct vm_cmd {
     std_err eval_error; /* set (type non-empty) when the arguments failed to evaluate */
 } vm_cmd;
 
-/* Create a run: a sandbox with the program's chunks compiled, `input` and
- * `run` (an object: id, run_id, workflow, started_at) visible to
- * expressions, vars initialised from their template. */
-vm_run *vm_run_new(const vm_program *p, json_t *input, json_t *runinfo, std_err *e);
+/* Create a run: a sandbox with the program's chunks compiled, the globals
+ * (an object: input, run {id, run_id, workflow, started_at}, secrets)
+ * visible to expressions, vars initialised from their template. */
+vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e);
 void vm_run_free(vm_run *r);
 
 /* Run every fiber until it blocks or the run finishes. Issued commands are

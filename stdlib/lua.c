@@ -23,7 +23,7 @@
  * Cost model: the hook charges 1 per VM instruction. C library calls that can
  * do unbounded work in one instruction (string.rep, table.move/sort/concat/
  * insert/remove/unpack, string scans, pairs, len, json) charge their work to
- * the same budget up front, and every 64 bytes allocated cost 1, so a loop of
+ * the same budget up front, and every 16 bytes allocated cost 1, so a loop of
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
  *
@@ -47,7 +47,7 @@
 #define DEFAULT_MEM ((size_t)64 << 20)
 #define DEFAULT_INSTRUCTIONS 20000000LL
 #define HOOK_EVERY 1000          /* instructions between two calls of the count hook */
-#define ALLOC_BYTES_PER_INSTR 64 /* allocation charged to the instruction budget */
+#define ALLOC_BYTES_PER_INSTR 16 /* allocation charged to the instruction budget */
 #define SCAN_BYTES_PER_INSTR 8   /* string scanning in C charged likewise */
 #define JSON_MAX_DEPTH 200
 
@@ -61,6 +61,7 @@ struct std_lua {
     int *refs;        /* registry refs of compiled chunks, indexed by handle */
     size_t nrefs, caprefs;
     char pending[256]; /* a set_global/set_field that failed; reported by the next call */
+    char pending_type[16];
 };
 
 /* Light userdata keys and the json.null sentinel: addresses of constants. */
@@ -1095,7 +1096,9 @@ int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, 
     }
     std_buf code = {0}, chunk = {0};
     wrap_source(&code, src, is_expr);
-    std_buf_addf(&chunk, "=%s", name && *name ? name : "lua");
+    /* "=name" makes Lua print the name verbatim; a caller may pass "=..." itself */
+    if (name && (name[0] == '=' || name[0] == '@')) std_buf_adds(&chunk, name);
+    else std_buf_addf(&chunk, "=%s", name && *name ? name : "lua");
     compile_args a = {code.p, chunk.p, code.len, LUA_NOREF};
     int top = lua_gettop(S);
     L->limit_hit = LIMIT_NONE;
@@ -1122,7 +1125,7 @@ int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
     if (handle < 0 || (size_t)handle >= L->nrefs)
         return std_errf(e, "lua", "invalid Lua chunk handle %d", handle);
     if (L->pending[0]) {
-        std_errf(e, "lua.limit", "%s", L->pending);
+        std_errf(e, L->pending_type, "%s", L->pending);
         L->pending[0] = 0;
         return -1;
     }
@@ -1180,9 +1183,16 @@ static void set_value(std_lua *L, const char *table, const char *key, json_t *v)
     L->limit_hit = LIMIT_NONE;
     lua_pushcfunction(S, set_fn);
     lua_pushlightuserdata(S, &a);
-    if (lua_pcall(S, 1, 0, 0) != LUA_OK && !L->pending[0])
-        snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded while setting %.60s%s%.60s",
-                 L->mem_limit, table ? table : "", table ? "." : "", key);
+    int st = lua_pcall(S, 1, 0, 0);
+    if (st != LUA_OK && !L->pending[0]) {
+        const char *m = lua_tostring(S, -1);
+        if (st == LUA_ERRMEM) snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded", L->mem_limit);
+        else snprintf(L->pending, sizeof L->pending, "%.150s", m ? m : "error");
+        snprintf(L->pending_type, sizeof L->pending_type, "%s", st == LUA_ERRMEM ? "lua.limit" : "lua");
+        size_t n = strlen(L->pending);
+        snprintf(L->pending + n, sizeof L->pending - n, " while setting %.40s%s%.40s", table ? table : "",
+                 table ? "." : "", key);
+    }
     lua_settop(S, top);
 }
 

@@ -6,6 +6,7 @@
 #   ONLY=pattern          run only the parts whose name matches
 #   UPDATE_GOLDEN=1       rewrite explain goldens and expected error files
 set -u
+shopt -s lastpipe # `... | count` must update the counters of this shell, not a subshell
 cd "$(dirname "$0")/.."
 export WFDSL="${WFDSL:-$PWD/wfdsl}"
 UNIT_DIR="${UNIT_DIR:-build/tests}"

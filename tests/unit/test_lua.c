@@ -436,6 +436,8 @@ TEST(syntax_errors)
     CHECK(std_lua_compile(L, "f.yaml:3", "return +", 0, &e) == -1);
     CHECK_STR(e.type, "lua");
     CHECK(strncmp(e.msg, "f.yaml:3:1:", 11) == 0);
+    CHECK(std_lua_compile(L, "=g.yaml", "\n\nreturn +", 0, &e) == -1);
+    CHECK(strncmp(e.msg, "g.yaml:3:", 9) == 0);
     std_lua_free(L);
 }
 
