@@ -656,7 +656,10 @@ TEST(proc_child_is_clean)
     /* SIGPIPE is ignored here; the child must get default dispositions */
     char *argv[] = {"grep", "^SigIgn", "/proc/self/status", NULL};
     CHECK(run_argv(l, argv, &x) == 0);
-    CHECK_STR(x.out.p, "SigIgn:\t0000000000000000\n");
+    /* only the classic signals 1-31: glibc reserves 32 and 33 for itself and
+     * a sanitizer runtime may leave them ignored, which no one can undo */
+    unsigned long long ign = x.out.p ? strtoull(x.out.p + 7, NULL, 16) : 1;
+    CHECK((ign & 0x7fffffffULL) == 0);
     pres_free(&x);
     /* an fd the engine leaked without CLOEXEC does not reach the child;
      * ls shows 0, 1, 2 and its own directory fd */
