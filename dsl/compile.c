@@ -13,6 +13,7 @@
 #include "compile.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ typedef struct C {
     json_t *policies; /* named retry policies -> normalized policy */
     json_t *def_retry;     /* defaults.retry, normalized, or NULL */
     int64_t def_timeout;   /* defaults.timeout in ms, 0 if none */
+    json_t *locals;        /* names bound where we compile (foreach `as`, catch `as`, err) */
+    json_t *deferred;      /* compensations: [[step index, node ptr, path, locals]] */
+    int in_comp;           /* compiling a compensation body */
+    int has_comp;          /* some step has `compensate` */
 } C;
 
 #define ERR(c, n, ...) std_diag((c)->d, (c)->file, (n) ? (n)->line : 1, (n) ? (n)->col : 1, __VA_ARGS__)
@@ -41,17 +46,16 @@ static const char *const top_fields[] = {
     "wfdsl",   "name",     "description", "input",   "vars",   "secrets", "retry_policies",
     "defaults", "timeout", "triggers",    "steps",   "on_error", "output",
 };
-static const char *const later_top_fields[] = {"triggers", "on_error"};
+static const char *const later_top_fields[] = {"triggers"};
 
 static const char *const kinds[] = {
-    "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "sleep", "wait",
-    "parallel", "foreach", "loop", "dag", "try", "saga", "call", "continue_as_new",
+    "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "parallel", "foreach",
+    "loop", "try", "saga", "sleep", "wait", "dag", "call", "continue_as_new",
 };
-#define NOW_KINDS 7 /* kinds[0..NOW_KINDS) are compiled by this version */
+#define NOW_KINDS 12 /* kinds[0..NOW_KINDS) are compiled by this version */
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
-static const char *const later_common_fields[] = {"compensate"};
 
 /* Names every expression may read, besides Lua's own builtins. */
 static const char *const scope_names[] = {"input", "vars", "steps", "run", "secrets", "json", "len"};
@@ -190,12 +194,15 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
     for (size_t i = 0; i < nn; i++) {
         const char *nm = names[i];
         if (in_list(nm, scope_names, COUNT(scope_names)) || std_lua_is_builtin(nm) ||
-            (extra && strcmp(nm, extra) == 0))
+            (extra && strcmp(nm, extra) == 0) || (c->locals && json_object_get(c->locals, nm)))
             continue;
-        const char *cands[COUNT(scope_names) + 1];
+        const char *cands[COUNT(scope_names) + 17];
         size_t nc = 0;
         for (size_t k = 0; k < COUNT(scope_names); k++) cands[nc++] = scope_names[k];
         if (extra) cands[nc++] = extra;
+        const char *lk;
+        json_t *lv;
+        json_object_foreach(c->locals, lk, lv) if (nc < COUNT(cands)) cands[nc++] = lk;
         const char *hint = std_suggest(nm, cands, nc);
         if (hint)
             ERR(c, n, "unknown name '%s' in expression (did you mean '%s'?)", nm, hint);
@@ -435,6 +442,22 @@ static void collect_step(C *c, const dsl_node *st)
             collect_ids(c, dsl_map_get(br, "steps"));
             collect_ids(c, dsl_map_get(br, "default"));
         }
+    if (dsl_map_get(st, "compensate")) c->has_comp = 1;
+    collect_ids(c, dsl_map_get(st, "compensate"));
+    static const char *const blocks[] = {"foreach", "loop", "try", "saga"};
+    for (size_t k = 0; k < COUNT(blocks); k++) {
+        const dsl_node *b = dsl_map_get(st, blocks[k]);
+        if (!b || b->kind != DSL_MAP) continue;
+        collect_ids(c, dsl_map_get(b, "steps"));
+        collect_ids(c, dsl_map_get(b, "finally"));
+        const dsl_node *cat = dsl_map_get(b, "catch");
+        for (size_t i = 0; cat && cat->kind == DSL_SEQ && i < cat->n; i++)
+            if (cat->vals[i] && cat->vals[i]->kind == DSL_MAP)
+                collect_ids(c, dsl_map_get(cat->vals[i], "steps"));
+    }
+    const dsl_node *par = dsl_map_get(st, "parallel");
+    const dsl_node *brs = par && par->kind == DSL_MAP ? dsl_map_get(par, "branches") : NULL;
+    for (size_t i = 0; brs && brs->kind == DSL_MAP && i < brs->n; i++) collect_ids(c, brs->vals[i]);
 }
 
 static void collect_ids(C *c, const dsl_node *steps)
@@ -850,6 +873,8 @@ static void compile_http(C *c, const dsl_node *v, json_t *step, int *ok)
 
 static void compile_step(C *c, const dsl_node *st, const char *path);
 
+static int is_effect_kind(const char *k) { return !strcmp(k, "shell") || !strcmp(k, "http"); }
+
 static void compile_switch(C *c, const dsl_node *v, json_t *step, const char *path, int *ok,
                            int step_index)
 {
@@ -908,6 +933,265 @@ static void compile_switch(C *c, const dsl_node *v, json_t *step, const char *pa
     vm_emit(c->p, VM_SETOUT, step_index, 0, v->line, v->col);
 }
 
+
+/* ---- structured steps: parallel, foreach, loop, try, saga -------------- */
+
+/* Bind name in c->locals while a body compiles; returns the previous
+ * locals to restore with unbind. */
+static json_t *bind(C *c, const char *name)
+{
+    json_t *old = c->locals;
+    c->locals = old ? json_deep_copy(old) : json_object();
+    if (name) json_object_set_new(c->locals, name, json_true());
+    return old;
+}
+
+static void unbind(C *c, json_t *old)
+{
+    json_decref(c->locals);
+    c->locals = old;
+}
+
+static int local_name(C *c, const dsl_node *n, const char *field)
+{
+    if (!is_scalar(n) || !match_ident(n->str, 0) || in_list(n->str, scope_names, COUNT(scope_names)) ||
+        std_lua_is_builtin(n->str)) {
+        ERR(c, n, "'%s' must be a new name matching [a-z][a-z0-9_]* (not input, vars, steps, ...)", field);
+        return 0;
+    }
+    return 1;
+}
+
+static int bool_field(C *c, const dsl_node *n, const char *field, int def)
+{
+    if (!n) return def;
+    if (is_scalar(n) && !strcmp(n->str, "true")) return 1;
+    if (is_scalar(n) && !strcmp(n->str, "false")) return 0;
+    ERR(c, n, "'%s' must be true or false", field);
+    return def;
+}
+
+static void compile_parallel(C *c, const dsl_node *v, int step, const char *path, int *ok)
+{
+    static const char *const fields[] = {"branches", "mode", "fail_fast"};
+    need_map(c, v, "parallel", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "parallel");
+    const dsl_node *brs = dsl_map_get(v, "branches"), *mode = dsl_map_get(v, "mode");
+    if (!brs || brs->kind != DSL_MAP || brs->n == 0) {
+        ERR(c, brs ? brs : v, "parallel needs 'branches': a mapping of name: [steps]");
+        *ok = 0;
+        return;
+    }
+    if (mode && !(is_scalar(mode) && (!strcmp(mode->str, "all") || !strcmp(mode->str, "any")))) {
+        ERR(c, mode, "'mode' must be 'all' (wait for every branch) or 'any' (the first to succeed)");
+        *ok = 0;
+    }
+    json_t *b = json_pack("{s:s, s:s, s:b, s:i, s:[]}", "type", "par", "mode",
+                          mode && is_scalar(mode) ? mode->str : "all", "fail_fast",
+                          bool_field(c, dsl_map_get(v, "fail_fast"), "fail_fast", 1), "step", step,
+                          "branches");
+    int bi = vm_add_block(c->p, b);
+    vm_emit(c->p, VM_PAR, bi, 0, v->line, v->col);
+    for (size_t i = 0; i < brs->n; i++) {
+        const char *name = brs->keys[i]->str;
+        if (!match_ident(name, 0)) {
+            ERR(c, brs->keys[i], "branch name '%s' must match [a-z][a-z0-9_]*", name);
+            *ok = 0;
+        }
+        json_array_append_new(json_object_get(b, "branches"), json_pack("[s, i]", name, (int)c->p->ncode));
+        compile_steps(c, brs->vals[i], vm_step_path(c->p, step), name);
+        vm_emit(c->p, VM_FEND, 0, 0, brs->vals[i] ? brs->vals[i]->line : v->line, v->col);
+    }
+    json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
+}
+
+static void compile_foreach(C *c, const dsl_node *v, int step, const char *path, int *ok)
+{
+    static const char *const fields[] = {"items", "as", "concurrency", "steps", "result"};
+    need_map(c, v, "foreach", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "foreach");
+    const dsl_node *items = dsl_map_get(v, "items"), *as = dsl_map_get(v, "as");
+    const dsl_node *conc = dsl_map_get(v, "concurrency");
+    if (!items) {
+        ERR(c, v, "foreach needs 'items': a Lua expression giving a list");
+        *ok = 0;
+        return;
+    }
+    int ic = compile_cond(c, items, "items");
+    if (ic < 0) *ok = 0;
+    const char *name = "item";
+    if (as) {
+        if (local_name(c, as, "as")) name = as->str;
+        else *ok = 0;
+    }
+    double n = 1;
+    if (conc && (!scalar_number(conc, &n) || n < 1 || n > 10000 || n != (int)n)) {
+        ERR(c, conc, "'concurrency' must be a whole number from 1 to 10000");
+        *ok = 0;
+    }
+    json_t *b = json_pack("{s:s, s:i, s:s, s:i, s:i, s:i}", "type", "foreach", "items", ic < 0 ? 0 : ic,
+                          "as", name, "concurrency", (int)n, "step", step, "result", -1);
+    int bi = vm_add_block(c->p, b);
+    vm_emit(c->p, VM_EACH, bi, 0, v->line, v->col);
+    json_object_set_new(b, "body", json_integer((json_int_t)c->p->ncode));
+    json_t *old = bind(c, name);
+    json_object_set_new(c->locals, "index", json_true());
+    const dsl_node *res = dsl_map_get(v, "result");
+    if (res) { /* a value like any other: `${ }` for an expression */
+        int rt = add_tmpl(c, res);
+        if (rt < 0) *ok = 0;
+        json_object_set_new(b, "result", json_integer(rt));
+    }
+    compile_steps(c, dsl_map_get(v, "steps"), path, "steps");
+    unbind(c, old);
+    vm_emit(c->p, VM_FEND, 0, 0, v->line, v->col);
+    json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
+}
+
+static void compile_loop(C *c, const dsl_node *v, int step, const char *path, int *ok)
+{
+    static const char *const fields[] = {"steps", "until", "every", "max_iterations"};
+    need_map(c, v, "loop", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "loop");
+    const dsl_node *until = dsl_map_get(v, "until"), *every = dsl_map_get(v, "every");
+    const dsl_node *max = dsl_map_get(v, "max_iterations");
+    double n = 0;
+    if (max && (!scalar_number(max, &n) || n < 1 || n != (long)n)) {
+        ERR(c, max, "'max_iterations' must be a whole number of at least 1");
+        *ok = 0;
+    }
+    if (!until && !max) {
+        ERR(c, v, "loop needs 'until' or 'max_iterations', or it never ends");
+        *ok = 0;
+    }
+    int64_t wait_ms = 0;
+    if (every) {
+        std_err e = {0};
+        if (!is_scalar(every) || std_duration_parse(every->str, &wait_ms, &e) != 0) {
+            ERR(c, every, "'every': %s", is_scalar(every) ? e.msg : "must be a duration like 30s");
+            *ok = 0;
+        }
+    }
+    json_t *b = json_pack("{s:s, s:i, s:I, s:i}", "type", "loop", "until", -1, "max", (json_int_t)n,
+                          "step", step);
+    int bi = vm_add_block(c->p, b);
+    vm_emit(c->p, VM_CLEAR, 0, 0, v->line, v->col);
+    vm_emit(c->p, VM_LOOP, bi, 0, v->line, v->col);
+    int top = (int)c->p->ncode;
+    json_object_set_new(b, "top", json_integer(top));
+    compile_steps(c, dsl_map_get(v, "steps"), path, "steps");
+    if (until) {
+        int k = compile_cond(c, until, "until");
+        if (k < 0) *ok = 0;
+        json_object_set_new(b, "until", json_integer(k));
+    }
+    int next = vm_emit(c->p, VM_NEXT, bi, 0, until ? until->line : v->line, until ? until->col : v->col);
+    if (wait_ms > 0) {
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s.every", path);
+        json_t *w = json_pack("{s:s, s:n, s:s, s:i, s:i, s:i, s:i, s:I}", "path", sub, "id", "kind",
+                              "sleep", "line", every->line, "col", every->col, "args", -1, "chunk", -1,
+                              "ms", (json_int_t)wait_ms);
+        int wi = vm_add_step(c->p, w);
+        vm_emit(c->p, VM_STEP, wi, 0, every->line, every->col);
+    }
+    vm_emit(c->p, VM_JMP, top, 0, v->line, v->col);
+    c->p->code[next].b = (int)c->p->ncode;
+    if (step >= 0) vm_emit(c->p, VM_SETOUT, step, 0, v->line, v->col);
+}
+
+static void compile_try(C *c, const dsl_node *v, const char *path, int *ok)
+{
+    static const char *const fields[] = {"steps", "catch", "finally"};
+    static const char *const cfields[] = {"errors", "as", "steps"};
+    need_map(c, v, "try", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "try");
+    const dsl_node *cat = dsl_map_get(v, "catch"), *fin = dsl_map_get(v, "finally");
+    if (!cat && !fin) {
+        ERR(c, v, "try needs 'catch' or 'finally'");
+        *ok = 0;
+    }
+    json_t *b = json_pack("{s:s, s:[], s:i}", "type", "try", "catches", "finally", -1);
+    int bi = vm_add_block(c->p, b);
+    vm_emit(c->p, VM_TRY, bi, 0, v->line, v->col);
+    compile_steps(c, dsl_map_get(v, "steps"), path, "steps");
+    vm_emit(c->p, VM_TRYEND, bi, 0, v->line, v->col);
+    if (cat && cat->kind != DSL_SEQ) {
+        ERR(c, cat, "'catch' must be a list of {errors, as, steps}");
+        *ok = 0;
+    }
+    for (size_t i = 0; cat && cat->kind == DSL_SEQ && i < cat->n; i++) {
+        const dsl_node *cl = cat->vals[i];
+        if (!cl || cl->kind != DSL_MAP) {
+            ERR(c, cl, "a catch clause must be a mapping {errors, as, steps}");
+            *ok = 0;
+            continue;
+        }
+        check_keys(c, cl, cfields, COUNT(cfields), "a catch clause");
+        const dsl_node *errs = dsl_map_get(cl, "errors"), *as = dsl_map_get(cl, "as");
+        json_t *pats = errs ? error_patterns(c, errs, "errors", ok) : json_pack("[s]", "*");
+        const char *name = "err";
+        if (as) {
+            if (local_name(c, as, "as")) name = as->str;
+            else *ok = 0;
+        }
+        json_array_append_new(json_object_get(b, "catches"),
+                              json_pack("{s:o, s:s, s:i}", "errors", pats, "as", name, "addr",
+                                        (int)c->p->ncode));
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s.catch[%zu]", path, i);
+        json_t *old = bind(c, name);
+        compile_steps(c, dsl_map_get(cl, "steps"), sub, "steps");
+        unbind(c, old);
+        vm_emit(c->p, VM_TRYEND, bi, 0, cl->line, cl->col);
+    }
+    if (fin) {
+        json_object_set_new(b, "finally", json_integer((json_int_t)c->p->ncode));
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s.finally", path);
+        compile_steps(c, fin, sub, "finally");
+        vm_emit(c->p, VM_FINEND, bi, 0, fin->line, fin->col);
+    }
+    json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
+}
+
+static void compile_saga(C *c, const dsl_node *v, const char *path, int *ok)
+{
+    static const char *const fields[] = {"steps"};
+    need_map(c, v, "saga", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "saga");
+    int bi = vm_add_block(c->p, json_pack("{s:s}", "type", "saga"));
+    vm_emit(c->p, VM_SAGA, bi, 0, v->line, v->col);
+    compile_steps(c, dsl_map_get(v, "steps"), path, "steps");
+    vm_emit(c->p, VM_SAGAEND, bi, 0, v->line, v->col);
+}
+
+/* Compensations are compiled after the workflow's END, out of line: each
+ * is a list of steps ending in COMPEND; its step entry gets "comp". */
+static void compile_deferred(C *c)
+{
+    for (size_t i = 0; i < json_array_size(c->deferred); i++) {
+        json_t *d = json_array_get(c->deferred, i);
+        int step = (int)json_integer_value(json_array_get(d, 0));
+        const dsl_node *n = (const dsl_node *)(uintptr_t)json_integer_value(json_array_get(d, 1));
+        json_t *old = c->locals;
+        c->locals = json_incref(json_array_get(d, 3));
+        json_object_set_new(json_array_get(c->p->steps, (size_t)step), "comp",
+                            json_integer((json_int_t)c->p->ncode));
+        c->in_comp = 1;
+        compile_steps(c, n, json_string_value(json_array_get(d, 2)), "compensate");
+        c->in_comp = 0;
+        vm_emit(c->p, VM_COMPEND, 0, 0, n->line, n->col);
+        json_decref(c->locals);
+        c->locals = old;
+    }
+}
+
 static void compile_step(C *c, const dsl_node *st, const char *path)
 {
     if (!st || st->kind != DSL_MAP) {
@@ -940,9 +1224,6 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
                 ERR(c, st->keys[i], "unknown field '%s' in step (did you mean '%s'?)", k, hint);
             else
                 ERR(c, st->keys[i], "unknown field '%s' in step", k);
-            ok = 0;
-        } else if (in_list(k, later_common_fields, COUNT(later_common_fields))) {
-            ERR(c, st->keys[i], "'%s' is not supported by this version of wfdsl yet", k);
             ok = 0;
         }
     }
@@ -1051,6 +1332,28 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
     } else if (!strcmp(kind, "http")) {
         compile_http(c, kv, step, &ok);
         vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
+    } else if (!strcmp(kind, "parallel")) {
+        compile_parallel(c, kv, index, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "foreach")) {
+        compile_foreach(c, kv, index, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "loop")) {
+        compile_loop(c, kv, vm_step_id(c->p, index) ? index : -1, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "try")) {
+        compile_try(c, kv, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "saga")) {
+        compile_saga(c, kv, vm_step_path(c->p, index), &ok);
+    }
+    const dsl_node *comp = dsl_map_get(st, "compensate");
+    if (comp) {
+        if (c->in_comp) {
+            ERR(c, comp, "a compensation step cannot have a 'compensate' of its own");
+        } else if (!is_effect_kind(kind)) {
+            ERR(c, comp, "'compensate' undoes an effect: put it on a shell or http step, not on '%s'", kind);
+        } else {
+            json_t *locals = c->locals ? json_incref(c->locals) : json_object();
+            json_array_append_new(c->deferred, json_pack("[i, I, s, o]", index, (json_int_t)(uintptr_t)comp,
+                                                         vm_step_path(c->p, index), locals));
+        }
     }
     if (jf >= 0) c->p->code[jf].b = (int)c->p->ncode;
 }
@@ -1067,7 +1370,7 @@ static void compile_steps(C *c, const dsl_node *seq, const char *path, const cha
     }
     for (size_t i = 0; i < seq->n; i++) {
         char sub[1024];
-        if (!path[0]) snprintf(sub, sizeof sub, "steps[%zu]", i);
+        if (!path[0]) snprintf(sub, sizeof sub, "%s[%zu]", field, i);
         else snprintf(sub, sizeof sub, "%s.%s[%zu]", path, field, i);
         compile_step(c, seq->vals[i], sub);
     }
@@ -1299,15 +1602,38 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
         }
     }
     const dsl_node *steps = dsl_map_get(root, "steps");
+    const dsl_node *onerr = dsl_map_get(root, "on_error");
+    c.deferred = json_array();
     collect_ids(&c, steps);
+    collect_ids(&c, onerr);
+    /* an uncaught error runs the compensations first, then on_error */
+    int oe = -1, rs = -1;
+    if (onerr) {
+        oe = vm_add_block(c.p, json_pack("{s:s}", "type", "onerr"));
+        vm_emit(c.p, VM_ONERR, oe, 0, onerr->line, onerr->col);
+    }
+    if (c.has_comp) {
+        rs = vm_add_block(c.p, json_pack("{s:s}", "type", "saga"));
+        vm_emit(c.p, VM_SAGA, rs, 0, root->line, root->col);
+    }
     if (!steps)
         ERR(&c, root, "missing 'steps' (the list of steps to run)");
     else
         compile_steps(&c, steps, "", "steps");
+    if (rs >= 0) vm_emit(c.p, VM_SAGAEND, rs, 0, root->line, root->col);
     const dsl_node *output = dsl_map_get(root, "output");
     int t = -1;
     if (output) t = add_tmpl(&c, output);
     vm_emit(c.p, VM_END, t, 0, output ? output->line : root->line, output ? output->col : root->col);
+    if (onerr) {
+        json_object_set_new(vm_block(c.p, oe), "addr", json_integer((json_int_t)c.p->ncode));
+        json_t *old = bind(&c, "err");
+        compile_steps(&c, onerr, "", "on_error");
+        unbind(&c, old);
+        vm_emit(c.p, VM_ONEREND, oe, 0, onerr->line, onerr->col);
+    }
+    compile_deferred(&c);
+    json_decref(c.deferred);
 
     json_decref(c.ids);
     json_decref(c.vars);
@@ -1315,6 +1641,7 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
     json_decref(c.secrets);
     json_decref(c.policies);
     json_decref(c.def_retry);
+    json_decref(c.locals);
     if (diags->n > before) {
         vm_program_free(c.p);
         return -1;

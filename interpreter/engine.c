@@ -52,8 +52,10 @@ typedef struct cmd {
     int in_history;     /* its step_scheduled is in the history already */
     int64_t started_ms;
     int64_t retry_at;   /* CMD_BACKOFF (or CMD_LIVE after a crash in one): when to retry */
+    int64_t fire_at;    /* a sleep's recorded end, when resumed in the middle of it */
     vm_act *act;        /* effect in flight */
-    uint64_t timer;     /* retry timer */
+    uint64_t timer;     /* retry or sleep timer */
+    int queued;         /* in the engine's to_start list */
     exec *x;
 } cmd;
 
@@ -76,6 +78,8 @@ struct exec {
     int dirty;          /* needs driving */
     int done;
     int running;        /* effects in flight and retry timers pending */
+    int cancelled;      /* a cancel was applied */
+    char *pending_request; /* found at resume; applied once the replay is over */
     json_t *secrets;    /* name -> value, read from the environment */
     uint64_t deadline_timer; /* whole-run timeout */
     exec *next;
@@ -101,6 +105,9 @@ struct vm_engine {
     cmd **to_start;      /* effects waiting for the commit of their events */
     size_t nstart, capstart;
     json_t *results;     /* run_id -> {status, output, error} */
+    char owner[128];     /* this process, as a lease holder */
+    uint64_t tick;       /* the lease/request timer */
+    unsigned ticks;
     std_err fatal;
     int failed;
 };
@@ -134,10 +141,12 @@ static int flush(vm_engine *g)
     json_t *row;
     json_array_foreach(g->finish_rows, i, row) {
         if (rc != 0) break;
-        rc = store_run_finish(g->st, json_string_value(json_array_get(row, 0)),
-                              json_string_value(json_array_get(row, 1)),
-                              json_string_value(json_array_get(row, 2)),
-                              json_string_value(json_array_get(row, 3)), e);
+        const char *rid = json_string_value(json_array_get(row, 0));
+        const char *status = json_string_value(json_array_get(row, 1));
+        if (status) /* NULL: a replayed run that was finished already; only release it */
+            rc = store_run_finish(g->st, rid, status, json_string_value(json_array_get(row, 2)),
+                                  json_string_value(json_array_get(row, 3)), e);
+        if (rc == 0) rc = store_run_release(g->st, rid, g->owner, e);
     }
     if (rc == 0) rc = store_commit(g->st, e);
     if (rc != 0) {
@@ -208,11 +217,13 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
     error = rerr;
     if (!x->hfinal && strcmp(status, "nondeterministic") != 0) {
         if (output) record(x, "run_completed", json_pack("{s:O}", "output", output));
-        else record(x, "run_failed", json_pack("{s:O}", "error", error));
+        else if (!strcmp(status, "terminated")) record(x, "run_terminated", json_pack("{s:O}", "error", error));
+        else record(x, "run_failed", json_pack("{s:O, s:s}", "error", error, "status", status));
     }
     char *out = output ? dump(output) : NULL, *err = error ? dump(error) : NULL;
-    if (!x->hfinal || strcmp(status, "nondeterministic") == 0)
-        json_array_append_new(g->finish_rows, json_pack("[s, s, s?, s?]", x->run_id, status, out, err));
+    int keep = x->hfinal && strcmp(status, "nondeterministic") != 0;
+    json_array_append_new(g->finish_rows,
+                          json_pack("[s, s?, s?, s?]", x->run_id, keep ? NULL : status, out, err));
     free(out);
     free(err);
     json_object_set_new(g->results, x->run_id,
@@ -417,6 +428,23 @@ static void fail(exec *x, cmd *c, json_t *error) { fail_after(x, c, error, 0); }
 
 static int is_effect(const char *kind) { return !strcmp(kind, "shell") || !strcmp(kind, "http"); }
 
+static void timer_fired(std_loop *l, void *ud)
+{
+    cmd *c = ud;
+    c->timer = 0;
+    c->x->running--;
+    complete(c->x, c, json_null());
+}
+
+/* A durable wait: its end time is in its step_started, so a resumed run
+ * waits only what is left. */
+static void start_timer(exec *x, cmd *c, int64_t fire_at)
+{
+    c->status = CMD_RUNNING;
+    x->running++;
+    c->timer = std_loop_timer(x->g->loop, fire_at, timer_fired, c);
+}
+
 static void effect_done(void *ud, json_t *output, json_t *error, int64_t retry_after_ms)
 {
     cmd *c = ud;
@@ -468,8 +496,16 @@ static void run_attempt(exec *x, cmd *c)
     c->started_ms = std_now_ms();
     c->retry_at = 0;
     c->attempt++;
-    record(x, "step_started", json_pack("{s:I, s:i}", "seq", (json_int_t)c->vc.seq, "attempt", c->attempt));
+    json_t *started = json_pack("{s:I, s:i}", "seq", (json_int_t)c->vc.seq, "attempt", c->attempt);
     x->dirty = 1;
+    if (!strcmp(kind, "sleep")) {
+        int64_t fire_at = c->started_ms + json_integer_value(json_object_get(c->vc.args, "ms"));
+        json_object_set_new(started, "fire_at", json_integer(fire_at));
+        record(x, "step_started", started);
+        start_timer(x, c, fire_at);
+        return;
+    }
+    record(x, "step_started", started);
     if (is_effect(kind)) {
         vm_engine *g = x->g;
         c->status = CMD_STARTING;
@@ -479,6 +515,7 @@ static void run_attempt(exec *x, cmd *c)
             if (!g->to_start) abort();
         }
         g->to_start[g->nstart++] = c;
+        c->queued = 1;
         return;
     }
     json_t *args = c->vc.args;
@@ -486,7 +523,7 @@ static void run_attempt(exec *x, cmd *c)
         int chunk = (int)json_integer_value(json_object_get(step_entry(x, c), "chunk"));
         json_t *out = NULL;
         std_err e = {0};
-        if (vm_eval_chunk(x->vm, chunk, &out, &e) != 0) {
+        if (vm_eval_chunk(x->vm, chunk, c->vc.scope, &out, &e) != 0) {
             json_t *err = step_error(x, c, e.type[0] ? e.type : "lua", e.msg);
             fail(x, c, err);
             json_decref(err);
@@ -547,6 +584,8 @@ static void start_live(exec *x, cmd *c)
     }
     if (c->retry_at > 0) /* the process died during a backoff: wait what is left */
         backoff(x, c);
+    else if (c->fire_at > 0) /* ... or during a durable wait */
+        start_timer(x, c, c->fire_at);
     else
         run_attempt(x, c);
 }
@@ -575,6 +614,7 @@ static int index_history(exec *x, std_err *e)
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set(s, "attempts", json_object_get(p, "attempt"));
             if (s) json_object_del(s, "retry_at");
+            if (s && json_object_get(p, "fire_at")) json_object_set(s, "fire_at", json_object_get(p, "fire_at"));
         } else if (!strcmp(ev->type, "step_failed") && json_object_get(p, "retry_at")) {
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set(s, "retry_at", json_object_get(p, "retry_at"));
@@ -583,7 +623,13 @@ static int index_history(exec *x, std_err *e)
             x->res[x->nres++] = i;
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set_new(s, "resolved", json_true());
-        } else if (!strcmp(ev->type, "run_completed") || !strcmp(ev->type, "run_failed")) {
+        } else if (!strcmp(ev->type, "step_cancelled")) {
+            json_t *s = json_object_get(x->hsched, key);
+            if (s) json_object_set_new(s, "cancelled", json_true());
+        } else if (!strcmp(ev->type, "cancel_requested")) {
+            x->res[x->nres++] = i; /* delivered in order, like an outcome */
+        } else if (!strcmp(ev->type, "run_completed") || !strcmp(ev->type, "run_failed") ||
+                   !strcmp(ev->type, "run_terminated")) {
             json_decref(x->hfinal);
             x->hfinal = json_incref(p);
         }
@@ -634,6 +680,8 @@ static int take_commands(exec *x)
          * it runs again, as the next attempt, once the replay is over */
         c->status = json_is_true(json_object_get(h, "resolved")) ? CMD_REPLAY : CMD_LIVE;
         c->retry_at = json_integer_value(json_object_get(h, "retry_at"));
+        c->fire_at = json_integer_value(json_object_get(h, "fire_at"));
+        if (json_is_true(json_object_get(h, "cancelled"))) c->status = CMD_DONE;
     }
     free(vc);
     return ok ? 0 : -1;
@@ -645,6 +693,11 @@ static int replay_next(exec *x)
     if (x->rpos >= x->nres) return 0;
     store_event *ev = &x->hist[x->res[x->rpos++]];
     json_t *p = json_loads(ev->payload, 0, NULL);
+    if (!strcmp(ev->type, "cancel_requested")) {
+        vm_cancel(x->vm, json_string_value(json_object_get(p, "reason")));
+        json_decref(p);
+        return 1;
+    }
     int64_t seq = payload_seq(p);
     cmd *c = find_cmd(x, seq);
     if (!c || c->status != CMD_REPLAY) {
@@ -662,6 +715,46 @@ static int replay_next(exec *x)
     return 1;
 }
 
+/* Stop the effects of the commands the VM gave up on, record that, and
+ * forget every finished command (memory stays bounded by what is in
+ * flight, not by the length of the run). */
+static void take_cancels(exec *x)
+{
+    int64_t *seqs = NULL;
+    size_t n = vm_take_cancels(x->vm, &seqs);
+    for (size_t i = 0; i < n; i++) {
+        cmd *c = find_cmd(x, seqs[i]);
+        if (!c || c->status == CMD_DONE) continue;
+        if (c->act) {
+            vm_act_cancel(c->act);
+            c->act = NULL;
+            x->running--;
+        }
+        if (c->timer) {
+            std_loop_timer_cancel(x->g->loop, c->timer);
+            c->timer = 0;
+            x->running--;
+        }
+        if (c->in_history && !x->hfinal && !x->g->o.replay_only)
+            record(x, "step_cancelled", json_pack("{s:I}", "seq", (json_int_t)c->vc.seq));
+        c->status = CMD_DONE;
+    }
+    free(seqs);
+    size_t k = 0;
+    for (size_t i = 0; i < x->ncmds; i++) {
+        cmd *c = x->cmds[i];
+        if (c->status == CMD_DONE && !c->queued) {
+            vm_cmd_free(&c->vc);
+            free(c);
+        } else {
+            x->cmds[k++] = c;
+        }
+    }
+    x->ncmds = k;
+}
+
+static void apply_request(exec *x, const char *text);
+
 /* Run x as far as it goes without waiting for an effect. */
 static void drive(exec *x)
 {
@@ -671,10 +764,11 @@ static void drive(exec *x)
         if (x->done) return;
         vm_run_advance(x->vm, &e);
         if (take_commands(x) != 0) return;
+        take_cancels(x);
         vm_state st = vm_run_state(x->vm);
         if (st != VM_RUNNING) {
             json_t *out = st == VM_DONE ? vm_run_output(x->vm) : NULL;
-            json_t *err = st == VM_FAILED ? vm_run_error(x->vm) : NULL;
+            json_t *err = st != VM_DONE ? vm_run_error(x->vm) : NULL;
             if (x->rpos < x->nres) {
                 nondeterministic(x, "the program finished, but the history has %zu more step "
                                     "outcomes from event %lld on",
@@ -689,13 +783,26 @@ static void drive(exec *x)
                     return;
                 }
             }
-            finalize(x, out ? "completed" : "failed", out, err);
+            const char *type = err ? json_string_value(json_object_get(err, "type")) : NULL;
+            finalize(x,
+                     out                            ? "completed"
+                     : st == VM_NEEDS_ATTENTION     ? "needs_attention"
+                     : type && !strcmp(type, "cancelled") ? "cancelled"
+                                                    : "failed",
+                     out, err);
             return;
         }
         int r = replay_next(x);
         if (r < 0) return;
         if (r > 0) continue;
         /* history consumed: execute what it does not have */
+        if (x->pending_request) {
+            char *req = x->pending_request;
+            x->pending_request = NULL;
+            apply_request(x, req);
+            free(req);
+            continue;
+        }
         int progressed = 0;
         for (size_t i = 0; i < x->ncmds && !x->done; i++) {
             cmd *c = x->cmds[i];
@@ -710,6 +817,66 @@ static void drive(exec *x)
         }
         if (!progressed) return;
     }
+}
+
+/* ---- cancel and terminate ---------------------------------------------- */
+
+/* Apply a request {mode: cancel|terminate, reason} to x. A cancel is an
+ * event of the history, delivered to the VM like an outcome; a terminate
+ * ends the run at once and runs nothing more. */
+static void apply_request(exec *x, const char *text)
+{
+    json_t *req = json_loads(text, 0, NULL);
+    const char *mode = json_string_value(json_object_get(req, "mode"));
+    const char *reason = json_string_value(json_object_get(req, "reason"));
+    std_err e = {0};
+    store_run_request_clear(x->g->st, x->run_id, &e);
+    if (!x->done && mode && !strcmp(mode, "terminate")) {
+        json_t *err = json_pack("{s:s, s:s}", "type", "terminated", "message",
+                                reason && *reason ? reason : "the run was terminated");
+        finalize(x, "terminated", NULL, err);
+        json_decref(err);
+    } else if (!x->done && mode && !strcmp(mode, "cancel") && !x->cancelled) {
+        x->cancelled = 1;
+        record(x, "cancel_requested", json_pack("{s:s}", "reason", reason ? reason : ""));
+        vm_cancel(x->vm, reason);
+        x->dirty = 1;
+    }
+    json_decref(req);
+}
+
+static void on_request(void *ud, const char *run_id, const char *request)
+{
+    vm_engine *g = ud;
+    for (exec *x = g->execs; x; x = x->next)
+        if (!strcmp(x->run_id, run_id)) apply_request(x, request);
+}
+
+/* Owners are "host/pid/nonce": one of this host whose pid is gone is dead. */
+static int owner_is_dead(const char *owner)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    size_t hl = strlen(host);
+    if (strncmp(owner, host, hl) != 0 || owner[hl] != '/') return 0;
+    long pid = strtol(owner + hl + 1, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+#define TICK_MS 200
+#define LEASE_MS 15000
+
+/* Every tick: take requests for our runs; every few seconds: renew leases. */
+static void tick(std_loop *l, void *ud)
+{
+    vm_engine *g = ud;
+    std_err e = {0};
+    g->tick = std_loop_timer(l, std_now_ms() + TICK_MS, tick, g);
+    if (store_requests_take(g->st, g->owner, on_request, g, &e) != 0) return;
+    if (++g->ticks % 20 == 0)
+        for (exec *x = g->execs; x; x = x->next)
+            if (!x->done) store_run_lease(g->st, x->run_id, g->owner, std_now_ms() + LEASE_MS, &e);
 }
 
 /* ---- runs -------------------------------------------------------------- */
@@ -744,6 +911,7 @@ static void free_exec(exec *x)
     json_decref(x->hsched);
     json_decref(x->hfinal);
     json_decref(x->secrets);
+    free(x->pending_request);
     free(x->res);
     free(x->workflow_id);
     free(x);
@@ -807,6 +975,11 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
     g->http = std_http_new(g->loop);
     g->finish_rows = json_array();
     g->results = json_object();
+    char host[64] = "host", rnd[33];
+    gethostname(host, sizeof host - 1);
+    std_random_hex(rnd);
+    snprintf(g->owner, sizeof g->owner, "%s/%d/%.8s", host, (int)getpid(), rnd);
+    g->tick = std_loop_timer(g->loop, std_now_ms() + TICK_MS, tick, g);
     signal(SIGPIPE, SIG_IGN); /* a child that exits early must not kill us */
     return g;
 }
@@ -827,6 +1000,7 @@ void vm_engine_free(vm_engine *g)
     free(g->to_start);
     json_decref(g->finish_rows);
     json_decref(g->results);
+    if (g->tick) std_loop_timer_cancel(g->loop, g->tick);
     std_http_free(g->http);
     std_loop_free(g->loop);
     free(g);
@@ -848,6 +1022,7 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
     if (rc == 0) rc = store_program_put(g->st, prog->hash, prog->name, prog->file, source, code,
                                         strlen(code), e);
     if (rc == 0) rc = store_run_create(g->st, &r, e);
+    if (rc == 0 && store_run_lease(g->st, run_id, g->owner, now + LEASE_MS, e) < 0) rc = -1;
     if (rc == 0) {
         json_t *p = json_pack("{s:s, s:s, s:s, s:O}", "workflow", prog->name, "run_id", run_id,
                               "program", prog->hash, "input", input);
@@ -897,6 +1072,31 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
         store_run_clear(&r);
         return -1;
     }
+    int leased = store_run_lease(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, e);
+    if (leased == 0) {
+        /* held by a process of this host that is gone (kill -9, crash): take it over */
+        char *owner = NULL;
+        int64_t until = 0;
+        store_run_lease_info(g->st, r.run_id, &owner, &until, e);
+        if (owner && owner_is_dead(owner))
+            leased = store_run_lease_steal(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, owner, e);
+        free(owner);
+    }
+    if (leased <= 0) {
+        if (leased == 0) {
+            char *owner = NULL;
+            int64_t until = 0;
+            store_run_lease_info(g->st, r.run_id, &owner, &until, e);
+            std_errf(e, "leased",
+                     "run %s is being executed by another process (%s); its lease expires in %llds "
+                     "if that process is gone",
+                     r.workflow_id, owner ? owner : "?", (long long)((until - std_now_ms()) / 1000 + 1));
+            free(owner);
+        }
+        store_run_clear(&r);
+        vm_program_free(prog);
+        return -1;
+    }
     exec *x = new_exec(g, r.run_id, r.workflow_id, prog);
     store_run_clear(&r);
     if (store_events_load(g->st, x->run_id, &x->hist, &x->nhist, e) != 0) return -1;
@@ -907,6 +1107,15 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     json_t *started = json_loads(x->hist[0].payload, 0, NULL);
     int rc = boot(x, json_object_get(started, "input"), x->hist[0].time_ms, e);
     json_decref(started);
+    for (size_t i = 0; i < x->nres; i++) /* a cancel the history already has */
+        if (!strcmp(x->hist[x->res[i]].type, "cancel_requested")) x->cancelled = 1;
+    char *req = NULL;
+    if (rc == 0 && !x->hfinal && store_run_request_get(g->st, x->run_id, &req, e) == 0 && req) {
+        /* a request made while no process ran it: applied after the replay */
+        x->pending_request = req;
+        req = NULL;
+    }
+    free(req);
     return rc;
 }
 
@@ -922,8 +1131,15 @@ int vm_engine_run(vm_engine *g, std_err *e)
             /* effects start only after their events are committed */
             size_t n = g->nstart;
             g->nstart = 0;
-            for (size_t i = 0; i < n; i++)
-                if (!g->to_start[i]->x->done) start_effect(g->to_start[i]->x, g->to_start[i]);
+            cmd **queued = g->to_start;
+            g->to_start = NULL;
+            g->capstart = 0;
+            for (size_t i = 0; i < n; i++) {
+                queued[i]->queued = 0;
+                if (!queued[i]->x->done && queued[i]->status == CMD_STARTING)
+                    start_effect(queued[i]->x, queued[i]);
+            }
+            free(queued);
             for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
         }
         if (g->failed) {

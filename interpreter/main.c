@@ -398,6 +398,75 @@ static int cmd_resume(int argc, char **argv)
     return rc;
 }
 
+/* ---- cancel, terminate ------------------------------------------------- */
+
+static int request_stop(int argc, char **argv, const char *mode)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"reason", 1, 0}, {"quiet", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command(mode))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl %s: give one run id (usage: wfdsl %s ID [--reason TEXT])\n", mode, mode);
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) return rc;
+    store_run r = {0};
+    std_err e = {0};
+    int found = store_run_get(s, a.pos[0], &r, &e);
+    if (found <= 0) {
+        if (found == 0) fprintf(stderr, "wfdsl %s: no run with id '%s'\n", mode, a.pos[0]);
+        else fprintf(stderr, "wfdsl: %s\n", e.msg);
+        store_close(s);
+        return found == 0 ? EXIT_USAGE : EXIT_INTERNAL;
+    }
+    if (is_finished(r.status)) {
+        fprintf(stderr, "wfdsl %s: run '%s' already finished (%s)\n", mode, a.pos[0], r.status);
+        store_run_clear(&r);
+        store_close(s);
+        return EXIT_USAGE;
+    }
+    const char *reason = optv(&a, "reason");
+    json_t *req = json_pack("{s:s, s:s}", "mode", mode, "reason", reason ? reason : "");
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    rc = store_run_request(s, r.run_id, text, &e) ? EXIT_INTERNAL : 0;
+    free(text);
+    char *owner = NULL;
+    int64_t until = 0;
+    if (!rc && store_run_lease_info(s, r.run_id, &owner, &until, &e) < 0) rc = EXIT_INTERNAL;
+    if (rc) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+    } else if (owner && until > std_now_ms()) {
+        /* the process executing it applies the request within a moment */
+        printf("%s requested for run %s; %s applies it\n", mode, r.workflow_id, owner);
+    } else {
+        /* nobody is executing it: apply the request here */
+        vm_engine_opts eo = engine_opts(&a);
+        vm_engine *g = vm_engine_new(s, &eo);
+        char run_id[64] = "";
+        if (vm_engine_resume(g, r.run_id, run_id, &e) != 0 || vm_engine_run(g, &e) != 0) {
+            fprintf(stderr, "wfdsl: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+        } else {
+            json_t *err = NULL;
+            const char *st = vm_engine_result(g, run_id, NULL, &err);
+            printf("run %s %s\n", r.workflow_id, st ? st : "did not finish");
+            rc = st && (!strcmp(st, "cancelled") || !strcmp(st, "terminated")) ? EXIT_OK : EXIT_FAILED;
+        }
+        vm_engine_free(g);
+    }
+    free(owner);
+    store_run_clear(&r);
+    store_close(s);
+    return rc;
+}
+
+static int cmd_cancel(int argc, char **argv) { return request_stop(argc, argv, "cancel"); }
+static int cmd_terminate(int argc, char **argv) { return request_stop(argc, argv, "terminate"); }
+
 /* ---- list, show, history ----------------------------------------------- */
 
 static json_t *parse_or_null(const char *text)
@@ -659,6 +728,20 @@ static const command commands[] = {
      "again. On a finished run, the replay checks that the program reproduces the recorded\n"
      "result without running anything, and prints the output.\n"
      "Exit codes as for 'run'.\n"},
+    {"cancel", cmd_cancel, "cancel a run: stop its effects, run compensations and finally",
+     "usage: wfdsl cancel ID [--reason TEXT] [--db PATH]\n"
+     "\n"
+     "Request the cancellation of run ID. Its effects in flight are stopped (HTTP requests\n"
+     "aborted, shell process groups killed), then its finally blocks, the compensations of\n"
+     "its completed steps and its on_error steps run; it ends as 'cancelled'. The request\n"
+     "is recorded in the database: the process executing the run applies it; if no process\n"
+     "is executing it, this command does.\n"
+     "Exit codes: 0 requested or cancelled, 1 it ended otherwise, 2 unknown or finished run.\n"},
+    {"terminate", cmd_terminate, "stop a run at once, running nothing more",
+     "usage: wfdsl terminate ID [--reason TEXT] [--db PATH]\n"
+     "\n"
+     "Like cancel, but nothing of the workflow runs any more: no compensation, no finally,\n"
+     "no on_error. The run ends as 'terminated'.\n"},
     {"check", cmd_check, "validate workflow files",
      "usage: wfdsl check FILE...\n"
      "\n"
@@ -673,7 +756,7 @@ static const command commands[] = {
      "usage: wfdsl list [--status STATUS] [--limit N] [--json] [--db PATH]\n"
      "\n"
      "Runs, newest first (100 unless --limit; 0 for all). STATUS is running, completed,\n"
-     "failed or nondeterministic.\n"},
+     "failed, cancelled, terminated, needs_attention or nondeterministic.\n"},
     {"show", cmd_show, "show a run: status, input, output or error, steps",
      "usage: wfdsl show ID [--json] [--db PATH]\n"
      "\n"

@@ -23,6 +23,7 @@ vm_program *vm_program_new(const char *name, const char *file)
     p->steps = json_array();
     p->chunks = json_array();
     p->tmpls = json_array();
+    p->blocks = json_array();
     p->input = json_null();
     p->meta = json_object();
     p->vars_tmpl = -1;
@@ -40,6 +41,7 @@ void vm_program_free(vm_program *p)
     json_decref(p->steps);
     json_decref(p->chunks);
     json_decref(p->tmpls);
+    json_decref(p->blocks);
     json_decref(p->input);
     json_decref(p->meta);
     free(p);
@@ -79,16 +81,24 @@ int vm_add_tmpl(vm_program *p, json_t *tmpl)
     return (int)json_array_size(p->tmpls) - 1;
 }
 
+int vm_add_block(vm_program *p, json_t *block)
+{
+    json_array_append_new(p->blocks, block);
+    return (int)json_array_size(p->blocks) - 1;
+}
+
+json_t *vm_block(const vm_program *p, int block) { return json_array_get(p->blocks, (size_t)block); }
+
 char *vm_program_serialize(vm_program *p)
 {
     json_t *code = json_array();
     for (size_t i = 0; i < p->ncode; i++)
         json_array_append_new(code, json_pack("[s, i, i, i, i]", vm_ops[p->code[i].op].name,
                                               p->code[i].a, p->code[i].b, p->line[i], p->col[i]));
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:o, s:O, s:O, s:O, s:O, s:i, s:O}", "format",
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:o, s:O, s:O, s:O, s:O, s:O, s:i, s:O}", "format",
                             PROGRAM_FORMAT, "name", p->name, "file", p->file, "code", code,
-                            "steps", p->steps, "chunks", p->chunks, "tmpls", p->tmpls, "input",
-                            p->input, "vars", p->vars_tmpl, "meta", p->meta);
+                            "steps", p->steps, "chunks", p->chunks, "tmpls", p->tmpls, "blocks",
+                            p->blocks, "input", p->input, "vars", p->vars_tmpl, "meta", p->meta);
     char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     json_decref(doc);
     if (!text) abort();
@@ -111,6 +121,7 @@ static int operand_ok(const vm_program *p, char k, int v)
     case 'e': return v >= 0 && (size_t)v < json_array_size(p->chunks);
     case 't': return v >= -1 && (v == -1 || (size_t)v < json_array_size(p->tmpls));
     case 'j': return v >= 0 && (size_t)v <= p->ncode;
+    case 'b': return v >= 0 && (size_t)v < json_array_size(p->blocks);
     default: return 1;
     }
 }
@@ -125,12 +136,12 @@ vm_program *vm_program_load(const char *text, size_t len, std_err *e)
     }
     int format = 0, vars = -1;
     const char *name = NULL, *file = NULL;
-    json_t *code = NULL, *steps = NULL, *chunks = NULL, *tmpls = NULL, *input = NULL,
-           *meta = NULL;
-    if (json_unpack_ex(doc, &je, 0, "{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
+    json_t *code = NULL, *steps = NULL, *chunks = NULL, *tmpls = NULL, *blocks = NULL,
+           *input = NULL, *meta = NULL;
+    if (json_unpack_ex(doc, &je, 0, "{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}",
                        "format", &format, "name", &name, "file", &file, "code", &code, "steps",
-                       &steps, "chunks", &chunks, "tmpls", &tmpls, "input", &input, "vars",
-                       &vars, "meta", &meta) != 0 ||
+                       &steps, "chunks", &chunks, "tmpls", &tmpls, "blocks", &blocks, "input",
+                       &input, "vars", &vars, "meta", &meta) != 0 ||
         format != PROGRAM_FORMAT || !json_is_array(code)) {
         std_errf(e, "program", "stored program has an unknown format (%s)",
                  format != PROGRAM_FORMAT ? "format version" : je.text);
@@ -141,8 +152,10 @@ vm_program *vm_program_load(const char *text, size_t len, std_err *e)
     json_decref(p->steps);
     json_decref(p->chunks);
     json_decref(p->tmpls);
+    json_decref(p->blocks);
     json_decref(p->input);
     json_decref(p->meta);
+    p->blocks = json_incref(blocks);
     p->steps = json_incref(steps);
     p->chunks = json_incref(chunks);
     p->tmpls = json_incref(tmpls);
@@ -218,6 +231,12 @@ static void explain_operand(const vm_program *p, char k, int v, std_buf *out)
     }
     case 't': std_buf_addf(out, v < 0 ? "-" : "t%d", v); break;
     case 'j': std_buf_addf(out, "@%04d", v); break;
+    case 'b': {
+        char *t = json_dumps(vm_block(p, v), JSON_COMPACT | JSON_SORT_KEYS);
+        std_buf_addf(out, "b%d %s", v, t);
+        free(t);
+        break;
+    }
     default: break;
     }
 }

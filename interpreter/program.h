@@ -9,7 +9,16 @@
  * Step table entries (JSON objects):
  *   {"path": "greet", "id": "greet" | null, "kind": "shell", "line": 5, "col": 5,
  *    "args": <template index or -1>, "chunk": <chunk index or -1>}
+ *   optional: "timeout_ms", "retry" (policy), "expect" (http), "comp" (address
+ *   of its compensation code), "ms" (the wait of a loop's `every`)
  * Chunks: {"src": "...", "expr": true|false, "line": 12, "col": 9}
+ * Blocks (the structured statements), by "type":
+ *   par:     {branches: [[name, addr]...], mode: all|any, fail_fast, end, step}
+ *   foreach: {items: chunk, as, concurrency, body, result: template|-1, end, step}
+ *   loop:    {until: chunk|-1, max: n|0, top, step}
+ *   try:     {catches: [{errors: [pattern...], as, addr}], finally: addr|-1, end}
+ *   saga:    {}            onerr: {addr}
+ *   ("step" is the step index whose id receives the block's output, or -1.)
  * Templates (tagged arrays, so a user's data can never be mistaken for one):
  *   ["c", <json>]            a constant
  *   ["e", <chunk>]           the typed value of an expression
@@ -53,6 +62,7 @@ typedef struct vm_program {
     json_t *steps;       /* array of step entries */
     json_t *chunks;      /* array of chunks */
     json_t *tmpls;       /* array of templates */
+    json_t *blocks;      /* array of blocks */
     json_t *input;       /* input schema: {field: {type, default, ...}} or null */
     int vars_tmpl;       /* template of the initial vars, -1 if none */
     json_t *meta;        /* description and other informational fields */
@@ -68,6 +78,9 @@ int vm_emit(vm_program *p, vm_op op, int a, int b, int line, int col);
 int vm_add_step(vm_program *p, json_t *step);
 int vm_add_chunk(vm_program *p, const char *src, int is_expr, int line, int col);
 int vm_add_tmpl(vm_program *p, json_t *tmpl);
+int vm_add_block(vm_program *p, json_t *block);
+/* The block's object (borrowed). */
+json_t *vm_block(const vm_program *p, int block);
 
 /* Canonical JSON text of the program; fills p->hash. Caller frees. */
 char *vm_program_serialize(vm_program *p);

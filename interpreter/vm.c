@@ -5,30 +5,80 @@
  * vm_reject. */
 #include "vm.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum fiber_state { FIBER_READY, FIBER_WAITING, FIBER_DONE } fiber_state;
+typedef enum fiber_state {
+    F_READY,     /* runnable */
+    F_WAIT_CMD,  /* blocked on command waiting_seq */
+    F_WAIT_KIDS, /* blocked on its branches or iterations */
+    F_DONE,      /* reached FEND (a child) */
+    F_FREE       /* slot unused */
+} fiber_state;
+
+typedef enum frame_kind { FR_TRY, FR_SAGA, FR_COMP, FR_ONERR, FR_LOOP } frame_kind;
+enum { TRY_BODY, TRY_CATCH, TRY_FINALLY };
+
+/* A handler on a fiber's stack; errors unwind through them innermost first. */
+typedef struct frame {
+    frame_kind kind;
+    int block;
+    int state;       /* try: TRY_*; onerr: 1 once its steps run */
+    json_t *pending; /* the error being handled (owned) */
+    int scope;       /* scope created for a catch/on_error/compensation (freed on exit) */
+    int prev_scope;  /* the fiber's scope to restore on exit */
+    int prev_steps;  /* and its steps scope */
+    int saga;        /* FR_SAGA/FR_COMP: the saga */
+    long iter;       /* FR_LOOP: iteration */
+} frame;
 
 typedef struct fiber {
-    int pc;
     fiber_state state;
+    int parent;          /* fiber index, -1 for the main fiber */
+    int pc;
     int64_t waiting_seq;
     int waiting_step;
-    json_t *last; /* output of the last step this fiber ran (owned) */
+    json_t *last;        /* output of the last step this fiber ran (owned) */
+    int scope;           /* Lua scope its expressions see (0: globals) */
+    int own_scope;       /* it created `scope` and frees it */
+    int steps_scope;     /* where its steps' outputs are published */
+    int saga;            /* saga its completed steps register with, -1 none */
+    frame *fr;
+    size_t nfr, capfr;
+    /* as the parent of a parallel or foreach */
+    int join_block;
+    json_t *results;     /* par: {branch: output}; foreach: [result...] */
+    int kids;            /* children alive */
+    json_t *kid_error;   /* first failure of a child (par without fail_fast) */
+    json_t *items;       /* foreach: the items */
+    size_t next_item;
+    /* as a child */
+    json_t *key;         /* branch name or item index */
 } fiber;
+
+typedef struct saga {
+    int parent;    /* enclosing saga or -1 */
+    json_t *comps; /* [[addr, scope, step]...] in completion order */
+} saga;
 
 struct vm_run {
     const vm_program *p;
     std_lua *lua;
     int *handles; /* chunk index -> sandbox handle */
     fiber *fibers;
-    size_t nfibers;
+    size_t nfibers, capfibers;
+    int *free_fibers;
+    size_t nfree;
+    saga *sagas;
+    size_t nsagas;
     int64_t next_seq;
     vm_cmd *cmds;
     size_t ncmds, capcmds;
+    int64_t *cancels;
+    size_t ncancels, capcancels;
     vm_state state;
     json_t *output, *error;
     uint64_t ninstr;
@@ -36,7 +86,7 @@ struct vm_run {
 
 /* ---- templates --------------------------------------------------------- */
 
-static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e);
+static json_t *eval_tmpl(vm_run *r, json_t *t, int scope, std_err *e);
 
 static int interp_part(json_t *v, std_buf *b, std_err *e)
 {
@@ -58,7 +108,7 @@ static int interp_part(json_t *v, std_buf *b, std_err *e)
     }
 }
 
-static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
+static json_t *eval_tmpl(vm_run *r, json_t *t, int scope, std_err *e)
 {
     const char *tag = json_string_value(json_array_get(t, 0));
     json_t *body = json_array_get(t, 1);
@@ -66,7 +116,7 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
     case 'c': return json_incref(body);
     case 'e': {
         json_t *v = NULL;
-        if (vm_eval_chunk(r, (int)json_integer_value(body), &v, e) != 0) return NULL;
+        if (vm_eval_chunk(r, (int)json_integer_value(body), scope, &v, e) != 0) return NULL;
         return v;
     }
     case 'i': {
@@ -79,7 +129,7 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
                 continue;
             }
             json_t *v = NULL;
-            if (vm_eval_chunk(r, (int)json_integer_value(part), &v, e) != 0 ||
+            if (vm_eval_chunk(r, (int)json_integer_value(part), scope, &v, e) != 0 ||
                 interp_part(v, &b, e) != 0) {
                 json_decref(v);
                 std_buf_free(&b);
@@ -96,7 +146,7 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
         const char *k;
         json_t *sub;
         json_object_foreach(body, k, sub) {
-            json_t *v = eval_tmpl(r, sub, e);
+            json_t *v = eval_tmpl(r, sub, scope, e);
             if (!v) {
                 json_decref(o);
                 return NULL;
@@ -110,7 +160,7 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
         size_t i;
         json_t *sub;
         json_array_foreach(body, i, sub) {
-            json_t *v = eval_tmpl(r, sub, e);
+            json_t *v = eval_tmpl(r, sub, scope, e);
             if (!v) {
                 json_decref(a);
                 return NULL;
@@ -123,16 +173,16 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, std_err *e)
     }
 }
 
-static json_t *eval_tmpl_index(vm_run *r, int t, std_err *e)
+static json_t *eval_tmpl_index(vm_run *r, int t, int scope, std_err *e)
 {
     if (t < 0) return json_null();
-    return eval_tmpl(r, json_array_get(r->p->tmpls, (size_t)t), e);
+    return eval_tmpl(r, json_array_get(r->p->tmpls, (size_t)t), scope, e);
 }
 
-int vm_eval_chunk(vm_run *r, int chunk, json_t **out, std_err *e)
+int vm_eval_chunk(vm_run *r, int chunk, int scope, json_t **out, std_err *e)
 {
     json_t *ch = json_array_get(r->p->chunks, (size_t)chunk);
-    if (std_lua_call(r->lua, r->handles[chunk], out, e) != 0) {
+    if (std_lua_call_in(r->lua, r->handles[chunk], scope, out, e) != 0) {
         /* name the YAML position of the failing expression */
         if (!e->line) {
             e->line = (int)json_integer_value(json_object_get(ch, "line"));
@@ -141,6 +191,434 @@ int vm_eval_chunk(vm_run *r, int chunk, json_t **out, std_err *e)
         return -1;
     }
     return 0;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static json_t *block_of(const vm_run *r, int b) { return vm_block(r->p, b); }
+
+static json_int_t bint(json_t *b, const char *k) { return json_integer_value(json_object_get(b, k)); }
+
+static json_t *error_obj(const std_err *e, const vm_program *p)
+{
+    json_t *err = json_pack("{s:s, s:s}", "type", e->type[0] ? e->type : "internal", "message",
+                            e->msg);
+    if (e->line) {
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d", p->file, e->line);
+        json_object_set_new(err, "where", json_string(where));
+    }
+    return err;
+}
+
+static json_t *simple_error(const char *type, const char *msg)
+{
+    return json_pack("{s:s, s:s}", "type", type, "message", msg);
+}
+
+static void push_cmd(vm_run *r, vm_cmd c)
+{
+    if (r->ncmds == r->capcmds) {
+        r->capcmds = r->capcmds ? r->capcmds * 2 : 4;
+        r->cmds = realloc(r->cmds, r->capcmds * sizeof *r->cmds);
+        if (!r->cmds) abort();
+    }
+    r->cmds[r->ncmds++] = c;
+}
+
+static void push_cancel(vm_run *r, int64_t seq)
+{
+    if (r->ncancels == r->capcancels) {
+        r->capcancels = r->capcancels ? r->capcancels * 2 : 4;
+        r->cancels = realloc(r->cancels, r->capcancels * sizeof *r->cancels);
+        if (!r->cancels) abort();
+    }
+    r->cancels[r->ncancels++] = seq;
+}
+
+static frame *push_frame(fiber *f, frame_kind k, int block)
+{
+    if (f->nfr == f->capfr) {
+        f->capfr = f->capfr ? f->capfr * 2 : 4;
+        f->fr = realloc(f->fr, f->capfr * sizeof *f->fr);
+        if (!f->fr) abort();
+    }
+    frame *fr = &f->fr[f->nfr++];
+    *fr = (frame){.kind = k, .block = block, .saga = -1, .prev_scope = f->scope,
+                  .prev_steps = f->steps_scope};
+    return fr;
+}
+
+static frame *top_frame(fiber *f) { return f->nfr ? &f->fr[f->nfr - 1] : NULL; }
+
+static void finish(vm_run *r, vm_state st, json_t *value)
+{
+    if (r->state != VM_RUNNING) {
+        json_decref(value);
+        return;
+    }
+    r->state = st;
+    if (st == VM_DONE) r->output = value;
+    else r->error = value;
+}
+
+/* Publish a step's output under its id where this fiber's steps live. */
+static void publish(vm_run *r, fiber *f, int step, json_t *out)
+{
+    const char *id = vm_step_id(r->p, step);
+    if (!id) return;
+    if (f->steps_scope > 0) std_lua_scope_set_field(r->lua, f->steps_scope, "steps", id, out);
+    else std_lua_set_field(r->lua, "steps", id, out);
+}
+
+/* ---- fibers ------------------------------------------------------------ */
+
+static int new_fiber(vm_run *r, int parent, int pc)
+{
+    int i;
+    if (r->nfree) {
+        i = r->free_fibers[--r->nfree];
+    } else {
+        if (r->nfibers == r->capfibers) {
+            r->capfibers = r->capfibers ? r->capfibers * 2 : 8;
+            r->fibers = realloc(r->fibers, r->capfibers * sizeof *r->fibers);
+            if (!r->fibers) abort();
+        }
+        i = (int)r->nfibers++;
+    }
+    fiber *f = &r->fibers[i];
+    *f = (fiber){.state = F_READY, .parent = parent, .pc = pc, .last = json_null(), .saga = -1};
+    if (parent >= 0) {
+        fiber *p = &r->fibers[parent];
+        f->scope = p->scope;
+        f->steps_scope = p->steps_scope;
+        f->saga = p->saga;
+    }
+    return i;
+}
+
+static void free_frames(vm_run *r, fiber *f)
+{
+    while (f->nfr) {
+        frame *fr = &f->fr[--f->nfr];
+        json_decref(fr->pending);
+        if (fr->scope) std_lua_scope_free(r->lua, fr->scope);
+    }
+    free(f->fr);
+    f->fr = NULL;
+    f->capfr = 0;
+}
+
+static void release_fiber(vm_run *r, int i)
+{
+    fiber *f = &r->fibers[i];
+    free_frames(r, f);
+    if (f->own_scope && f->scope) std_lua_scope_free(r->lua, f->scope);
+    json_decref(f->last);
+    json_decref(f->results);
+    json_decref(f->kid_error);
+    json_decref(f->items);
+    json_decref(f->key);
+    *f = (fiber){.state = F_FREE, .parent = -1};
+    if (r->nfree % 16 == 0) {
+        r->free_fibers = realloc(r->free_fibers, (r->nfree + 16) * sizeof *r->free_fibers);
+        if (!r->free_fibers) abort();
+    }
+    r->free_fibers[r->nfree++] = i;
+}
+
+/* Stop fiber i and everything below it; their pending commands are
+ * cancelled. No handler of theirs runs. */
+static void cancel_fiber(vm_run *r, int i)
+{
+    for (size_t k = 0; k < r->nfibers; k++)
+        if (r->fibers[k].state != F_FREE && r->fibers[k].parent == i) cancel_fiber(r, (int)k);
+    fiber *f = &r->fibers[i];
+    if (f->state == F_WAIT_CMD) push_cancel(r, f->waiting_seq);
+    if (f->parent >= 0) r->fibers[f->parent].kids--;
+    release_fiber(r, i);
+}
+
+static void cancel_kids(vm_run *r, int parent)
+{
+    for (size_t k = 0; k < r->nfibers; k++)
+        if (r->fibers[k].state != F_FREE && r->fibers[k].parent == parent) cancel_fiber(r, (int)k);
+}
+
+static void raise_in(vm_run *r, int fi, json_t *err);
+static void child_failed(vm_run *r, int child, json_t *err);
+
+/* ---- errors ------------------------------------------------------------ */
+
+static int patterns_match(json_t *pats, const char *type)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(pats, i, p) {
+        const char *s = json_string_value(p);
+        if (fnmatch(s, type, 0) == 0) return 1;
+        size_t n = strlen(s);
+        if (!strchr(s, '*') && !strncmp(s, type, n) && type[n] == '.') return 1;
+    }
+    return 0;
+}
+
+/* Leave the frame on top of f, restoring the fiber's scope. */
+static void pop_frame(vm_run *r, fiber *f)
+{
+    frame *fr = top_frame(f);
+    if (fr->scope) {
+        f->scope = fr->prev_scope;
+        std_lua_scope_free(r->lua, fr->scope);
+    }
+    json_decref(fr->pending);
+    f->nfr--;
+}
+
+/* Run the next registered compensation of frame fr (FR_COMP), or finish
+ * compensating and go on raising the saga's error. */
+static void next_compensation(vm_run *r, int fi)
+{
+    fiber *f = &r->fibers[fi];
+    frame *fr = top_frame(f);
+    saga *sg = &r->sagas[fr->saga];
+    if (fr->scope) {
+        std_lua_scope_free(r->lua, fr->scope);
+        fr->scope = 0;
+    }
+    size_t n = json_array_size(sg->comps);
+    if (n > 0) {
+        json_t *c = json_array_get(sg->comps, n - 1);
+        f->pc = (int)json_integer_value(json_array_get(c, 0));
+        fr->scope = (int)json_integer_value(json_array_get(c, 1));
+        f->scope = fr->scope;
+        f->steps_scope = fr->scope;
+        json_array_remove(sg->comps, n - 1);
+        f->state = F_READY;
+        return;
+    }
+    json_t *err = json_incref(fr->pending);
+    f->scope = fr->prev_scope;
+    f->steps_scope = fr->prev_steps;
+    f->saga = sg->parent;
+    f->nfr--;
+    json_decref(fr->pending);
+    json_object_set_new(err, "compensated", json_true());
+    raise_in(r, fi, err);
+}
+
+/* Raise err (stolen) in fiber fi: unwind its frames to a handler, or fail
+ * the fiber (and tell its parent), or the run. */
+static void raise_in(vm_run *r, int fi, json_t *err)
+{
+    fiber *f = &r->fibers[fi];
+    const char *type = json_string_value(json_object_get(err, "type"));
+    if (!type) type = "error";
+    while (f->nfr) {
+        frame *fr = top_frame(f);
+        json_t *b = block_of(r, fr->block);
+        switch (fr->kind) {
+        case FR_LOOP: f->nfr--; continue;
+        case FR_TRY:
+            if (fr->state == TRY_BODY) {
+                size_t i;
+                json_t *cl;
+                json_array_foreach(json_object_get(b, "catches"), i, cl) {
+                    if (!patterns_match(json_object_get(cl, "errors"), type)) continue;
+                    fr->state = TRY_CATCH;
+                    fr->scope = std_lua_scope_new(r->lua, f->scope);
+                    std_lua_scope_set(r->lua, fr->scope, json_string_value(json_object_get(cl, "as")), err);
+                    f->scope = fr->scope;
+                    f->pc = (int)bint(cl, "addr");
+                    f->state = F_READY;
+                    json_decref(err);
+                    return;
+                }
+            }
+            if (fr->scope) {
+                f->scope = fr->prev_scope;
+                std_lua_scope_free(r->lua, fr->scope);
+                fr->scope = 0;
+            }
+            if (fr->state != TRY_FINALLY && bint(b, "finally") >= 0) {
+                fr->state = TRY_FINALLY;
+                json_decref(fr->pending);
+                fr->pending = err;
+                f->pc = (int)bint(b, "finally");
+                f->state = F_READY;
+                return;
+            }
+            pop_frame(r, f);
+            continue;
+        case FR_SAGA: {
+            /* compensate what completed inside, newest first, then go on */
+            fr->kind = FR_COMP;
+            fr->pending = err;
+            f->state = F_READY;
+            next_compensation(r, fi);
+            return;
+        }
+        case FR_COMP: {
+            /* a compensation failed for good: stop, visibly */
+            json_t *e = json_pack("{s:s, s:s, s:O, s:O}", "type", "compensation.failed", "message",
+                                  "a compensation failed; the run needs attention", "error", err,
+                                  "compensating", fr->pending);
+            json_decref(err);
+            finish(r, VM_NEEDS_ATTENTION, e);
+            return;
+        }
+        case FR_ONERR:
+            if (fr->state == 0) {
+                fr->state = 1;
+                fr->pending = json_incref(err);
+                fr->scope = std_lua_scope_new(r->lua, f->scope);
+                std_lua_scope_set(r->lua, fr->scope, "err", err);
+                f->scope = fr->scope;
+                f->pc = (int)bint(b, "addr");
+                f->state = F_READY;
+                json_decref(err);
+                return;
+            }
+            /* on_error itself failed: the run fails with the original error */
+            json_object_set_new(fr->pending, "on_error_failed", err);
+            err = json_incref(fr->pending);
+            pop_frame(r, f);
+            continue;
+        }
+    }
+    if (f->parent < 0) {
+        finish(r, VM_FAILED, err);
+        return;
+    }
+    child_failed(r, fi, err);
+}
+
+/* ---- joins ------------------------------------------------------------- */
+
+static void start_iteration(vm_run *r, int pi)
+{
+    fiber *p = &r->fibers[pi];
+    json_t *b = block_of(r, p->join_block);
+    size_t i = p->next_item++;
+    int ci = new_fiber(r, pi, (int)bint(b, "body"));
+    p = &r->fibers[pi]; /* new_fiber may move the array */
+    fiber *c = &r->fibers[ci];
+    c->scope = std_lua_scope_new(r->lua, p->scope);
+    c->own_scope = 1;
+    c->steps_scope = c->scope;
+    std_lua_scope_set(r->lua, c->scope, json_string_value(json_object_get(b, "as")),
+                      json_array_get(p->items, i));
+    json_t *idx = json_integer((json_int_t)i + 1);
+    std_lua_scope_set(r->lua, c->scope, "index", idx);
+    json_decref(idx);
+    c->key = json_integer((json_int_t)i);
+    p->kids++;
+}
+
+/* The parent resumes after its block with output out (stolen). */
+static void join_done(vm_run *r, int pi, json_t *out)
+{
+    fiber *p = &r->fibers[pi];
+    json_t *b = block_of(r, p->join_block);
+    int step = (int)bint(b, "step");
+    if (step >= 0) publish(r, p, step, out);
+    json_decref(p->last);
+    p->last = out;
+    json_decref(p->results);
+    json_decref(p->items);
+    p->results = p->items = NULL;
+    p->pc = (int)bint(b, "end");
+    p->state = F_READY;
+}
+
+static void child_done(vm_run *r, int ci)
+{
+    fiber *c = &r->fibers[ci];
+    int pi = c->parent;
+    fiber *p = &r->fibers[pi];
+    json_t *b = block_of(r, p->join_block);
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (!strcmp(type, "par")) {
+        const char *name = json_string_value(c->key);
+        json_object_set(p->results, name, c->last);
+        p->kids--;
+        if (!strcmp(json_string_value(json_object_get(b, "mode")), "any")) {
+            json_t *out = json_pack("{s:O}", name, c->last);
+            release_fiber(r, ci);
+            cancel_kids(r, pi);
+            join_done(r, pi, out);
+            return;
+        }
+        release_fiber(r, ci);
+        if (p->kids == 0) {
+            if (p->kid_error) {
+                json_t *err = p->kid_error;
+                p->kid_error = NULL;
+                raise_in(r, pi, err);
+            } else {
+                join_done(r, pi, json_incref(p->results));
+            }
+        }
+        return;
+    }
+    /* foreach: the iteration's result at its index */
+    json_int_t res = bint(b, "result");
+    json_t *v = NULL;
+    if (res >= 0) {
+        std_err e = {0};
+        if (!(v = eval_tmpl_index(r, (int)res, c->scope, &e))) {
+            json_t *err = error_obj(&e, r->p);
+            release_fiber(r, ci);
+            p = &r->fibers[pi];
+            p->kids--;
+            cancel_kids(r, pi);
+            raise_in(r, pi, err);
+            return;
+        }
+    } else {
+        v = json_incref(c->last);
+    }
+    json_array_set_new(p->results, (size_t)json_integer_value(c->key), v);
+    release_fiber(r, ci);
+    p = &r->fibers[pi];
+    p->kids--;
+    if (p->next_item < json_array_size(p->items)) start_iteration(r, pi);
+    else if (p->kids == 0) join_done(r, pi, json_incref(p->results));
+}
+
+static void child_failed(vm_run *r, int ci, json_t *err)
+{
+    fiber *c = &r->fibers[ci];
+    int pi = c->parent;
+    json_t *b = block_of(r, r->fibers[pi].join_block);
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (!strcmp(type, "par")) {
+        json_object_set_new(err, "branch", json_incref(c->key));
+        release_fiber(r, ci);
+        fiber *p = &r->fibers[pi];
+        p->kids--;
+        int any = !strcmp(json_string_value(json_object_get(b, "mode")), "any");
+        if (!any && json_is_true(json_object_get(b, "fail_fast"))) {
+            json_decref(p->kid_error);
+            p->kid_error = NULL;
+            cancel_kids(r, pi);
+            raise_in(r, pi, err);
+            return;
+        }
+        if (!p->kid_error) p->kid_error = err;
+        else json_decref(err);
+        if (p->kids == 0) { /* all: a branch failed; any: every branch failed */
+            err = p->kid_error;
+            p->kid_error = NULL;
+            raise_in(r, pi, err);
+        }
+        return;
+    }
+    json_object_set_new(err, "index", json_integer(json_integer_value(c->key) + 1));
+    release_fiber(r, ci);
+    r->fibers[pi].kids--;
+    cancel_kids(r, pi);
+    raise_in(r, pi, err);
 }
 
 /* ---- runs -------------------------------------------------------------- */
@@ -177,7 +655,7 @@ vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
     json_t *empty = json_object();
     std_lua_set_global(r->lua, "steps", empty);
     json_decref(empty);
-    json_t *vars = eval_tmpl_index(r, p->vars_tmpl, e);
+    json_t *vars = eval_tmpl_index(r, p->vars_tmpl, 0, e);
     if (!vars) {
         vm_run_free(r);
         return NULL;
@@ -188,9 +666,7 @@ vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
     }
     std_lua_set_global(r->lua, "vars", vars);
     json_decref(vars);
-    r->fibers = calloc(1, sizeof *r->fibers);
-    r->nfibers = 1;
-    r->fibers[0] = (fiber){.pc = 0, .state = FIBER_READY, .last = json_null()};
+    new_fiber(r, -1, 0);
     r->state = VM_RUNNING;
     return r;
 }
@@ -206,23 +682,18 @@ void vm_run_free(vm_run *r)
     if (!r) return;
     for (size_t i = 0; i < r->ncmds; i++) vm_cmd_free(&r->cmds[i]);
     free(r->cmds);
-    for (size_t i = 0; i < r->nfibers; i++) json_decref(r->fibers[i].last);
+    free(r->cancels);
+    for (size_t i = 0; i < r->nfibers; i++)
+        if (r->fibers[i].state != F_FREE) release_fiber(r, (int)i);
     free(r->fibers);
+    free(r->free_fibers);
+    for (size_t i = 0; i < r->nsagas; i++) json_decref(r->sagas[i].comps);
+    free(r->sagas);
     free(r->handles);
     json_decref(r->output);
     json_decref(r->error);
     std_lua_free(r->lua);
     free(r);
-}
-
-static void push_cmd(vm_run *r, vm_cmd c)
-{
-    if (r->ncmds == r->capcmds) {
-        r->capcmds = r->capcmds ? r->capcmds * 2 : 4;
-        r->cmds = realloc(r->cmds, r->capcmds * sizeof *r->cmds);
-        if (!r->cmds) abort();
-    }
-    r->cmds[r->ncmds++] = c;
 }
 
 size_t vm_take_cmds(vm_run *r, vm_cmd **cmds)
@@ -234,94 +705,228 @@ size_t vm_take_cmds(vm_run *r, vm_cmd **cmds)
     return n;
 }
 
-static json_t *error_obj(const std_err *e, const vm_program *p)
+size_t vm_take_cancels(vm_run *r, int64_t **seqs)
 {
-    json_t *err = json_pack("{s:s, s:s}", "type", e->type[0] ? e->type : "internal", "message",
-                            e->msg);
-    if (e->line) {
-        char where[300];
-        snprintf(where, sizeof where, "%s:%d", p->file, e->line);
-        json_object_set_new(err, "where", json_string(where));
+    *seqs = r->cancels;
+    size_t n = r->ncancels;
+    r->cancels = NULL;
+    r->ncancels = r->capcancels = 0;
+    return n;
+}
+
+static int eval_cond(vm_run *r, int fi, int chunk, int *truthy)
+{
+    std_err e = {0};
+    json_t *v = NULL;
+    if (vm_eval_chunk(r, chunk, r->fibers[fi].scope, &v, &e) != 0) {
+        raise_in(r, fi, error_obj(&e, r->p));
+        return -1;
     }
-    return err;
+    *truthy = !(json_is_null(v) || json_is_false(v));
+    json_decref(v);
+    return 0;
 }
 
-static void finish(vm_run *r, vm_state st, json_t *value)
-{
-    r->state = st;
-    if (st == VM_DONE) r->output = value;
-    else r->error = value;
-    for (size_t i = 0; i < r->nfibers; i++) r->fibers[i].state = FIBER_DONE;
-}
-
-/* Run fiber f until it blocks or ends. */
-static void run_fiber(vm_run *r, fiber *f)
+/* Execute one instruction of fiber fi. */
+static void step_fiber(vm_run *r, int fi)
 {
     const vm_program *p = r->p;
-    while (f->state == FIBER_READY && r->state == VM_RUNNING) {
-        if (f->pc < 0 || (size_t)f->pc >= p->ncode) {
-            std_err e;
-            std_errf(&e, "internal", "pc %d out of the program", f->pc);
-            finish(r, VM_FAILED, error_obj(&e, p));
-            return;
+    fiber *f = &r->fibers[fi];
+    if (f->pc < 0 || (size_t)f->pc >= p->ncode) {
+        std_err e;
+        std_errf(&e, "internal", "pc %d out of the program", f->pc);
+        finish(r, VM_FAILED, error_obj(&e, p));
+        return;
+    }
+    const vm_ins *in = &p->code[f->pc];
+    r->ninstr++;
+    json_t *b = (vm_ops[in->op].operands[0] == 'b') ? block_of(r, in->a) : NULL;
+    switch ((vm_op)in->op) {
+    case VM_NOP: f->pc++; break;
+    case VM_JMP: f->pc = in->a; break;
+    case VM_JMPF: {
+        int t = 0;
+        if (eval_cond(r, fi, in->a, &t) == 0) r->fibers[fi].pc = t ? f->pc + 1 : in->b;
+        break;
+    }
+    case VM_CLEAR:
+        json_decref(f->last);
+        f->last = json_null();
+        f->pc++;
+        break;
+    case VM_SETOUT: publish(r, f, in->a, f->last); f->pc++; break;
+    case VM_STEP: {
+        vm_cmd c = {.seq = r->next_seq++, .step = in->a, .scope = f->scope};
+        json_t *step = json_array_get(p->steps, (size_t)in->a);
+        int t = (int)json_integer_value(json_object_get(step, "args"));
+        json_t *ms = json_object_get(step, "ms");
+        c.args = ms ? json_pack("{s:O}", "ms", ms) : eval_tmpl_index(r, t, f->scope, &c.eval_error);
+        if (!c.args && !c.eval_error.type[0]) strcpy(c.eval_error.type, "lua");
+        f->state = F_WAIT_CMD;
+        f->waiting_seq = c.seq;
+        f->waiting_step = in->a;
+        push_cmd(r, c);
+        break;
+    }
+    case VM_FINISH:
+        finish(r, VM_DONE, json_incref(f->last));
+        break;
+    case VM_END: {
+        std_err e = {0};
+        json_t *out = eval_tmpl_index(r, in->a, f->scope, &e);
+        if (!out) raise_in(r, fi, error_obj(&e, p));
+        else finish(r, VM_DONE, out);
+        break;
+    }
+    case VM_PAR: {
+        f->join_block = in->a;
+        f->results = json_object();
+        f->kids = 0;
+        f->state = F_WAIT_KIDS;
+        size_t i;
+        json_t *br;
+        json_array_foreach(json_object_get(b, "branches"), i, br) {
+            int ci = new_fiber(r, fi, (int)json_integer_value(json_array_get(br, 1)));
+            r->fibers[ci].key = json_incref(json_array_get(br, 0));
+            r->fibers[fi].kids++;
         }
-        const vm_ins *in = &p->code[f->pc];
-        r->ninstr++;
-        switch ((vm_op)in->op) {
-        case VM_NOP: f->pc++; break;
-        case VM_JMP: f->pc = in->a; break;
-        case VM_JMPF: {
-            std_err e = {0};
-            json_t *v = NULL;
-            if (vm_eval_chunk(r, in->a, &v, &e) != 0) {
-                finish(r, VM_FAILED, error_obj(&e, p));
-                return;
+        break;
+    }
+    case VM_EACH: {
+        std_err e = {0};
+        json_t *items = NULL;
+        if (vm_eval_chunk(r, (int)bint(b, "items"), f->scope, &items, &e) != 0) {
+            raise_in(r, fi, error_obj(&e, p));
+            break;
+        }
+        if (json_is_object(items) && json_object_size(items) == 0) {
+            json_decref(items);
+            items = json_array();
+        }
+        if (!json_is_array(items)) {
+            json_decref(items);
+            raise_in(r, fi, simple_error("lua", "foreach 'items' must be a list"));
+            break;
+        }
+        f->join_block = in->a;
+        f->items = items;
+        f->next_item = 0;
+        f->kids = 0;
+        f->results = json_array();
+        for (size_t i = 0; i < json_array_size(items); i++) json_array_append_new(f->results, json_null());
+        if (json_array_size(items) == 0) {
+            join_done(r, fi, json_array());
+            break;
+        }
+        f->state = F_WAIT_KIDS;
+        json_int_t conc = bint(b, "concurrency");
+        while (r->fibers[fi].kids < conc && r->fibers[fi].next_item < json_array_size(items))
+            start_iteration(r, fi);
+        break;
+    }
+    case VM_FEND:
+        f->state = F_DONE;
+        child_done(r, fi);
+        break;
+    case VM_LOOP: {
+        frame *fr = push_frame(f, FR_LOOP, in->a);
+        fr->iter = 1;
+        f->pc++;
+        break;
+    }
+    case VM_NEXT: {
+        frame *fr = top_frame(f);
+        json_int_t until = bint(b, "until"), max = bint(b, "max");
+        int done = 0;
+        if (until >= 0 && eval_cond(r, fi, (int)until, &done) != 0) break;
+        f = &r->fibers[fi];
+        fr = top_frame(f);
+        if (done) {
+            f->nfr--;
+            f->pc = in->b;
+        } else if (max > 0 && fr->iter >= max) {
+            f->nfr--;
+            if (until >= 0) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "'until' still false after %lld iterations", (long long)max);
+                raise_in(r, fi, simple_error("loop.exhausted", msg));
+            } else {
+                f->pc = in->b;
             }
-            int truthy = !(json_is_null(v) || json_is_false(v));
-            json_decref(v);
-            f->pc = truthy ? f->pc + 1 : in->b;
-            break;
-        }
-        case VM_CLEAR:
-            json_decref(f->last);
-            f->last = json_null();
+        } else {
+            fr->iter++;
             f->pc++;
-            break;
-        case VM_SETOUT: {
-            const char *id = vm_step_id(p, in->a);
-            if (id) std_lua_set_field(r->lua, "steps", id, f->last);
-            f->pc++;
-            break;
         }
-        case VM_STEP: {
-            vm_cmd c = {.seq = r->next_seq++, .step = in->a};
-            json_t *step = json_array_get(p->steps, (size_t)in->a);
-            int t = (int)json_integer_value(json_object_get(step, "args"));
-            c.args = eval_tmpl_index(r, t, &c.eval_error);
-            if (!c.args && !c.eval_error.type[0]) strcpy(c.eval_error.type, "lua");
-            f->state = FIBER_WAITING;
-            f->waiting_seq = c.seq;
-            f->waiting_step = in->a;
-            push_cmd(r, c);
-            return;
+        break;
+    }
+    case VM_TRY: push_frame(f, FR_TRY, in->a)->state = TRY_BODY; f->pc++; break;
+    case VM_TRYEND: {
+        frame *fr = top_frame(f);
+        if (fr->scope) {
+            f->scope = fr->prev_scope;
+            std_lua_scope_free(r->lua, fr->scope);
+            fr->scope = 0;
         }
-        case VM_FINISH:
-            finish(r, VM_DONE, in->a < 0 ? json_incref(f->last) : eval_tmpl_index(r, in->a, NULL));
-            return;
-        case VM_END: {
-            std_err e = {0};
-            json_t *out = eval_tmpl_index(r, in->a, &e);
-            if (!out) finish(r, VM_FAILED, error_obj(&e, p));
-            else finish(r, VM_DONE, out);
-            return;
+        if (bint(b, "finally") >= 0) {
+            fr->state = TRY_FINALLY;
+            f->pc = (int)bint(b, "finally");
+        } else {
+            pop_frame(r, f);
+            f->pc = (int)bint(b, "end");
         }
-        default: {
-            std_err e;
-            std_errf(&e, "internal", "unknown opcode %d", in->op);
-            finish(r, VM_FAILED, error_obj(&e, p));
-            return;
+        break;
+    }
+    case VM_FINEND: {
+        frame *fr = top_frame(f);
+        json_t *err = fr->pending;
+        fr->pending = NULL;
+        pop_frame(r, f);
+        f->pc = (int)bint(b, "end");
+        if (err) raise_in(r, fi, err);
+        break;
+    }
+    case VM_SAGA: {
+        r->sagas = realloc(r->sagas, (r->nsagas + 1) * sizeof *r->sagas);
+        if (!r->sagas) abort();
+        r->sagas[r->nsagas] = (saga){.parent = f->saga, .comps = json_array()};
+        frame *fr = push_frame(f, FR_SAGA, in->a);
+        fr->saga = (int)r->nsagas;
+        f->saga = (int)r->nsagas++;
+        f->pc++;
+        break;
+    }
+    case VM_SAGAEND: {
+        frame *fr = top_frame(f);
+        saga *sg = &r->sagas[fr->saga];
+        if (sg->parent >= 0) { /* an enclosing saga still undoes them if it fails */
+            json_array_extend(r->sagas[sg->parent].comps, sg->comps);
+        } else {
+            size_t i;
+            json_t *c;
+            json_array_foreach(sg->comps, i, c)
+                std_lua_scope_free(r->lua, (int)json_integer_value(json_array_get(c, 1)));
         }
-        }
+        json_array_clear(sg->comps);
+        f->saga = sg->parent;
+        f->nfr--;
+        f->pc++;
+        break;
+    }
+    case VM_COMPEND: next_compensation(r, fi); break;
+    case VM_ONERR: push_frame(f, FR_ONERR, in->a); f->pc++; break;
+    case VM_ONEREND: {
+        frame *fr = top_frame(f);
+        json_t *err = json_incref(fr->pending);
+        pop_frame(r, f);
+        finish(r, VM_FAILED, err);
+        break;
+    }
+    default: {
+        std_err e;
+        std_errf(&e, "internal", "unknown opcode %d", in->op);
+        finish(r, VM_FAILED, error_obj(&e, p));
+        break;
+    }
     }
 }
 
@@ -331,49 +936,65 @@ int vm_run_advance(vm_run *r, std_err *e)
     while (progress && r->state == VM_RUNNING) {
         progress = 0;
         for (size_t i = 0; i < r->nfibers && r->state == VM_RUNNING; i++)
-            if (r->fibers[i].state == FIBER_READY) {
-                run_fiber(r, &r->fibers[i]);
+            while (r->state == VM_RUNNING && r->fibers[i].state == F_READY) {
+                step_fiber(r, (int)i);
                 progress = 1;
             }
     }
     return 0;
 }
 
-static fiber *waiting_on(vm_run *r, int64_t seq)
+static int waiting_on(vm_run *r, int64_t seq)
 {
     for (size_t i = 0; i < r->nfibers; i++)
-        if (r->fibers[i].state == FIBER_WAITING && r->fibers[i].waiting_seq == seq)
-            return &r->fibers[i];
-    return NULL;
+        if (r->fibers[i].state == F_WAIT_CMD && r->fibers[i].waiting_seq == seq) return (int)i;
+    return -1;
 }
 
 int vm_resolve(vm_run *r, int64_t seq, json_t *output)
 {
-    fiber *f = waiting_on(r, seq);
-    if (!f) return -1;
+    int fi = waiting_on(r, seq);
+    if (fi < 0) return -1;
+    fiber *f = &r->fibers[fi];
     const vm_program *p = r->p;
     int step = f->waiting_step;
-    const char *kind = vm_step_kind(p, step);
-    if (strcmp(kind, "set") == 0 && json_is_object(output)) {
+    json_t *st = json_array_get(p->steps, (size_t)step);
+    if (!strcmp(vm_step_kind(p, step), "set") && json_is_object(output)) {
         const char *k;
         json_t *v;
         json_object_foreach(output, k, v) std_lua_set_field(r->lua, "vars", k, v);
     }
-    const char *id = vm_step_id(p, step);
-    if (id) std_lua_set_field(r->lua, "steps", id, output);
+    publish(r, f, step, output);
+    json_t *comp = json_object_get(st, "comp");
+    if (comp && f->saga >= 0) { /* register the undo, with this fiber's names */
+        int sc = std_lua_scope_new(r->lua, f->scope);
+        json_array_append_new(r->sagas[f->saga].comps, json_pack("[O, i, i]", comp, sc, step));
+    }
     json_decref(f->last);
     f->last = json_incref(output);
-    f->state = FIBER_READY;
+    f->state = F_READY;
     f->pc++;
     return 0;
 }
 
 int vm_reject(vm_run *r, int64_t seq, json_t *error)
 {
-    fiber *f = waiting_on(r, seq);
-    if (!f) return -1;
-    finish(r, VM_FAILED, json_incref(error));
+    int fi = waiting_on(r, seq);
+    if (fi < 0) return -1;
+    r->fibers[fi].state = F_READY;
+    raise_in(r, fi, json_deep_copy(error));
     return 0;
+}
+
+void vm_cancel(vm_run *r, const char *reason)
+{
+    if (r->state != VM_RUNNING) return;
+    cancel_kids(r, 0);
+    fiber *f = &r->fibers[0];
+    if (f->state == F_WAIT_CMD) push_cancel(r, f->waiting_seq);
+    f->kids = 0;
+    f->state = F_READY;
+    raise_in(r, 0, simple_error("cancelled", reason && *reason ? reason : "the run was cancelled"));
 }
 
 vm_state vm_run_state(const vm_run *r) { return r->state; }

@@ -24,9 +24,10 @@
 typedef struct vm_run vm_run;
 
 typedef enum vm_state {
-    VM_RUNNING, /* fibers blocked on commands */
-    VM_DONE,    /* finished with an output */
-    VM_FAILED   /* finished with an error */
+    VM_RUNNING,        /* fibers blocked on commands */
+    VM_DONE,           /* finished with an output */
+    VM_FAILED,         /* finished with an error */
+    VM_NEEDS_ATTENTION /* a compensation failed for good: a person must look */
 } vm_state;
 
 typedef struct vm_cmd {
@@ -34,6 +35,7 @@ typedef struct vm_cmd {
     int step;        /* index in the program's step table */
     json_t *args;    /* evaluated arguments (NULL when eval_error is set) */
     std_err eval_error; /* set (type non-empty) when the arguments failed to evaluate */
+    int scope;       /* the Lua scope of the issuing fiber (for vm_eval_chunk) */
 } vm_cmd;
 
 /* Create a run: a sandbox with the program's chunks compiled, the globals
@@ -49,19 +51,30 @@ int vm_run_advance(vm_run *r, std_err *e);
 size_t vm_take_cmds(vm_run *r, vm_cmd **cmds);
 void vm_cmd_free(vm_cmd *c);
 
+/* Commands the VM gave up on (a sibling branch failed, the run was
+ * cancelled): the engine stops their effects. Returns how many; the array
+ * belongs to the caller (free). */
+size_t vm_take_cancels(vm_run *r, int64_t **seqs);
+
 /* Deliver the outcome of command seq: an output, or an error object
- * {type, message, ...} which fails the fiber (and so the run, until
- * try/catch exists). Both take a reference of their own. Returns -1 if no
- * fiber waits for seq. */
+ * {type, message, ...} raised in the waiting fiber (try/catch, sagas and
+ * on_error handle it; uncaught, it fails the run). Both take a reference of
+ * their own. Returns -1 if no fiber waits for seq. */
 int vm_resolve(vm_run *r, int64_t seq, json_t *output);
 int vm_reject(vm_run *r, int64_t seq, json_t *error);
+
+/* Cancel the run: every branch is stopped and {type: "cancelled"} is raised
+ * in the main fiber, so that finally blocks, compensations and on_error
+ * run. A no-op on a finished run. */
+void vm_cancel(vm_run *r, const char *reason);
 
 vm_state vm_run_state(const vm_run *r);
 json_t *vm_run_output(const vm_run *r); /* borrowed; VM_DONE only */
 json_t *vm_run_error(const vm_run *r);  /* borrowed; VM_FAILED only */
 
-/* Evaluate a `lua` step's chunk in the run's sandbox (a pure step). */
-int vm_eval_chunk(vm_run *r, int chunk, json_t **out, std_err *e);
+/* Evaluate a `lua` step's chunk in the run's sandbox, in the scope of the
+ * fiber that issued it (vm_cmd.scope). */
+int vm_eval_chunk(vm_run *r, int chunk, int scope, json_t **out, std_err *e);
 
 /* Number of VM instructions executed so far (for the benchmark). */
 uint64_t vm_run_instructions(const vm_run *r);

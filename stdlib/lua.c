@@ -27,6 +27,23 @@
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
  *
+ * Scopes: a scope is a table whose metatable reads (__index) and writes
+ * (__newindex) through to its parent scope's table, up to the globals; a call
+ * in a scope sets the chunk's _ENV upvalue to it and back to the globals after.
+ * A layered table (std_lua_scope_set_field) is a scope's own table whose
+ * __index looks the same name up in the parent scope at read time, so it
+ * follows replacements of the parent's table. Layouts:
+ *   scope metatable, one per parent scope P, shared by P's children:
+ *     {__index = P, __newindex = P, __metatable = false,
+ *      [1] = scope_mark, [2] = P, [3] = {name = layered metatable} (lazy)}
+ *   layered metatable, one per parent scope P and name N:
+ *     {__index = layer_index with upvalues P and N, __metatable = false,
+ *      [1] = layer_mark, [2] = P, [3] = N}
+ * The scope metatable of P's children is cached in the registry (for P the
+ * globals) or in the registry table child_mts by P's id until P is freed.
+ * pairs, len and Lua -> JSON see a layered table merged with its parent
+ * layers (push_layers, view_next) using raw accesses only.
+ *
  * Free names (std_lua_free_names) are approximate by design: any local
  * declaration, parameter or loop variable anywhere hides that name in the whole
  * chunk, and so does a statement-level assignment `x = ...` or `function x()`
@@ -50,6 +67,7 @@
 #define ALLOC_BYTES_PER_INSTR 16 /* allocation charged to the instruction budget */
 #define SCAN_BYTES_PER_INSTR 8   /* string scanning in C charged likewise */
 #define JSON_MAX_DEPTH 200
+#define LAYER_MAX 100            /* parent layers a layered table reads through, at most */
 
 enum { LIMIT_NONE, LIMIT_INSTR, LIMIT_MEM };
 
@@ -68,6 +86,10 @@ struct std_lua {
 static const char json_null_obj = 'n';
 static const char array_mt_key = 'a';
 static const char box_mt_key = 'b';
+static const char scope_mark = 's';         /* [1] of scope metatables */
+static const char layer_mark = 'l';         /* [1] of layered-table metatables */
+static const char globals_child_mt_key = 'g'; /* scope metatable of children of the globals */
+static const char child_mts_key = 'c';      /* scope id -> metatable of its children */
 #define LUD(p) ((void *)(uintptr_t)(p))
 
 static void *xrealloc(void *p, size_t n)
@@ -289,6 +311,139 @@ static int sb_charged(lua_State *S)
     return lua_gettop(S);
 }
 
+/* ---- scopes: metatables and layered views (see the header) -------------- */
+
+enum { MT_MARK = 1, MT_PARENT = 2, MT_EXTRA = 3 };
+
+/* The mark of the metatable of the value at idx (&scope_mark, &layer_mark)
+ * or NULL. Raw: never runs code, allocates or raises. */
+static const void *mark_of(lua_State *S, int idx)
+{
+    if (!lua_getmetatable(S, idx)) return NULL;
+    lua_rawgeti(S, -1, MT_MARK);
+    const void *p = lua_type(S, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(S, -1) : NULL;
+    lua_pop(S, 2);
+    return p;
+}
+
+/* Pushes field i of the metatable of the value at idx (which has one). */
+static void push_mt_field(lua_State *S, int idx, int i)
+{
+    lua_getmetatable(S, idx);
+    lua_rawgeti(S, -1, i);
+    lua_remove(S, -2);
+}
+
+/* Pushes env[name] (env and name at those indices) found without
+ * metamethods: in env, else up its chain of parent scopes to the globals.
+ * Returns its type. */
+static int env_rawget(lua_State *S, int env, int name)
+{
+    name = lua_absindex(S, name);
+    lua_pushvalue(S, env);
+    for (;;) {
+        lua_pushvalue(S, name);
+        if (lua_rawget(S, -2) != LUA_TNIL || mark_of(S, -2) != &scope_mark) break;
+        lua_pop(S, 1);
+        push_mt_field(S, -1, MT_PARENT);
+        lua_remove(S, -2);
+    }
+    lua_remove(S, -2);
+    return lua_type(S, -1);
+}
+
+/* If the value at idx is a layered table, pushes the table it reads through
+ * (what its parent scope holds under its name now) and returns 1; else 0. */
+static int push_parent_layer(lua_State *S, int idx)
+{
+    idx = lua_absindex(S, idx);
+    if (mark_of(S, idx) != &layer_mark) return 0;
+    push_mt_field(S, idx, MT_PARENT);
+    push_mt_field(S, idx, MT_EXTRA);
+    int t = env_rawget(S, -2, -1);
+    lua_replace(S, -3);
+    lua_pop(S, 1);
+    if (t == LUA_TTABLE) return 1;
+    lua_pop(S, 1);
+    return 0;
+}
+
+/* __index of layered tables: the key in the parent layers, nearest first; a
+ * parent that is a plain table is indexed normally. Upvalues: the parent
+ * scope and the name of the table (as [2] and [3] of its metatable). */
+static int layer_index(lua_State *S)
+{
+    lua_settop(S, 2);
+    lua_pushvalue(S, lua_upvalueindex(1)); /* 3: the scope to look in */
+    lua_pushvalue(S, lua_upvalueindex(2)); /* 4: the name */
+    for (int depth = 0; depth < LAYER_MAX; depth++) {
+        if (env_rawget(S, 3, 4) != LUA_TTABLE) { /* 5: the parent layer */
+            lua_pushnil(S);
+            return 1;
+        }
+        lua_pushvalue(S, 2);
+        if (lua_rawget(S, 5) != LUA_TNIL) return 1;
+        lua_pop(S, 1);
+        if (mark_of(S, 5) != &layer_mark) {
+            lua_pushvalue(S, 2);
+            lua_gettable(S, 5);
+            return 1;
+        }
+        push_mt_field(S, 5, MT_PARENT);
+        push_mt_field(S, 5, MT_EXTRA);
+        lua_replace(S, 4);
+        lua_replace(S, 3);
+        lua_settop(S, 4);
+    }
+    return luaL_error(S, "layered table nested deeper than %d levels", LAYER_MAX);
+}
+
+/* Pushes the layers of the view of the table at idx: the table itself, and
+ * for a layered table the parent layers it reads through, nearest first (a
+ * layer met twice ends the list). Returns how many, 0 when the Lua stack
+ * cannot grow. Raw accesses only: runs no code and never raises, so that
+ * std_lua_to_json may use it. */
+static int push_layers(lua_State *S, int idx)
+{
+    idx = lua_absindex(S, idx);
+    int base = lua_gettop(S) + 1, n = 1;
+    int layered = mark_of(S, idx) == &layer_mark;
+    if (!lua_checkstack(S, layered ? LAYER_MAX + 8 : 8)) return 0;
+    lua_pushvalue(S, idx);
+    while (layered && n < LAYER_MAX && push_parent_layer(S, -1)) {
+        int seen = 0;
+        for (int j = 0; j < n && !seen; j++) seen = lua_rawequal(S, -1, base + j);
+        if (seen) {
+            lua_pop(S, 1);
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* lua_next over the view of the n layers at base..base+n-1 (push_layers):
+ * each layer's entries whose key no nearer layer holds. *li is the layer
+ * being traversed, 0 at the start (with a nil key pushed, as for lua_next). */
+static int view_next(lua_State *S, int base, int n, int *li)
+{
+    for (;;) {
+        if (lua_next(S, base + *li)) {
+            int shadowed = 0;
+            for (int j = 0; j < *li && !shadowed; j++) {
+                lua_pushvalue(S, -2);
+                shadowed = lua_rawget(S, base + j) != LUA_TNIL;
+                lua_pop(S, 1);
+            }
+            if (!shadowed) return 1;
+            lua_pop(S, 1);
+            continue;
+        }
+        if (++*li >= n) return 0;
+        lua_pushnil(S);
+    }
+}
+
 /* ---- deterministic pairs ------------------------------------------------ */
 
 typedef struct key_ent {
@@ -341,7 +496,9 @@ static int pairs_iter(lua_State *S)
     for (;;) {
         if (lua_rawgeti(S, lua_upvalueindex(1), ++i) == LUA_TNIL) return 1;
         lua_pushvalue(S, -1);
-        if (lua_rawget(S, lua_upvalueindex(3)) != LUA_TNIL) { /* skip keys cleared since */
+        int t = lua_toboolean(S, lua_upvalueindex(4)) ? lua_gettable(S, lua_upvalueindex(3))
+                                                      : lua_rawget(S, lua_upvalueindex(3));
+        if (t != LUA_TNIL) { /* skip keys cleared since */
             lua_pushinteger(S, i);
             lua_replace(S, lua_upvalueindex(2));
             return 2;
@@ -350,19 +507,24 @@ static int pairs_iter(lua_State *S)
     }
 }
 
-/* pairs(t): snapshot the keys, sort them (numbers, strings, booleans, others). */
+/* pairs(t): snapshot the keys, sort them (numbers, strings, booleans, others).
+ * A layered table is seen merged with its parent layers. */
 static int sb_pairs(lua_State *S)
 {
     luaL_checktype(S, 1, LUA_TTABLE);
     lua_settop(S, 1);
+    int layered = mark_of(S, 1) == &layer_mark;
     lua_newtable(S); /* 2: keys in traversal order */
+    int nl = push_layers(S, 1), li = 0;
+    if (!nl) return luaL_error(S, "pairs: out of Lua stack");
     lua_Integer n = 0;
     lua_pushnil(S);
-    while (lua_next(S, 1)) {
+    while (view_next(S, 3, nl, &li)) {
         lua_pop(S, 1);
         lua_pushvalue(S, -1);
         lua_rawseti(S, 2, ++n);
     }
+    lua_settop(S, 2);
     charge(S, sort_cost((double)n));
     key_ent *ke = lua_newuserdatauv(S, (size_t)(n ? n : 1) * sizeof *ke, 0); /* 3 */
     for (lua_Integer i = 0; i < n; i++) {
@@ -391,7 +553,8 @@ static int sb_pairs(lua_State *S)
     }
     lua_pushinteger(S, 0);
     lua_pushvalue(S, 1);
-    lua_pushcclosure(S, pairs_iter, 3);
+    lua_pushboolean(S, layered);
+    lua_pushcclosure(S, pairs_iter, 4);
     lua_pushvalue(S, 1);
     lua_pushnil(S);
     return 3;
@@ -522,8 +685,14 @@ static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
     kv *items = NULL;
     size_t m = 0, cap = 0;
     json_t *o = NULL;
+    int top = lua_gettop(S), base = top + 1, li = 0;
+    int nl = push_layers(S, idx); /* a layered table is seen merged */
+    if (!nl) {
+        std_errf(e, "lua", "cannot convert to JSON: out of Lua stack");
+        return NULL;
+    }
     lua_pushnil(S);
-    while (lua_next(S, idx)) {
+    while (view_next(S, base, nl, &li)) {
         char num[32];
         const char *k;
         size_t kl;
@@ -536,7 +705,6 @@ static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
         } else {
             std_errf(e, "lua", "cannot convert a table with a %s key to JSON (keys must be strings or integers)",
                      kt == LUA_TNUMBER ? "non-integer number" : lua_typename(S, kt));
-            lua_pop(S, 2);
             goto fail;
         }
         json_t *v = tj_value(S, -1, c, e);
@@ -547,7 +715,6 @@ static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
                 snprintf(seg, sizeof seg, "[%s]", num);
                 where_prepend(c, seg);
             }
-            lua_pop(S, 2);
             goto fail;
         }
         if (m == cap) {
@@ -562,6 +729,7 @@ static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
         m++;
         lua_pop(S, 1);
     }
+    lua_settop(S, top);
     if (m) qsort(items, m, sizeof *items, kv_cmp);
     for (size_t i = 1; i < m; i++) {
         if (kv_cmp(&items[i - 1], &items[i]) == 0) {
@@ -582,6 +750,7 @@ static json_t *tj_object(lua_State *S, int idx, tj *c, std_err *e)
         }
     }
 fail:
+    lua_settop(S, top);
     for (size_t i = 0; i < m; i++) {
         free(items[i].k);
         json_decref(items[i].v);
@@ -605,6 +774,12 @@ static json_t *tj_table(lua_State *S, int idx, tj *c, std_err *e)
     if (!lua_checkstack(S, 6)) {
         std_errf(e, "lua", "cannot convert to JSON: out of Lua stack");
         return NULL;
+    }
+    if (mark_of(S, idx) == &layer_mark) { /* merged with its parent layers: an object */
+        c->open[c->depth++] = p;
+        json_t *r = tj_object(S, idx, c, e);
+        c->depth--;
+        return r;
     }
     /* Classify: keys exactly 1..n make an array, as does the array metatable. */
     lua_Integer count = 0, maxk = 0;
@@ -883,9 +1058,12 @@ static int sb_len(lua_State *S)
             lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 1));
             return 1;
         }
+        lua_settop(S, 1);
+        int nl = push_layers(S, 1), li = 0; /* a layered table is seen merged */
+        if (!nl) return luaL_error(S, "len: out of Lua stack");
         lua_Integer n = 0;
         lua_pushnil(S);
-        while (lua_next(S, 1)) {
+        while (view_next(S, 2, nl, &li)) {
             lua_pop(S, 1);
             n++;
         }
@@ -1118,7 +1296,102 @@ int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, 
     return rc;
 }
 
-int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
+/* ---- scopes and calls ---------------------------------------------------- */
+
+/* Pushes the environment of scope (the globals table for 0) and returns 1,
+ * or pushes nothing and returns 0 when scope is not a live scope id. Never
+ * raises. */
+static int push_env(lua_State *S, int scope)
+{
+    if (scope == 0) {
+        lua_rawgeti(S, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        return 1;
+    }
+    if (scope < 0) return 0;
+    if (lua_rawgeti(S, LUA_REGISTRYINDEX, scope) == LUA_TTABLE && mark_of(S, -1) == &scope_mark) return 1;
+    lua_pop(S, 1);
+    return 0;
+}
+
+/* Pushes the metatable of the children of scope `parent`, whose environment
+ * is at index env: cached in the registry (parent 0) or in child_mts. */
+static void push_child_mt(lua_State *S, int parent, int env)
+{
+    env = lua_absindex(S, env);
+    if (parent == 0) {
+        if (lua_rawgetp(S, LUA_REGISTRYINDEX, &globals_child_mt_key) == LUA_TTABLE) return;
+        lua_pop(S, 1);
+    } else {
+        if (lua_rawgetp(S, LUA_REGISTRYINDEX, &child_mts_key) != LUA_TTABLE) {
+            lua_pop(S, 1);
+            lua_newtable(S);
+            lua_pushvalue(S, -1);
+            lua_rawsetp(S, LUA_REGISTRYINDEX, &child_mts_key);
+        }
+        if (lua_rawgeti(S, -1, parent) == LUA_TTABLE) {
+            lua_remove(S, -2);
+            return;
+        }
+        lua_pop(S, 1); /* child_mts stays below the new metatable */
+    }
+    lua_createtable(S, 3, 3);
+    lua_pushvalue(S, env);
+    lua_setfield(S, -2, "__index");
+    lua_pushvalue(S, env);
+    lua_setfield(S, -2, "__newindex"); /* new names become globals, as at top level */
+    lua_pushboolean(S, 0);
+    lua_setfield(S, -2, "__metatable");
+    lua_pushlightuserdata(S, LUD(&scope_mark));
+    lua_rawseti(S, -2, MT_MARK);
+    lua_pushvalue(S, env);
+    lua_rawseti(S, -2, MT_PARENT);
+    lua_pushvalue(S, -1);
+    if (parent == 0) {
+        lua_rawsetp(S, LUA_REGISTRYINDEX, &globals_child_mt_key);
+    } else {
+        lua_rawseti(S, -3, parent);
+        lua_remove(S, -2);
+    }
+}
+
+/* Pushes the metatable of the layered tables named `name` of the scope at
+ * index env (shared by the children of its parent, cached in their
+ * metatable). */
+static void push_layer_mt(lua_State *S, int env, const char *name)
+{
+    lua_getmetatable(S, env); /* the scope metatable */
+    int smt = lua_gettop(S);
+    if (lua_rawgeti(S, smt, MT_EXTRA) != LUA_TTABLE) {
+        lua_pop(S, 1);
+        lua_newtable(S);
+        lua_pushvalue(S, -1);
+        lua_rawseti(S, smt, MT_EXTRA);
+    }
+    lua_pushstring(S, name);
+    if (lua_rawget(S, -2) != LUA_TTABLE) {
+        lua_pop(S, 1);
+        lua_createtable(S, 3, 2);
+        lua_rawgeti(S, smt, MT_PARENT);
+        lua_pushstring(S, name);
+        lua_pushcclosure(S, layer_index, 2);
+        lua_setfield(S, -2, "__index");
+        lua_pushboolean(S, 0);
+        lua_setfield(S, -2, "__metatable");
+        lua_pushlightuserdata(S, LUD(&layer_mark));
+        lua_rawseti(S, -2, MT_MARK);
+        lua_rawgeti(S, smt, MT_PARENT);
+        lua_rawseti(S, -2, MT_PARENT);
+        lua_pushstring(S, name);
+        lua_rawseti(S, -2, MT_EXTRA);
+        lua_pushstring(S, name);
+        lua_pushvalue(S, -2);
+        lua_rawset(S, -4);
+    }
+    lua_replace(S, smt);
+    lua_settop(S, smt);
+}
+
+int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
 {
     lua_State *S = L->S;
     if (out) *out = NULL;
@@ -1130,10 +1403,20 @@ int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
         return -1;
     }
     int top = lua_gettop(S);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, L->refs[handle]);
+    if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
+    /* Any table is a safe _ENV, so on this hot path a table in the registry
+     * slot is enough: only scopes (and the globals, slot 2) are tables there. */
+    if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : LUA_RIDX_GLOBALS) != LUA_TTABLE) {
+        lua_settop(S, top);
+        return std_errf(e, "lua", "invalid Lua scope %d", scope);
+    }
+    /* _ENV is the first upvalue of every main chunk; set it on each call
+     * (a script may also have assigned _ENV in its previous run) */
+    lua_setupvalue(S, -2, 1);
     L->instr_used = 0;
     L->limit_hit = LIMIT_NONE;
     lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */
-    lua_rawgeti(S, LUA_REGISTRYINDEX, L->refs[handle]);
     int st = lua_pcall(S, 0, 1, 0);
     int rc = 0;
     if (st != LUA_OK) {
@@ -1142,30 +1425,47 @@ int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
         *out = std_lua_to_json(S, -1, e);
         if (!*out) rc = -1;
     }
+    if (scope != 0) { /* back to the globals: the chunk must not keep a freed scope alive */
+        lua_rawgeti(S, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        lua_setupvalue(S, top + 1, 1);
+    }
     lua_settop(S, top);
     if (L->limit_hit != LIMIT_NONE || st == LUA_ERRMEM) lua_gc(S, LUA_GCCOLLECT, 0);
     return rc;
 }
 
+int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
+{
+    return std_lua_call_in(L, handle, 0, out, e);
+}
+
 typedef struct set_args {
+    int scope; /* 0 = globals */
     const char *table, *key;
     json_t *v;
+    int ref; /* std_lua_scope_new's result */
 } set_args;
 
 /* Runs under lua_pcall; raw accesses so that a metatable a script put on _G
- * cannot run code here. */
+ * cannot run code here. The scope was checked by the caller. */
 static int set_fn(lua_State *S)
 {
     set_args *a = lua_touserdata(S, 1);
-    lua_pushglobaltable(S);
+    if (!push_env(S, a->scope)) return 0;
+    int env = lua_gettop(S);
     if (a->table) {
         lua_pushstring(S, a->table);
-        if (lua_rawget(S, -2) != LUA_TTABLE) {
+        if (lua_rawget(S, env) != LUA_TTABLE) {
             lua_pop(S, 1);
+            if (a->scope && !a->v) return 0; /* nothing of the scope's own to unset */
             lua_newtable(S);
+            if (a->scope) {
+                push_layer_mt(S, env, a->table);
+                lua_setmetatable(S, -2);
+            }
             lua_pushstring(S, a->table);
             lua_pushvalue(S, -2);
-            lua_rawset(S, -4);
+            lua_rawset(S, env);
         }
     }
     lua_pushstring(S, a->key);
@@ -1175,32 +1475,103 @@ static int set_fn(lua_State *S)
     return 0;
 }
 
-static void set_value(std_lua *L, const char *table, const char *key, json_t *v)
+static int scope_new_fn(lua_State *S)
+{
+    set_args *a = lua_touserdata(S, 1);
+    if (!push_env(S, a->scope)) return 0;
+    push_child_mt(S, a->scope, -1);
+    lua_createtable(S, 0, 4);
+    lua_insert(S, -2);
+    lua_setmetatable(S, -2);
+    a->ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static int scope_free_fn(lua_State *S)
+{
+    set_args *a = lua_touserdata(S, 1);
+    if (lua_rawgetp(S, LUA_REGISTRYINDEX, &child_mts_key) == LUA_TTABLE &&
+        lua_rawgeti(S, -1, a->scope) != LUA_TNIL) {
+        lua_pushnil(S);
+        lua_rawseti(S, -3, a->scope);
+    }
+    luaL_unref(S, LUA_REGISTRYINDEX, a->scope);
+    return 0;
+}
+
+/* Runs fn(a) under lua_pcall after checking a->scope; a failure is kept for
+ * the next call to report, naming the operation. */
+static void run_protected(std_lua *L, lua_CFunction fn, set_args *a)
 {
     lua_State *S = L->S;
-    set_args a = {table, key, v};
     int top = lua_gettop(S);
-    L->limit_hit = LIMIT_NONE;
-    lua_pushcfunction(S, set_fn);
-    lua_pushlightuserdata(S, &a);
-    int st = lua_pcall(S, 1, 0, 0);
-    if (st != LUA_OK && !L->pending[0]) {
-        const char *m = lua_tostring(S, -1);
-        if (st == LUA_ERRMEM) snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded", L->mem_limit);
+    int st = LUA_OK, live = push_env(S, a->scope);
+    lua_settop(S, top);
+    if (live) {
+        L->limit_hit = LIMIT_NONE;
+        lua_pushcfunction(S, fn);
+        lua_pushlightuserdata(S, a);
+        st = lua_pcall(S, 1, 0, 0);
+    }
+    if ((!live || st != LUA_OK) && !L->pending[0]) {
+        const char *m = live ? lua_tostring(S, -1) : NULL;
+        if (!live) snprintf(L->pending, sizeof L->pending, "invalid Lua scope %d", a->scope);
+        else if (st == LUA_ERRMEM) snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded", L->mem_limit);
         else snprintf(L->pending, sizeof L->pending, "%.150s", m ? m : "error");
         snprintf(L->pending_type, sizeof L->pending_type, "%s", st == LUA_ERRMEM ? "lua.limit" : "lua");
         size_t n = strlen(L->pending);
-        snprintf(L->pending + n, sizeof L->pending - n, " while setting %.40s%s%.40s", table ? table : "",
-                 table ? "." : "", key);
+        if (fn == scope_new_fn)
+            snprintf(L->pending + n, sizeof L->pending - n, " while creating a scope");
+        else
+            snprintf(L->pending + n, sizeof L->pending - n, " while setting %.40s%s%.40s", a->table ? a->table : "",
+                     a->table ? "." : "", a->key);
     }
     lua_settop(S, top);
 }
 
-void std_lua_set_global(std_lua *L, const char *name, json_t *v) { set_value(L, NULL, name, v); }
+static void set_value(std_lua *L, int scope, const char *table, const char *key, json_t *v)
+{
+    set_args a = {scope, table, key, v, -1};
+    run_protected(L, set_fn, &a);
+}
+
+void std_lua_set_global(std_lua *L, const char *name, json_t *v) { set_value(L, 0, NULL, name, v); }
 
 void std_lua_set_field(std_lua *L, const char *table, const char *key, json_t *v)
 {
-    set_value(L, table, key, v);
+    set_value(L, 0, table, key, v);
+}
+
+void std_lua_scope_set(std_lua *L, int scope, const char *name, json_t *v)
+{
+    set_value(L, scope, NULL, name, v);
+}
+
+void std_lua_scope_set_field(std_lua *L, int scope, const char *table, const char *key, json_t *v)
+{
+    set_value(L, scope, table, key, v);
+}
+
+int std_lua_scope_new(std_lua *L, int parent)
+{
+    set_args a = {parent, NULL, NULL, NULL, -1};
+    run_protected(L, scope_new_fn, &a);
+    return a.ref > 0 ? a.ref : -1;
+}
+
+void std_lua_scope_free(std_lua *L, int scope)
+{
+    lua_State *S = L->S;
+    if (scope <= 0) return;
+    int top = lua_gettop(S);
+    int live = push_env(S, scope);
+    lua_settop(S, top);
+    if (!live) return;
+    set_args a = {scope, NULL, NULL, NULL, -1};
+    lua_pushcfunction(S, scope_free_fn);
+    lua_pushlightuserdata(S, &a);
+    lua_pcall(S, 1, 0, 0);
+    lua_settop(S, top);
 }
 
 /* ---- syntax check --------------------------------------------------------- */

@@ -38,9 +38,10 @@ lua_State *std_lua_state(std_lua *L);
  * for std_lua_call, or -1 with type "lua" and Lua's message in e. */
 int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, std_err *e);
 
-/* Run a compiled handle in the shared environment; *out gets its first
- * result as JSON (nil becomes JSON null). Errors: "lua" (runtime error, or a
- * result that is not JSON-representable), "lua.limit". */
+/* Run a compiled handle in the global environment (std_lua_call_in with
+ * scope 0); *out gets its first result as JSON (nil becomes JSON null).
+ * Errors: "lua" (runtime error, or a result that is not JSON-representable),
+ * "lua.limit". */
 int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e);
 
 /* Set a global of the environment (input, vars, run, steps, err...) to v;
@@ -48,6 +49,52 @@ int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e);
  * std_lua_set_field(L, "steps", "greet", v). */
 void std_lua_set_global(std_lua *L, const char *name, json_t *v);
 void std_lua_set_field(std_lua *L, const char *table, const char *key, json_t *v);
+
+/* ---- scopes ----
+ * A scope is a table of names layered over a parent scope (0 = the sandbox's
+ * global environment), so that fibers of one run (parallel branches, foreach
+ * iterations, catch blocks) evaluate the same compiled chunks against
+ * different local names without copying the environment. Reading a name
+ * looks in the scope, then its parent, ... then the globals. A script that
+ * assigns a name behaves as it does at the global level: assigning a name the
+ * scope (or an ancestor scope) holds changes it there, any other name becomes
+ * a global seen by every chunk. Scripts cannot reach or change the scope
+ * metatables (getmetatable(_ENV) is false); `_G` is always the globals table
+ * and pairs(_ENV) lists only the scope's own names.
+ * A chunk reads its environment through a shared upvalue, so a function that a
+ * chunk creates and that outlives the call (e.g. stored in a global) sees the
+ * scope of the latest call of that chunk, or the globals between calls. */
+
+/* New scope over parent (0 = globals, else a live scope id). Returns a scope
+ * id > 0 (a registry reference), or -1 if parent is not a live scope or the
+ * state is out of memory; the next call then fails with that error ("lua" or
+ * "lua.limit"), and calls in scope -1 fail. Ids of freed scopes are reused. */
+int std_lua_scope_new(std_lua *L, int parent);
+/* Release a scope id; the table lives on while child scopes (or values a
+ * script kept) use it. Freeing 0, -1 or an id that is not a live scope does
+ * nothing; freeing a live id twice may free the scope that reuses it. */
+void std_lua_scope_free(std_lua *L, int scope);
+/* Set name in the scope itself (shadowing the parent's); v NULL unsets it, so
+ * that the parent's shows again. Scope 0 is std_lua_set_global. Errors (an
+ * invalid scope, memory) are reported by the next call, as for
+ * std_lua_set_global. */
+void std_lua_scope_set(std_lua *L, int scope, const char *name, json_t *v);
+/* Set table[key] = v in the scope's own `table`, layered over the parent's
+ * table of that name: the first call in a scope creates the scope's own
+ * `table`, whose missing keys are read from whatever table the parent scope
+ * holds under that name at read time (later additions to it are seen). So
+ * steps.x set in an iteration's scope is seen only there, while steps.y from
+ * outside stays readable as steps.y and steps["y"]. pairs, len and
+ * json.encode (and results converted to JSON) see the merged view: own
+ * entries, then the parent's that are not shadowed; a layered table always
+ * converts as a JSON object. `#`, rawget and rawlen see only own entries.
+ * v NULL removes the scope's own entry (the parent's shows again). If the
+ * scope already holds a plain table under that name (std_lua_scope_set), the
+ * field is set in it. Scope 0 is std_lua_set_field. */
+void std_lua_scope_set_field(std_lua *L, int scope, const char *table, const char *key, json_t *v);
+/* Like std_lua_call, with the chunk's _ENV set to the scope (0 = globals);
+ * an invalid scope fails with type "lua". */
+int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e);
 
 /* Conversion helpers, also used by the VM for templates. */
 void std_lua_push_json(lua_State *S, json_t *v);

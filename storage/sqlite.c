@@ -56,7 +56,22 @@
     X(EVENT_LAST, "appending an event",                                                       \
       "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1")                           \
     X(EVENTS_LOAD, "loading events",                                                          \
-      "SELECT seq, type, time_ms, payload FROM events WHERE run_id = ?1 ORDER BY seq")
+      "SELECT seq, type, time_ms, payload FROM events WHERE run_id = ?1 ORDER BY seq")        \
+    X(LEASE, "taking a run's lease",                                                          \
+      "UPDATE runs SET owner = ?2, lease_until = ?3 WHERE run_id = ?1"                        \
+      " AND (owner IS NULL OR owner = ?2 OR lease_until < ?4)")                               \
+    X(LEASE_STEAL, "taking over a run's lease",                                               \
+      "UPDATE runs SET owner = ?2, lease_until = ?3 WHERE run_id = ?1 AND owner = ?4")        \
+    X(RELEASE, "releasing a run's lease",                                                     \
+      "UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ?1 AND owner = ?2")    \
+    X(LEASE_INFO, "reading a run's lease",                                                    \
+      "SELECT owner, lease_until FROM runs WHERE run_id = ?1")                                \
+    X(REQUEST_SET, "requesting a cancellation",                                               \
+      "UPDATE runs SET request = ?2 WHERE run_id = ?1")                                       \
+    X(REQUEST_TAKE, "reading requests",                                                       \
+      "SELECT run_id, request FROM runs WHERE owner = ?1 AND request IS NOT NULL")            \
+    X(REQUEST_GET, "reading a request", "SELECT request FROM runs WHERE run_id = ?1")          \
+    X(REQUEST_CLEAR, "clearing a request", "UPDATE runs SET request = NULL WHERE run_id = ?1")
 
 enum {
 #define X(id, what, sql) ST_##id,
@@ -95,7 +110,11 @@ static const char schema_sql[] =
     "  output TEXT,"
     "  error TEXT,"
     "  created_ms INTEGER NOT NULL,"
-    "  updated_ms INTEGER NOT NULL);"
+    "  updated_ms INTEGER NOT NULL,"
+    "  owner TEXT,"         /* the process executing it (lease) */
+    "  lease_until INTEGER,"
+    "  request TEXT);"      /* a pending cancel/terminate request (JSON) */
+    "CREATE INDEX runs_owner ON runs(owner) WHERE owner IS NOT NULL;"
     "CREATE INDEX runs_workflow ON runs(workflow_id, created_ms);"
     "CREATE INDEX runs_status ON runs(status, created_ms);"
     "CREATE TABLE events ("
@@ -618,4 +637,103 @@ void store_events_free(store_event *evs, size_t n)
         free(evs[i].payload);
     }
     free(evs);
+}
+
+int store_run_lease(store *s, const char *run_id, const char *owner, int64_t until_ms,
+                    std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_LEASE, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, owner);
+    sqlite3_bind_int64(q, 3, until_ms);
+    sqlite3_bind_int64(q, 4, std_now_ms());
+    if (run_done(s, ST_LEASE, e)) return -1;
+    return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+int store_run_release(store *s, const char *run_id, const char *owner, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RELEASE, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, owner);
+    return run_done(s, ST_RELEASE, e) ? -1 : 0;
+}
+
+int store_run_lease_info(store *s, const char *run_id, char **owner, int64_t *until_ms,
+                         std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_LEASE_INFO, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    *owner = NULL;
+    *until_ms = 0;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *owner = col_text(q, 0);
+        *until_ms = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return step_fail(s, ST_LEASE_INFO, rc, e);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int store_run_request(store *s, const char *run_id, const char *request, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_REQUEST_SET, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, request);
+    if (run_done(s, ST_REQUEST_SET, e)) return -1;
+    return run_updated(s, run_id, e);
+}
+
+int store_run_request_get(store *s, const char *run_id, char **request, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_REQUEST_GET, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    *request = NULL;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) *request = col_text(q, 0);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return step_fail(s, ST_REQUEST_GET, rc, e);
+    return 0;
+}
+
+int store_requests_take(store *s, const char *owner, void (*cb)(void *ud, const char *run_id,
+                                                               const char *request),
+                        void *ud, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_REQUEST_TAKE, e);
+    if (!q) return -1;
+    bind_text(q, 1, owner);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return step_fail(s, ST_REQUEST_TAKE, rc, e);
+    return 0;
+}
+
+int store_run_request_clear(store *s, const char *run_id, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_REQUEST_CLEAR, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    return run_done(s, ST_REQUEST_CLEAR, e) ? -1 : 0;
+}
+
+int store_run_lease_steal(store *s, const char *run_id, const char *owner, int64_t until_ms,
+                          const char *dead_owner, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_LEASE_STEAL, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, owner);
+    sqlite3_bind_int64(q, 3, until_ms);
+    bind_text(q, 4, dead_owner);
+    if (run_done(s, ST_LEASE_STEAL, e)) return -1;
+    return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }

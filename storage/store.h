@@ -78,6 +78,28 @@ int store_runs_list(store *s, const char *status, int limit, store_run **runs, s
 void store_run_clear(store_run *r);
 void store_runs_free(store_run *runs, size_t n);
 
+/* Leases: a run is executed only by the process holding its lease.
+ * store_run_lease takes or renews it for owner until until_ms: 1 if taken,
+ * 0 if another owner's lease has not expired. */
+int store_run_lease(store *s, const char *run_id, const char *owner, int64_t until_ms,
+                    std_err *e);
+/* Take the lease from dead_owner (known dead) even before it expires. */
+int store_run_lease_steal(store *s, const char *run_id, const char *owner, int64_t until_ms,
+                          const char *dead_owner, std_err *e);
+int store_run_release(store *s, const char *run_id, const char *owner, std_err *e);
+/* 1 and the owner (malloc'd, NULL if none) and its expiry; 0 if no such run. */
+int store_run_lease_info(store *s, const char *run_id, char **owner, int64_t *until_ms,
+                         std_err *e);
+
+/* Requests to the process executing a run (cancel, terminate), as JSON
+ * text. Set by any process; the lease holder takes and clears them. */
+int store_run_request(store *s, const char *run_id, const char *request, std_err *e);
+int store_run_request_get(store *s, const char *run_id, char **request, std_err *e);
+int store_requests_take(store *s, const char *owner,
+                        void (*cb)(void *ud, const char *run_id, const char *request), void *ud,
+                        std_err *e);
+int store_run_request_clear(store *s, const char *run_id, std_err *e);
+
 /* Append event seq to a run's history; seq must be the next one (last + 1),
  * otherwise -1 with e->type "conflict". */
 int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,

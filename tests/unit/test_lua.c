@@ -1,20 +1,23 @@
 /* test_lua.c — unit tests of the Lua sandbox (stdlib/lua.c): JSON round trips,
  * globals, limits and recovery, removed libraries, protected metatables,
- * deterministic pairs, json.*, free names and syntax errors. */
+ * deterministic pairs, json.*, free names, syntax errors and scopes. */
 #include "check.h"
+#include <lua.h>
 #include "../../stdlib/lua.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Evaluate src; returns a malloc'd compact JSON dump of the result, or
- * "!type: message" on error. */
-static char *run(std_lua *L, const char *src, int is_expr)
+#define NO_SCOPE (-1000) /* run_in: use std_lua_call */
+
+/* Evaluate src in scope (NO_SCOPE: with std_lua_call); returns a malloc'd
+ * compact JSON dump of the result, or "!type: message" on error. */
+static char *run_in(std_lua *L, int scope, const char *src, int is_expr)
 {
     std_err e = {0};
     json_t *out = NULL;
     int h = std_lua_compile(L, "t", src, is_expr, &e);
-    if (h < 0 || std_lua_call(L, h, &out, &e) != 0) {
+    if (h < 0 || (scope == NO_SCOPE ? std_lua_call(L, h, &out, &e) : std_lua_call_in(L, h, scope, &out, &e)) != 0) {
         size_t n = strlen(e.type) + strlen(e.msg) + 4;
         char *s = malloc(n);
         snprintf(s, n, "!%s: %s", e.type, e.msg);
@@ -24,6 +27,8 @@ static char *run(std_lua *L, const char *src, int is_expr)
     json_decref(out);
     return s;
 }
+
+static char *run(std_lua *L, const char *src, int is_expr) { return run_in(L, NO_SCOPE, src, is_expr); }
 
 #define EXPECT(L, src, want)                                                         \
     do {                                                                             \
@@ -46,6 +51,42 @@ static char *run(std_lua *L, const char *src, int is_expr)
         if (got_[0] != '!' || !strstr(got_, part)) printf("  got: %s\n", got_);     \
         free(got_);                                                                  \
     } while (0)
+/* The same in a scope. */
+#define EXPECT_IN(L, sc, src, want)                                                  \
+    do {                                                                             \
+        char *got_ = run_in(L, sc, src, 1);                                          \
+        CHECK_STR(got_, want);                                                       \
+        free(got_);                                                                  \
+    } while (0)
+#define EXPECT_IN_STMT(L, sc, src, want)                                             \
+    do {                                                                             \
+        char *got_ = run_in(L, sc, src, 0);                                          \
+        CHECK_STR(got_, want);                                                       \
+        free(got_);                                                                  \
+    } while (0)
+#define EXPECT_IN_ERR(L, sc, src, is_expr, ty, part)                                 \
+    do {                                                                             \
+        char *got_ = run_in(L, sc, src, is_expr);                                    \
+        CHECK(got_[0] == '!' && strncmp(got_ + 1, ty ": ", strlen(ty ": ")) == 0);   \
+        CHECK(strstr(got_, part) != NULL);                                           \
+        if (got_[0] != '!' || !strstr(got_, part)) printf("  got: %s\n", got_);     \
+        free(got_);                                                                  \
+    } while (0)
+
+/* Setters taking a JSON text (NULL unsets). */
+static void sset(std_lua *L, int scope, const char *name, const char *json)
+{
+    json_t *v = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+    std_lua_scope_set(L, scope, name, v);
+    json_decref(v);
+}
+
+static void sfield(std_lua *L, int scope, const char *table, const char *key, const char *json)
+{
+    json_t *v = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+    std_lua_scope_set_field(L, scope, table, key, v);
+    json_decref(v);
+}
 
 TEST(types_to_json)
 {
@@ -441,6 +482,274 @@ TEST(syntax_errors)
     std_lua_free(L);
 }
 
+TEST(scope_names)
+{
+    std_lua *L = std_lua_new(NULL);
+    sset(L, 0, "item", "1");
+    sset(L, 0, "name", "\"g\"");
+    /* a name set in a scope shadows the global; unset falls back */
+    int s = std_lua_scope_new(L, 0);
+    CHECK(s > 0);
+    sset(L, s, "item", "2");
+    EXPECT_IN(L, s, "item", "2");
+    EXPECT_IN(L, s, "name", "\"g\"");
+    EXPECT(L, "item", "1");
+    EXPECT_IN(L, 0, "item", "1");
+    sset(L, s, "item", NULL);
+    EXPECT_IN(L, s, "item", "1");
+    /* siblings do not see each other's names */
+    int a = std_lua_scope_new(L, 0), b = std_lua_scope_new(L, 0);
+    CHECK(a > 0 && b > 0 && a != b && a != s && b != s);
+    sset(L, a, "x", "\"a\"");
+    sset(L, b, "y", "\"b\"");
+    EXPECT_IN(L, a, "x == 'a' and y == nil", "true");
+    EXPECT_IN(L, b, "y == 'b' and x == nil", "true");
+    EXPECT(L, "x == nil and y == nil", "true");
+    /* a nested scope sees its parent, grandparent and the globals */
+    int c = std_lua_scope_new(L, a), d = std_lua_scope_new(L, c);
+    sset(L, c, "z", "3");
+    EXPECT_IN(L, d, "x .. z .. name .. item", "\"a3g1\"");
+    sset(L, d, "x", "\"d\"");
+    EXPECT_IN(L, d, "x", "\"d\"");
+    EXPECT_IN(L, a, "x", "\"a\"");
+    EXPECT_IN(L, c, "x", "\"a\"");
+    /* parents freed: the child still reads through them */
+    std_lua_scope_free(L, a);
+    std_lua_scope_free(L, c);
+    EXPECT_IN_ERR(L, a, "1", 1, "lua", "invalid Lua scope");
+    sset(L, d, "x", NULL);
+    EXPECT_IN(L, d, "x .. z", "\"a3\"");
+    /* bad ids */
+    EXPECT_IN_ERR(L, -1, "1", 1, "lua", "invalid Lua scope -1");
+    EXPECT_IN_ERR(L, 123456, "1", 1, "lua", "invalid Lua scope 123456");
+    EXPECT_IN_ERR(L, 2, "1", 1, "lua", "invalid Lua scope 2"); /* the registry's globals slot */
+    CHECK(std_lua_scope_new(L, 123456) == -1);
+    EXPECT_ERR(L, "1", 1, "lua", "invalid Lua scope 123456 while creating a scope");
+    sset(L, 123456, "q", "1");
+    EXPECT_ERR(L, "1", 1, "lua", "invalid Lua scope 123456 while setting q");
+    std_lua_scope_free(L, 1); /* registry slots that are not scopes are left alone */
+    std_lua_scope_free(L, 2);
+    std_lua_scope_free(L, 0);
+    std_lua_scope_free(L, -1);
+    EXPECT(L, "item .. name", "\"1g\"");
+    EXPECT_IN(L, s, "item .. name", "\"1g\"");
+    /* scripts cannot reach or unlink the scope */
+    EXPECT_IN(L, s, "getmetatable(_ENV)", "false");
+    EXPECT_IN_ERR(L, s, "setmetatable(_ENV, nil)", 1, "lua", "protected metatable");
+    EXPECT_IN(L, s, "rawequal(_G, _ENV) == false and _G.item == 1", "true");
+    EXPECT_IN(L, 0, "rawequal(_G, _ENV)", "true");
+    /* pairs(_ENV) lists the scope's own names */
+    sset(L, s, "k1", "1");
+    sset(L, s, "k2", "2");
+    EXPECT_IN_STMT(L, s, "local o = {} for k in pairs(_ENV) do o[#o + 1] = k end return table.concat(o, ',')",
+                   "\"k1,k2\"");
+    std_lua_scope_free(L, s);
+    std_lua_scope_free(L, b);
+    std_lua_scope_free(L, d);
+    std_lua_free(L);
+}
+
+TEST(scope_writes)
+{
+    std_lua *L = std_lua_new(NULL);
+    sset(L, 0, "item", "1");
+    int s = std_lua_scope_new(L, 0), t = std_lua_scope_new(L, 0);
+    int c = std_lua_scope_new(L, s);
+    sset(L, s, "item", "2");
+    /* a new name becomes a global, as at top level; the scope's own name changes in the scope */
+    EXPECT_IN_STMT(L, s, "helper = 41 item = item + 1 return item", "3");
+    EXPECT(L, "helper + 1", "42");
+    EXPECT_IN(L, t, "helper", "41");
+    EXPECT(L, "item", "1");
+    EXPECT_IN(L, s, "item", "3");
+    /* a name held by an ancestor scope changes there */
+    EXPECT_IN_STMT(L, c, "item = 10", "null");
+    EXPECT_IN(L, s, "item", "10");
+    EXPECT(L, "item", "1");
+    /* the same chunk in a scope, then on the globals, then in another scope */
+    std_err e = {0};
+    json_t *out = NULL;
+    int h = std_lua_compile(L, "t", "item", 1, &e);
+    CHECK(h >= 0);
+    CHECK(std_lua_call_in(L, h, s, &out, &e) == 0 && json_integer_value(out) == 10);
+    json_decref(out);
+    CHECK(std_lua_call(L, h, &out, &e) == 0 && json_integer_value(out) == 1);
+    json_decref(out);
+    CHECK(std_lua_call_in(L, h, t, &out, &e) == 0 && json_integer_value(out) == 1);
+    json_decref(out);
+    std_lua_scope_free(L, s);
+    std_lua_scope_free(L, c);
+    CHECK(std_lua_call(L, h, &out, &e) == 0 && json_integer_value(out) == 1);
+    json_decref(out);
+    /* a chunk that assigns _ENV gets its environment back on the next call */
+    int h2 = std_lua_compile(L, "t", "local r = item _ENV = {} return r", 0, &e);
+    CHECK(h2 >= 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(std_lua_call_in(L, h2, t, &out, &e) == 0 && json_integer_value(out) == 1);
+        json_decref(out);
+        CHECK(std_lua_call(L, h2, &out, &e) == 0 && json_integer_value(out) == 1);
+        json_decref(out);
+    }
+    std_lua_scope_free(L, t);
+    std_lua_free(L);
+}
+
+TEST(scope_layered_fields)
+{
+    std_lua *L = std_lua_new(NULL);
+    sset(L, 0, "steps", "{\"y\": \"Y\"}");
+    int it = std_lua_scope_new(L, 0), sib = std_lua_scope_new(L, 0);
+    sfield(L, it, "steps", "x", "\"X\"");
+    sfield(L, sib, "steps", "w", "\"W\"");
+    /* own key and parent key visible, sibling's not, nor in the globals */
+    EXPECT_IN(L, it, "steps.x .. steps.y .. steps['y'] .. steps['x']", "\"XYYX\"");
+    EXPECT_IN(L, it, "steps.w == nil and steps.nope == nil", "true");
+    EXPECT_IN(L, sib, "steps.x == nil and steps.w .. steps.y", "\"WY\"");
+    EXPECT(L, "steps.x == nil and steps.w == nil and steps.y", "\"Y\"");
+    /* the parent's later additions and replacements are seen */
+    sfield(L, 0, "steps", "z", "\"Z\"");
+    EXPECT_IN(L, it, "steps.z", "\"Z\"");
+    sset(L, 0, "steps", "{\"y\": \"Y2\"}");
+    EXPECT_IN(L, it, "steps.y .. steps.x .. tostring(steps.z)", "\"Y2Xnil\"");
+    /* an own key shadows the parent's; unset shows it again */
+    sfield(L, it, "steps", "y", "\"own\"");
+    EXPECT_IN(L, it, "steps.y", "\"own\"");
+    sfield(L, it, "steps", "y", NULL);
+    EXPECT_IN(L, it, "steps.y", "\"Y2\"");
+    /* nested: layered over the parent scope's layered table */
+    int child = std_lua_scope_new(L, it);
+    sfield(L, child, "steps", "c", "\"C\"");
+    EXPECT_IN(L, child, "steps.c .. steps.x .. steps.y", "\"CXY2\"");
+    sfield(L, it, "steps", "x2", "\"X2\"");
+    EXPECT_IN(L, child, "steps.x2", "\"X2\"");
+    EXPECT_IN(L, it, "steps.c == nil", "true");
+    /* a parent scope that gets its own table after the child's is followed */
+    int mid = std_lua_scope_new(L, 0), leaf = std_lua_scope_new(L, mid);
+    sfield(L, leaf, "steps", "q", "1");
+    EXPECT_IN(L, leaf, "steps.q .. steps.y .. tostring(steps.p)", "\"1Y2nil\"");
+    sfield(L, mid, "steps", "p", "2");
+    EXPECT_IN(L, leaf, "steps.q .. steps.y .. steps.p", "\"1Y22\"");
+    /* pairs, len, results and json.encode see the merged view */
+    sfield(L, child, "steps", "y", "\"cy\"");
+    EXPECT_IN(L, child, "len(steps)", "4");
+    EXPECT_IN_STMT(L, child, "local o = {} for k, v in pairs(steps) do o[#o + 1] = k .. '=' .. v end\n"
+                             "return table.concat(o, ',')",
+                   "\"c=C,x=X,x2=X2,y=cy\"");
+    EXPECT_IN(L, child, "steps", "{\"c\":\"C\",\"x\":\"X\",\"x2\":\"X2\",\"y\":\"cy\"}");
+    EXPECT_IN(L, child, "json.encode(steps)", "\"{\\\"c\\\":\\\"C\\\",\\\"x\\\":\\\"X\\\","
+                                              "\\\"x2\\\":\\\"X2\\\",\\\"y\\\":\\\"cy\\\"}\"");
+    EXPECT_IN(L, child, "{s = steps}", "{\"s\":{\"c\":\"C\",\"x\":\"X\",\"x2\":\"X2\",\"y\":\"cy\"}}");
+    EXPECT_IN(L, child, "#steps == 0 and rawget(steps, 'x') == nil", "true");
+    int empty = std_lua_scope_new(L, 0);
+    sfield(L, empty, "steps", "gone", NULL); /* unsetting creates nothing */
+    EXPECT_IN(L, empty, "len(steps)", "1");
+    sfield(L, empty, "steps", "e", "[]");
+    sfield(L, empty, "steps", "e", NULL);
+    EXPECT_IN(L, empty, "steps", "{\"y\":\"Y2\"}");
+    /* protected, and script writes to it stay in the scope */
+    EXPECT_IN(L, it, "getmetatable(steps)", "false");
+    EXPECT_IN_ERR(L, it, "setmetatable(steps, {})", 1, "lua", "protected metatable");
+    EXPECT_IN_STMT(L, it, "steps.mine = 1", "null");
+    EXPECT_IN(L, it, "steps.mine", "1");
+    EXPECT(L, "steps.mine == nil", "true");
+    /* no table of that name outside: a layered table over nothing */
+    sfield(L, it, "extra", "k", "1");
+    EXPECT_IN(L, it, "extra", "{\"k\":1}");
+    EXPECT(L, "extra == nil", "true");
+    /* a plain table the scope holds is used as is */
+    sset(L, sib, "plain", "{\"a\": 1}");
+    sfield(L, sib, "plain", "b", "2");
+    EXPECT_IN(L, sib, "plain", "{\"a\":1,\"b\":2}");
+    int scopes[] = {it, sib, child, mid, leaf, empty};
+    for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) std_lua_scope_free(L, scopes[i]);
+    std_lua_free(L);
+
+    /* a script making a layered table its own parent: errors, no hang */
+    L = std_lua_new(NULL);
+    sset(L, 0, "steps", "{}");
+    it = std_lua_scope_new(L, 0);
+    sfield(L, it, "steps", "x", "1");
+    EXPECT_IN_STMT(L, it, "grab = steps", "null");
+    EXPECT_STMT(L, "steps = grab", "null");
+    EXPECT_IN_ERR(L, it, "steps.nope", 1, "lua", "nested deeper than");
+    EXPECT_IN(L, it, "len(steps)", "1");
+    EXPECT_IN(L, it, "steps", "{\"x\":1}");
+    EXPECT_IN_STMT(L, it, "local n = 0 for k in pairs(steps) do n = n + 1 end return n", "1");
+    std_lua_scope_free(L, it);
+    std_lua_free(L);
+}
+
+TEST(scope_limits)
+{
+    std_lua_limits lim = {4 << 20, 100000};
+    std_lua *L = std_lua_new(&lim);
+    int s = std_lua_scope_new(L, 0);
+    sset(L, s, "n", "5");
+    EXPECT_IN_ERR(L, s, "for i = 1, 1e7 do end", 0, "lua.limit", "instruction limit of 100000 exceeded");
+    EXPECT_IN_ERR(L, s, "while true do pcall(function() while true do end end) end", 0, "lua.limit",
+                  "instruction limit");
+    EXPECT_IN(L, s, "n + 1", "6");
+    EXPECT_IN_ERR(L, s, "string.rep('x', 1e8)", 1, "lua.limit", "memory limit of 4194304 bytes exceeded");
+    EXPECT_IN_ERR(L, s, "pcall(string.rep, 'x', 1e8)", 1, "lua.limit", "memory limit");
+    EXPECT_IN(L, s, "n + 2", "7");
+    EXPECT(L, "n == nil", "true");
+    /* a value that does not fit fails the next call, then the scope recovers */
+    json_t *arr = json_array();
+    for (int i = 0; i < 300000; i++) json_array_append_new(arr, json_integer(i));
+    std_lua_scope_set(L, s, "big", arr);
+    json_decref(arr);
+    EXPECT_IN_ERR(L, s, "1", 1, "lua.limit", "while setting big");
+    EXPECT_IN(L, s, "n + 3", "8");
+    std_lua_scope_free(L, s);
+    std_lua_free(L);
+}
+
+/* Bytes of Lua memory in use after full collections. */
+static long lua_mem(std_lua *L)
+{
+    lua_State *S = std_lua_state(L);
+    lua_gc(S, LUA_GCCOLLECT, 0);
+    lua_gc(S, LUA_GCCOLLECT, 0);
+    return (long)lua_gc(S, LUA_GCCOUNT, 0) * 1024 + lua_gc(S, LUA_GCCOUNTB, 0);
+}
+
+TEST(scope_memory_flat)
+{
+    std_lua *L = std_lua_new(NULL);
+    std_err e = {0};
+    sfield(L, 0, "steps", "y", "100");
+    int h = std_lua_compile(L, "t", "item + steps.x + steps.y + steps.z + len(steps)", 1, &e);
+    CHECK(h >= 0);
+    json_t *two = json_integer(2), *three = json_integer(3);
+    int maxid = 0, bad = 0;
+    long before = 0;
+    for (int i = -10; i < 10000; i++) {
+        if (i == 0) before = lua_mem(L);
+        int it = std_lua_scope_new(L, 0), inner = std_lua_scope_new(L, it);
+        json_t *item = json_integer(i);
+        std_lua_scope_set(L, it, "item", item);
+        json_decref(item);
+        std_lua_scope_set_field(L, it, "steps", "x", two);
+        std_lua_scope_set_field(L, inner, "steps", "z", three);
+        json_t *out = NULL;
+        if (std_lua_call_in(L, h, inner, &out, &e) != 0 || json_integer_value(out) != i + 108) bad++;
+        json_decref(out);
+        if (inner > maxid) maxid = inner;
+        if (it > maxid) maxid = it;
+        std_lua_scope_free(L, inner);
+        std_lua_scope_free(L, it);
+    }
+    long after = lua_mem(L);
+    CHECK(bad == 0);
+    CHECK(maxid < 20);
+    CHECK(after - before < 1024);
+    if (getenv("SHOWMEM") || after - before >= 1024 || maxid >= 20)
+        printf("  Lua memory %ld -> %ld bytes, highest scope id %d\n", before, after, maxid);
+    json_decref(two);
+    json_decref(three);
+    std_lua_free(L);
+}
+
 int main(void)
 {
     RUN(types_to_json);
@@ -457,5 +766,10 @@ int main(void)
     RUN(json_functions);
     RUN(free_names_of_snippets);
     RUN(syntax_errors);
+    RUN(scope_names);
+    RUN(scope_writes);
+    RUN(scope_layered_fields);
+    RUN(scope_limits);
+    RUN(scope_memory_flat);
     CHECK_DONE();
 }
