@@ -852,8 +852,7 @@ static void on_request(void *ud, const char *run_id, const char *request)
         if (!strcmp(x->run_id, run_id)) apply_request(x, request);
 }
 
-/* Owners are "host/pid/nonce": one of this host whose pid is gone is dead. */
-static int owner_is_dead(const char *owner)
+int vm_owner_is_dead(const char *owner)
 {
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
@@ -1078,7 +1077,7 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
         char *owner = NULL;
         int64_t until = 0;
         store_run_lease_info(g->st, r.run_id, &owner, &until, e);
-        if (owner && owner_is_dead(owner))
+        if (owner && vm_owner_is_dead(owner))
             leased = store_run_lease_steal(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, owner, e);
         free(owner);
     }

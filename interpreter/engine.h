@@ -50,6 +50,10 @@ int vm_engine_run(vm_engine *g, std_err *e);
  * until vm_engine_free). NULL status if unknown. */
 const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, json_t **error);
 
+/* Lease owners are "host/pid/nonce". True for an owner of this host whose
+ * process is gone (its lease can be taken over before it expires). */
+int vm_owner_is_dead(const char *owner);
+
 /* Check input against the program's input schema and apply defaults.
  * Returns the completed input (new reference) or NULL with e filled. */
 json_t *vm_input_check(const vm_program *p, json_t *input, std_err *e);

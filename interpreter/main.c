@@ -238,25 +238,25 @@ static int is_finished(const char *status)
 }
 
 /* Drive the engine and turn its outcome for run_id into output + exit code. */
-static int finish_run(vm_engine *g, const char *run_id)
+static int finish_run(vm_engine *g, const char *run_id, const char *id)
 {
     std_err e = {0};
     if (vm_engine_run(g, &e) != 0) {
         fprintf(stderr, "wfdsl: %s\n", e.msg);
-        fprintf(stderr, "wfdsl: the run is recorded up to its last commit; 'wfdsl resume %s' continues it\n", run_id);
+        fprintf(stderr, "wfdsl: the run is recorded up to its last commit; 'wfdsl resume %s' continues it\n", id);
         return EXIT_INTERNAL;
     }
     json_t *out = NULL, *err = NULL;
     const char *status = vm_engine_result(g, run_id, &out, &err);
     if (!status) {
-        fprintf(stderr, "wfdsl: run %s did not finish\n", run_id);
+        fprintf(stderr, "wfdsl: run %s did not finish\n", id);
         return EXIT_INTERNAL;
     }
     if (!strcmp(status, "completed")) {
         print_json(stdout, out);
         return EXIT_OK;
     }
-    fprintf(stderr, "wfdsl: run %s %s: ", run_id, status);
+    fprintf(stderr, "wfdsl: run %s %s: ", id, status);
     const char *type = json_string_value(json_object_get(err, "type"));
     const char *msg = json_string_value(json_object_get(err, "message"));
     const char *step = json_string_value(json_object_get(err, "step"));
@@ -359,7 +359,7 @@ static int cmd_run(int argc, char **argv)
     }
     if (!rc) {
         if (eo.progress) fprintf(stderr, "run %s (%s)\n", id, run_id);
-        rc = finish_run(g, run_id);
+        rc = finish_run(g, run_id, id);
     }
     store_run_clear(&old);
     vm_program_free(p);
@@ -391,7 +391,7 @@ static int cmd_resume(int argc, char **argv)
         fprintf(stderr, "wfdsl: %s\n", e.msg);
         rc = !strcmp(e.type, "notfound") ? EXIT_USAGE : EXIT_INTERNAL;
     } else {
-        rc = finish_run(g, run_id);
+        rc = finish_run(g, run_id, a.pos[0]);
     }
     vm_engine_free(g);
     store_close(s);
@@ -439,7 +439,7 @@ static int request_stop(int argc, char **argv, const char *mode)
     if (!rc && store_run_lease_info(s, r.run_id, &owner, &until, &e) < 0) rc = EXIT_INTERNAL;
     if (rc) {
         fprintf(stderr, "wfdsl: %s\n", e.msg);
-    } else if (owner && until > std_now_ms()) {
+    } else if (owner && until > std_now_ms() && !vm_owner_is_dead(owner)) {
         /* the process executing it applies the request within a moment */
         printf("%s requested for run %s; %s applies it\n", mode, r.workflow_id, owner);
     } else {

@@ -77,6 +77,7 @@ struct std_lua {
     long long instr_limit, instr_used;
     int limit_hit;    /* LIMIT_* raised during the current call */
     int *refs;        /* registry refs of compiled chunks, indexed by handle */
+    unsigned char *names_env; /* by handle: the source mentions _ENV (may assign it) */
     size_t nrefs, caprefs;
     char pending[256]; /* a set_global/set_field that failed; reported by the next call */
     char pending_type[16];
@@ -1209,6 +1210,7 @@ void std_lua_free(std_lua *L)
     if (!L) return;
     lua_close(L->S);
     free(L->refs);
+    free(L->names_env);
     free(L);
 }
 
@@ -1271,6 +1273,7 @@ int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, 
     if (L->nrefs == L->caprefs) {
         L->caprefs = L->caprefs ? L->caprefs * 2 : 16;
         L->refs = xrealloc(L->refs, L->caprefs * sizeof *L->refs);
+        L->names_env = xrealloc(L->names_env, L->caprefs);
     }
     std_buf code = {0}, chunk = {0};
     wrap_source(&code, src, is_expr);
@@ -1286,6 +1289,7 @@ int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, 
     int rc;
     if (st == LUA_OK) {
         L->refs[L->nrefs] = a.ref;
+        L->names_env[L->nrefs] = strstr(code.p, "_ENV") != NULL;
         rc = (int)L->nrefs++;
     } else {
         rc = st == LUA_ERRMEM ? call_error(L, st, e) : std_errf(e, "lua", "%s", lua_tostring(S, -1));
@@ -1404,16 +1408,19 @@ int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
     }
     int top = lua_gettop(S);
     lua_rawgeti(S, LUA_REGISTRYINDEX, L->refs[handle]);
-    if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
-    /* Any table is a safe _ENV, so on this hot path a table in the registry
-     * slot is enough: only scopes (and the globals, slot 2) are tables there. */
-    if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : LUA_RIDX_GLOBALS) != LUA_TTABLE) {
-        lua_settop(S, top);
-        return std_errf(e, "lua", "invalid Lua scope %d", scope);
+    /* _ENV is the first upvalue of every main chunk. Between calls it is the
+     * globals table (reset after a call in a scope), unless the chunk itself
+     * assigned it, which needs the name _ENV in its source (load is gone). */
+    if (scope != 0 || L->names_env[handle]) {
+        if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
+        /* Any table is a safe _ENV, so on this hot path a table in the registry
+         * slot is enough: only scopes (and the globals, slot 2) are tables there. */
+        if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : LUA_RIDX_GLOBALS) != LUA_TTABLE) {
+            lua_settop(S, top);
+            return std_errf(e, "lua", "invalid Lua scope %d", scope);
+        }
+        lua_setupvalue(S, -2, 1);
     }
-    /* _ENV is the first upvalue of every main chunk; set it on each call
-     * (a script may also have assigned _ENV in its previous run) */
-    lua_setupvalue(S, -2, 1);
     L->instr_used = 0;
     L->limit_hit = LIMIT_NONE;
     lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */

@@ -61,9 +61,9 @@ void std_lua_set_field(std_lua *L, const char *table, const char *key, json_t *v
  * a global seen by every chunk. Scripts cannot reach or change the scope
  * metatables (getmetatable(_ENV) is false); `_G` is always the globals table
  * and pairs(_ENV) lists only the scope's own names.
- * A chunk reads its environment through a shared upvalue, so a function that a
- * chunk creates and that outlives the call (e.g. stored in a global) sees the
- * scope of the latest call of that chunk, or the globals between calls. */
+ * A chunk's environment is set for the duration of each call, so a function
+ * that a chunk creates and that outlives the call (e.g. stored in a global)
+ * reads the globals afterwards, not the scope it was created in. */
 
 /* New scope over parent (0 = globals, else a live scope id). Returns a scope
  * id > 0 (a registry reference), or -1 if parent is not a live scope or the
