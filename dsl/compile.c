@@ -1229,7 +1229,8 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
     }
     if (!kind) {
         if (ok)
-            ERR(c, st, "step has no kind: add one of lua, shell, set, switch, fail, succeed");
+            ERR(c, st, "step has no kind: add one of lua, shell, http, set, switch, parallel, "
+                       "foreach, loop, try, saga, fail, succeed");
         return;
     }
     const dsl_node *id = dsl_map_get(st, "id");
@@ -1579,7 +1580,10 @@ int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
     const dsl_node *desc = dsl_map_get(root, "description");
     if (desc && !is_scalar(desc)) ERR(&c, desc, "'description' must be a string");
 
-    c.p = vm_program_new(is_scalar(name) ? name->str : "", doc->file);
+    /* the program names its file without the directory, so that the same
+     * file reached by another path is the same program (same hash) */
+    const char *slash = strrchr(doc->file, '/');
+    c.p = vm_program_new(is_scalar(name) ? name->str : "", slash ? slash + 1 : doc->file);
     if (is_scalar(desc)) json_object_set_new(c.p->meta, "description", json_string(desc->str));
     c.ids = json_object();
     c.vars = json_object();

@@ -28,6 +28,8 @@ struct vm_act {
     /* http */
     std_http *http;
     unsigned long req;
+    size_t cap;
+    int *live;
 };
 
 static char *dump(json_t *v) { return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY); }
@@ -43,6 +45,7 @@ static char *to_text(json_t *v)
 
 static void act_free(vm_act *a)
 {
+    if (a->live) (*a->live)--;
     json_decref(a->args);
     json_decref(a->expect);
     free(a->method);
@@ -60,6 +63,9 @@ static vm_act *act_new(std_loop *l, json_t *args, const vm_act_ctx *ctx, vm_act_
     a->args = json_incref(args);
     a->expect = json_incref(ctx->expect);
     a->timeout_ms = ctx->timeout_ms;
+    a->cap = ctx->max_output;
+    a->live = ctx->live;
+    if (a->live) (*a->live)++;
     return a;
 }
 
@@ -303,7 +309,7 @@ static void http_done(std_http_resp *r, void *ud)
         break;
     case STD_HTTP_TOO_LARGE:
         snprintf(msg, sizeof msg, "%s %s: response body is over the %zu byte cap", a->method, a->url,
-                 (size_t)0 + (size_t)r->body.len);
+                 a->cap);
         err = err_new("http.too_large", msg);
         break;
     case STD_HTTP_OK: {

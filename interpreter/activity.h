@@ -22,6 +22,8 @@ typedef struct vm_act_ctx {
     int64_t timeout_ms;  /* per attempt; 0: none */
     json_t *expect;      /* http: accepted statuses ["200", "2xx", ...] */
     size_t max_output;   /* cap of captured stdout/stderr or response body */
+    int *live;           /* incremented while the activity exists, cancelled ones
+                            included until their process is reaped; may be NULL */
 } vm_act_ctx;
 
 /* Exactly one of output and error is set (borrowed for the call).

@@ -82,6 +82,7 @@ struct exec {
     char *pending_request; /* found at resume; applied once the replay is over */
     json_t *secrets;    /* name -> value, read from the environment */
     uint64_t deadline_timer; /* whole-run timeout */
+    int64_t deadline_ms;
     exec *next;
 };
 
@@ -106,6 +107,7 @@ struct vm_engine {
     size_t nstart, capstart;
     json_t *results;     /* run_id -> {status, output, error} */
     char owner[128];     /* this process, as a lease holder */
+    int acts_live;       /* activities not yet freed (cancelled ones until reaped) */
     uint64_t tick;       /* the lease/request timer */
     unsigned ticks;
     std_err fatal;
@@ -473,7 +475,8 @@ static void start_effect(exec *x, cmd *c)
     vm_act_ctx ctx = {.run_id = x->run_id, .workflow_id = x->workflow_id, .step = step_path(x, c),
                       .idempotency_key = key, .attempt = c->attempt,
                       .timeout_ms = json_integer_value(json_object_get(st, "timeout_ms")),
-                      .expect = json_object_get(st, "expect"), .max_output = OUTPUT_CAP};
+                      .expect = json_object_get(st, "expect"), .max_output = OUTPUT_CAP,
+                      .live = &x->g->acts_live};
     std_err e = {0};
     c->status = CMD_RUNNING;
     c->started_ms = std_now_ms();
@@ -754,6 +757,7 @@ static void take_cancels(exec *x)
 }
 
 static void apply_request(exec *x, const char *text);
+static void run_timed_out(std_loop *l, void *ud);
 
 /* Run x as far as it goes without waiting for an effect. */
 static void drive(exec *x)
@@ -802,6 +806,10 @@ static void drive(exec *x)
             apply_request(x, req);
             free(req);
             continue;
+        }
+        if (x->deadline_ms && std_now_ms() >= x->deadline_ms) { /* resumed too late */
+            run_timed_out(x->g->loop, x);
+            return;
         }
         int progressed = 0;
         for (size_t i = 0; i < x->ncmds && !x->done; i++) {
@@ -945,8 +953,10 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
     x->vm = vm_run_new(x->prog, globals, e);
     json_decref(globals);
     json_int_t tmo = json_integer_value(json_object_get(x->prog->meta, "timeout_ms"));
-    if (x->vm && tmo > 0)
-        x->deadline_timer = std_loop_timer(x->g->loop, started_ms + tmo, run_timed_out, x);
+    if (x->vm && tmo > 0) {
+        x->deadline_ms = started_ms + tmo;
+        x->deadline_timer = std_loop_timer(x->g->loop, x->deadline_ms, run_timed_out, x);
+    }
     return x->vm ? 0 : -1;
 }
 
@@ -1146,7 +1156,7 @@ int vm_engine_run(vm_engine *g, std_err *e)
             return -1;
         }
         for (exec *x = g->execs; x; x = x->next) live += !x->done && x->running > 0;
-        if (!live) break;
+        if (!live && g->acts_live == 0) break; /* stopped processes are reaped first */
         if (std_loop_run_once(g->loop, -1) < 0) return std_errf(e, "internal", "poll: %s", strerror(errno));
     }
     return 0;

@@ -266,6 +266,35 @@ static int finish_run(vm_engine *g, const char *run_id, const char *id)
     return EXIT_FAILED;
 }
 
+/* Secrets and input of a new run of p; NULL (message printed) if unusable. */
+static json_t *new_run_input(const vm_program *p, const char *arg)
+{
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(p->meta, "secrets"), i, name) {
+        if (!getenv(json_string_value(name))) {
+            fprintf(stderr, "wfdsl: secret %s is not set in the environment\n", json_string_value(name));
+            return NULL;
+        }
+    }
+    json_t *raw = read_input(arg);
+    if (!raw) return NULL;
+    std_err e = {0};
+    json_t *input = vm_input_check(p, raw, &e);
+    json_decref(raw);
+    if (!input) fprintf(stderr, "wfdsl: %s\n", e.msg);
+    return input;
+}
+
+/* Exit code for an error of vm_engine_resume. */
+static int resume_error(const std_err *e)
+{
+    fprintf(stderr, "wfdsl: %s\n", e->msg);
+    return !strcmp(e->type, "notfound") || !strcmp(e->type, "leased") || !strcmp(e->type, "secret.missing")
+               ? EXIT_USAGE
+               : EXIT_INTERNAL;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     opt o[] = {{"help", 0, 0},  {"id", 1, 0},         {"input", 1, 0}, {"db", 1, 0},
@@ -285,22 +314,12 @@ static int cmd_run(int argc, char **argv)
         std_diags_free(&d);
         return EXIT_USAGE;
     }
-    size_t si;
-    json_t *sname;
-    json_array_foreach(json_object_get(p->meta, "secrets"), si, sname) {
-        if (!getenv(json_string_value(sname))) {
-            fprintf(stderr, "wfdsl: secret %s is not set in the environment\n", json_string_value(sname));
-            vm_program_free(p);
-            free(source);
-            return EXIT_USAGE;
-        }
-    }
-    json_t *raw = read_input(optv(&a, "input"));
-    std_err e = {0};
-    json_t *input = raw ? vm_input_check(p, raw, &e) : NULL;
-    json_decref(raw);
-    if (!input) {
-        if (raw) fprintf(stderr, "wfdsl: %s\n", e.msg);
+    char *text = vm_program_serialize(p); /* fills p->hash */
+    free(text);
+    /* a new run's input is checked before the database is even opened;
+     * with --id it may be a resume, which takes no input */
+    json_t *input = NULL;
+    if (!optv(&a, "id") && !(input = new_run_input(p, optv(&a, "input")))) {
         vm_program_free(p);
         free(source);
         return EXIT_USAGE;
@@ -313,9 +332,7 @@ static int cmd_run(int argc, char **argv)
         free(source);
         return rc;
     }
-    vm_engine_opts eo = engine_opts(&a);
-    vm_engine *g = vm_engine_new(s, &eo);
-    char run_id[64] = "";
+    std_err e = {0};
     const char *id = optv(&a, "id");
     char gen[128];
     if (!id) {
@@ -326,13 +343,14 @@ static int cmd_run(int argc, char **argv)
     }
     store_run old = {0};
     int found = optv(&a, "id") ? store_run_get(s, id, &old, &e) : 0;
+    vm_engine_opts eo = engine_opts(&a);
+    vm_engine *g = vm_engine_new(s, &eo);
+    char run_id[64] = "";
     if (found < 0) {
         fprintf(stderr, "wfdsl: %s\n", e.msg);
         rc = EXIT_INTERNAL;
     } else if (found && !is_finished(old.status)) {
         /* an interrupted run: continue it on the program it started with */
-        char *text = vm_program_serialize(p);
-        free(text);
         if (strcmp(old.program_hash, p->hash) != 0)
             fprintf(stderr,
                     "wfdsl: note: run %s started on program %.12s; %s has changed since (now "
@@ -340,21 +358,16 @@ static int cmd_run(int argc, char **argv)
                     id, old.program_hash, a.pos[0], p->hash);
         if (optv(&a, "input"))
             fprintf(stderr, "wfdsl: note: resuming run %s with the input it started with; --input is ignored\n", id);
-        vm_program_free(p);
-        p = NULL;
-        if (vm_engine_resume(g, id, run_id, &e) != 0) {
-            fprintf(stderr, "wfdsl: %s\n", e.msg);
-            rc = EXIT_INTERNAL;
-        }
+        if (vm_engine_resume(g, id, run_id, &e) != 0) rc = resume_error(&e);
     } else if (found && !optv(&a, "new")) {
         fprintf(stderr, "wfdsl: run '%s' already finished (%s); use --new to start a new run with this id, or 'wfdsl show %s'\n",
                 id, old.status, id);
         rc = EXIT_USAGE;
+    } else if (!input && !(input = new_run_input(p, optv(&a, "input")))) {
+        rc = EXIT_USAGE;
     } else {
-        if (vm_engine_start(g, p, source, id, input, run_id, &e) != 0) {
-            fprintf(stderr, "wfdsl: %s\n", e.msg);
-            rc = EXIT_INTERNAL;
-        }
+        rc = vm_engine_start(g, p, source, id, input, run_id, &e) != 0 ? EXIT_INTERNAL : 0;
+        if (rc) fprintf(stderr, "wfdsl: %s\n", e.msg);
         p = NULL; /* owned by the engine now */
     }
     if (!rc) {
@@ -388,8 +401,7 @@ static int cmd_resume(int argc, char **argv)
     char run_id[64] = "";
     std_err e = {0};
     if (vm_engine_resume(g, a.pos[0], run_id, &e) != 0) {
-        fprintf(stderr, "wfdsl: %s\n", e.msg);
-        rc = !strcmp(e.type, "notfound") ? EXIT_USAGE : EXIT_INTERNAL;
+        rc = resume_error(&e);
     } else {
         rc = finish_run(g, run_id, a.pos[0]);
     }
@@ -508,6 +520,19 @@ static int cmd_list(int argc, char **argv)
         }
         limit = (int)l;
     }
+    static const char *const statuses[] = {"running", "completed", "failed", "cancelled",
+                                           "terminated", "needs_attention", "nondeterministic"};
+    const char *want = optv(&a, "status");
+    if (want) {
+        size_t k = 0;
+        while (k < 7 && strcmp(statuses[k], want)) k++;
+        if (k == 7) {
+            const char *hint = std_suggest(want, statuses, 7);
+            fprintf(stderr, "wfdsl list: unknown status '%s'%s%s%s\n", want, hint ? " (did you mean '" : "",
+                    hint ? hint : "", hint ? "'?)" : "");
+            return EXIT_USAGE;
+        }
+    }
     store *s = NULL;
     int rc = open_store(&a, &s);
     if (rc) return rc;
@@ -587,10 +612,13 @@ static json_t *steps_of(store_event *evs, size_t n)
             json_object_set_new(s, "status", json_string("running"));
         } else if (s && !strcmp(t, "step_completed")) {
             json_object_set_new(s, "status", json_string("completed"));
+            json_object_del(s, "error"); /* of an earlier attempt */
             json_object_set(s, "duration_ms", json_object_get(p, "duration_ms"));
             json_object_set(s, "output", json_object_get(p, "output"));
+        } else if (s && !strcmp(t, "step_cancelled")) {
+            json_object_set_new(s, "status", json_string("cancelled"));
         } else if (s && !strcmp(t, "step_failed")) {
-            json_object_set_new(s, "status", json_string("failed"));
+            json_object_set_new(s, "status", json_string(json_is_false(json_object_get(p, "final")) ? "retrying" : "failed"));
             json_object_set(s, "duration_ms", json_object_get(p, "duration_ms"));
             json_object_set(s, "error", json_object_get(p, "error"));
         }

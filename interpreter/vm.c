@@ -267,6 +267,7 @@ static void publish(vm_run *r, fiber *f, int step, json_t *out)
 {
     const char *id = vm_step_id(r->p, step);
     if (!id) return;
+    if (json_is_null(out)) out = NULL; /* nil, so that `steps.x or default` works */
     if (f->steps_scope > 0) std_lua_scope_set_field(r->lua, f->steps_scope, "steps", id, out);
     else std_lua_set_field(r->lua, "steps", id, out);
 }
