@@ -50,9 +50,9 @@ static const char *const later_top_fields[] = {"triggers"};
 
 static const char *const kinds[] = {
     "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "parallel", "foreach",
-    "loop", "try", "saga", "sleep", "wait", "dag", "call", "continue_as_new",
+    "loop", "try", "saga", "sleep", "wait", "continue_as_new", "dag", "call",
 };
-#define NOW_KINDS 12 /* kinds[0..NOW_KINDS) are compiled by this version */
+#define NOW_KINDS 15 /* kinds[0..NOW_KINDS) are compiled by this version */
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
@@ -1192,6 +1192,86 @@ static void compile_deferred(C *c)
     }
 }
 
+
+/* sleep: a duration, or {until: time} (RFC 3339 text or Unix seconds) */
+static void compile_sleep(C *c, const dsl_node *v, json_t *step, int *ok)
+{
+    if (is_scalar(v)) {
+        int64_t ms = 0;
+        std_err e = {0};
+        if (std_duration_parse(v->str, &ms, &e) != 0) {
+            ERR(c, v, "'sleep': %s", e.msg);
+            *ok = 0;
+        }
+        json_object_set_new(step, "ms", json_integer(ms));
+        return;
+    }
+    static const char *const fields[] = {"until"};
+    need_map(c, v, "sleep", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "sleep");
+    if (!dsl_map_get(v, "until")) {
+        ERR(c, v, "'sleep' takes a duration (30s) or {until: time}");
+        *ok = 0;
+        return;
+    }
+    int t = add_tmpl(c, v);
+    if (t < 0) *ok = 0;
+    json_object_set_new(step, "args", json_integer(t));
+}
+
+/* wait: a signal name, or {signal, timeout, on_timeout: fail|continue} */
+static void compile_wait(C *c, const dsl_node *v, json_t *step, int *ok)
+{
+    static const char *const fields[] = {"signal", "timeout", "on_timeout"};
+    const dsl_node *sig = v, *tmo = NULL, *ont = NULL;
+    if (!is_scalar(v)) {
+        need_map(c, v, "wait", ok);
+        if (!*ok) return;
+        check_keys(c, v, fields, COUNT(fields), "wait");
+        sig = dsl_map_get(v, "signal");
+        tmo = dsl_map_get(v, "timeout");
+        ont = dsl_map_get(v, "on_timeout");
+    }
+    if (!sig || !is_scalar(sig) || !match_ident(sig->str, 1)) {
+        ERR(c, sig ? sig : v, "'wait' needs a signal name matching [a-z][a-z0-9_-]*");
+        *ok = 0;
+        return;
+    }
+    json_object_set_new(step, "signal", json_string(sig->str));
+    if (tmo) {
+        int64_t ms = 0;
+        std_err e = {0};
+        if (!is_scalar(tmo) || std_duration_parse(tmo->str, &ms, &e) != 0) {
+            ERR(c, tmo, "'timeout': %s", is_scalar(tmo) ? e.msg : "must be a duration like 1h");
+            *ok = 0;
+        }
+        json_object_set_new(step, "wait_ms", json_integer(ms));
+    }
+    if (ont && !(is_scalar(ont) && (!strcmp(ont->str, "fail") || !strcmp(ont->str, "continue")))) {
+        ERR(c, ont, "'on_timeout' must be 'fail' or 'continue'");
+        *ok = 0;
+    }
+    json_object_set_new(step, "on_timeout", json_string(ont && is_scalar(ont) ? ont->str : "fail"));
+    json_object_set_new(step, "args", json_integer(vm_add_tmpl(c->p, json_pack("[s, {s:s}]", "c", "signal", sig->str))));
+}
+
+/* continue_as_new: {input: value} */
+static void compile_can(C *c, const dsl_node *v, json_t *step, int *ok)
+{
+    static const char *const fields[] = {"input"};
+    if (is_scalar(v) && v->len == 0) {
+        json_object_set_new(step, "args", json_integer(-1));
+        return;
+    }
+    need_map(c, v, "continue_as_new", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "continue_as_new");
+    int t = add_tmpl(c, v);
+    if (t < 0) *ok = 0;
+    json_object_set_new(step, "args", json_integer(t));
+}
+
 static void compile_step(C *c, const dsl_node *st, const char *path)
 {
     if (!st || st->kind != DSL_MAP) {
@@ -1230,7 +1310,7 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
     if (!kind) {
         if (ok)
             ERR(c, st, "step has no kind: add one of lua, shell, http, set, switch, parallel, "
-                       "foreach, loop, try, saga, fail, succeed");
+                       "foreach, loop, try, saga, sleep, wait, fail, succeed, continue_as_new");
         return;
     }
     const dsl_node *id = dsl_map_get(st, "id");
@@ -1343,6 +1423,16 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         compile_try(c, kv, vm_step_path(c->p, index), &ok);
     } else if (!strcmp(kind, "saga")) {
         compile_saga(c, kv, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "sleep")) {
+        compile_sleep(c, kv, step, &ok);
+        vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
+    } else if (!strcmp(kind, "wait")) {
+        compile_wait(c, kv, step, &ok);
+        vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
+    } else if (!strcmp(kind, "continue_as_new")) {
+        compile_can(c, kv, step, &ok);
+        vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
+        vm_emit(c->p, VM_FINISH, -1, 0, st->line, st->col);
     }
     const dsl_node *comp = dsl_map_get(st, "compensate");
     if (comp) {

@@ -77,7 +77,15 @@ struct exec {
     size_t ncmds, capcmds;
     int dirty;          /* needs driving */
     int done;
-    int running;        /* effects in flight and retry timers pending */
+    int running;        /* effects in flight, timers pending and signal waits */
+    int waits;          /* of which timers and signal waits: the run can be parked */
+    int parked;         /* left memory (worker) */
+    json_t *effects;    /* recorded side effects: "key#n" -> value */
+    json_t *effect_n;   /* key -> count used so far */
+    int64_t lua_seq;    /* a lua step running (its side effects are keyed by it) */
+    json_t *sig_taken;  /* signal name -> last id taken by this run */
+    json_t *can_input;  /* continue_as_new: the next run's input */
+    json_t *started;    /* the run_started payload */
     int cancelled;      /* a cancel was applied */
     char *pending_request; /* found at resume; applied once the replay is over */
     json_t *secrets;    /* name -> value, read from the environment */
@@ -103,6 +111,8 @@ struct vm_engine {
     pending_event *pev;
     size_t npev, cappev;
     json_t *finish_rows; /* runs to mark finished at the next flush: [[run_id, status, out, err]] */
+    json_t *consumed;    /* signal ids consumed by events of this batch */
+    json_t *continuations; /* continue_as_new: [[program text, workflow id, input]] */
     cmd **to_start;      /* effects waiting for the commit of their events */
     size_t nstart, capstart;
     json_t *results;     /* run_id -> {status, output, error} */
@@ -132,7 +142,8 @@ static void record(exec *x, const char *type, json_t *payload)
 /* Write every pending event and run status in one transaction. */
 static int flush(vm_engine *g)
 {
-    if (g->npev == 0 && json_array_size(g->finish_rows) == 0) return 0;
+    if (g->npev == 0 && json_array_size(g->finish_rows) == 0 && json_array_size(g->consumed) == 0)
+        return 0;
     std_err *e = &g->fatal;
     int rc = store_begin(g->st, e);
     for (size_t i = 0; rc == 0 && i < g->npev; i++) {
@@ -150,11 +161,16 @@ static int flush(vm_engine *g)
                                   json_string_value(json_array_get(row, 3)), e);
         if (rc == 0) rc = store_run_release(g->st, rid, g->owner, e);
     }
+    json_array_foreach(g->consumed, i, row) {
+        if (rc != 0) break;
+        rc = store_signal_consume(g->st, json_integer_value(row), e);
+    }
     if (rc == 0) rc = store_commit(g->st, e);
     if (rc != 0) {
         store_rollback(g->st);
         g->failed = 1;
     }
+    json_array_clear(g->consumed);
     if (rc == 0 && g->o.kill_after_event > 0)
         for (size_t k = 0; k < g->npev; k++)
             if (g->pev[k].seq >= g->o.kill_after_event) raise(SIGKILL);
@@ -214,6 +230,13 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
     x->running = 0;
     if (x->deadline_timer) std_loop_timer_cancel(g->loop, x->deadline_timer);
     x->deadline_timer = 0;
+    if (output && x->can_input && !strcmp(status, "completed")) {
+        status = "continued";
+        char *text = vm_program_serialize(x->prog);
+        json_array_append_new(g->continuations, json_pack("[s, s, O, s]", text, x->workflow_id,
+                                                          x->can_input, x->run_id));
+        free(text);
+    }
     json_t *rout = redact(x, output), *rerr = redact(x, error);
     output = rout;
     error = rerr;
@@ -228,9 +251,10 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
                           json_pack("[s, s?, s?, s?]", x->run_id, keep ? NULL : status, out, err));
     free(out);
     free(err);
-    json_object_set_new(g->results, x->run_id,
-                        json_pack("{s:s, s:O?, s:O?}", "status", status, "output", output,
-                                  "error", error));
+    if (!g->o.park) /* a worker forgets finished runs; the store has them */
+        json_object_set_new(g->results, x->run_id,
+                            json_pack("{s:s, s:O?, s:O?}", "status", status, "output", output,
+                                      "error", error));
     json_decref(rout);
     json_decref(rerr);
 }
@@ -430,12 +454,40 @@ static void fail(exec *x, cmd *c, json_t *error) { fail_after(x, c, error, 0); }
 
 static int is_effect(const char *kind) { return !strcmp(kind, "shell") || !strcmp(kind, "http"); }
 
+/* sleep {until}: Unix seconds or RFC 3339 text, to ms. */
+static int until_ms(json_t *v, int64_t *ms)
+{
+    if (json_is_number(v)) {
+        *ms = (int64_t)(json_number_value(v) * 1000);
+        return 0;
+    }
+    return json_is_string(v) ? std_parse_time(json_string_value(v), ms) : -1;
+}
+
 static void timer_fired(std_loop *l, void *ud)
 {
     cmd *c = ud;
+    exec *x = c->x;
     c->timer = 0;
-    c->x->running--;
-    complete(c->x, c, json_null());
+    x->running--;
+    x->waits--;
+    if (!strcmp(step_kind(x, c), "wait")) { /* no signal in time */
+        json_t *st = step_entry(x, c);
+        if (!strcmp(json_string_value(json_object_get(st, "on_timeout")), "continue")) {
+            complete(x, c, json_null());
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof msg, "no signal '%s' within %lldms",
+                     json_string_value(json_object_get(st, "signal")),
+                     (long long)json_integer_value(json_object_get(st, "wait_ms")));
+            json_t *err = step_error(x, c, "signal.timeout", msg);
+            c->retry_at = 0;
+            fail(x, c, err);
+            json_decref(err);
+        }
+        return;
+    }
+    complete(x, c, json_null());
 }
 
 /* A durable wait: its end time is in its step_started, so a resumed run
@@ -443,8 +495,49 @@ static void timer_fired(std_loop *l, void *ud)
 static void start_timer(exec *x, cmd *c, int64_t fire_at)
 {
     c->status = CMD_RUNNING;
+    c->fire_at = fire_at;
     x->running++;
+    x->waits++;
     c->timer = std_loop_timer(x->g->loop, fire_at, timer_fired, c);
+}
+
+/* Take the oldest unconsumed signal for a waiting c; 1 if it completed. */
+static int take_signal(exec *x, cmd *c)
+{
+    const char *name = json_string_value(json_object_get(step_entry(x, c), "signal"));
+    int64_t id = 0, after = json_integer_value(json_object_get(x->sig_taken, name));
+    char *payload = NULL;
+    std_err e = {0};
+    if (store_signal_take(x->g->st, x->run_id, name, after, &id, &payload, &e) <= 0) return 0;
+    json_object_set_new(x->sig_taken, name, json_integer(id));
+    json_array_append_new(x->g->consumed, json_integer(id)); /* with the completion */
+    json_t *v = payload ? json_loads(payload, JSON_DECODE_ANY, NULL) : NULL;
+    free(payload);
+    if (c->timer) {
+        std_loop_timer_cancel(x->g->loop, c->timer);
+        c->timer = 0;
+    }
+    if (c->status == CMD_RUNNING) { /* it was waiting */
+        x->running--;
+        x->waits--;
+    }
+    complete(x, c, v ? v : json_null());
+    json_decref(v);
+    return 1;
+}
+
+/* A `wait`: a signal already sent completes it now; otherwise it waits,
+ * until fire_at when it has a timeout. */
+static void start_wait(exec *x, cmd *c, int64_t fire_at)
+{
+    if (take_signal(x, c)) return;
+    if (fire_at > 0) {
+        start_timer(x, c, fire_at);
+        return;
+    }
+    c->status = CMD_RUNNING;
+    x->running++;
+    x->waits++;
 }
 
 static void effect_done(void *ud, json_t *output, json_t *error, int64_t retry_after_ms)
@@ -503,9 +596,25 @@ static void run_attempt(exec *x, cmd *c)
     x->dirty = 1;
     if (!strcmp(kind, "sleep")) {
         int64_t fire_at = c->started_ms + json_integer_value(json_object_get(c->vc.args, "ms"));
+        json_t *until = json_object_get(c->vc.args, "until");
+        if (until && until_ms(until, &fire_at) != 0) {
+            record(x, "step_started", started);
+            json_t *err = step_error(x, c, "sleep.until", "'until' must be an RFC 3339 time or Unix seconds");
+            fail(x, c, err);
+            json_decref(err);
+            return;
+        }
         json_object_set_new(started, "fire_at", json_integer(fire_at));
         record(x, "step_started", started);
         start_timer(x, c, fire_at);
+        return;
+    }
+    if (!strcmp(kind, "wait")) {
+        json_int_t ms = json_integer_value(json_object_get(step_entry(x, c), "wait_ms"));
+        int64_t fire_at = ms > 0 ? c->started_ms + ms : 0;
+        if (fire_at) json_object_set_new(started, "fire_at", json_integer(fire_at));
+        record(x, "step_started", started);
+        start_wait(x, c, fire_at);
         return;
     }
     record(x, "step_started", started);
@@ -526,7 +635,10 @@ static void run_attempt(exec *x, cmd *c)
         int chunk = (int)json_integer_value(json_object_get(step_entry(x, c), "chunk"));
         json_t *out = NULL;
         std_err e = {0};
-        if (vm_eval_chunk(x->vm, chunk, c->vc.scope, &out, &e) != 0) {
+        x->lua_seq = c->vc.seq;
+        int rc = vm_eval_chunk(x->vm, chunk, c->vc.scope, &out, &e);
+        x->lua_seq = 0;
+        if (rc != 0) {
             json_t *err = step_error(x, c, e.type[0] ? e.type : "lua", e.msg);
             fail(x, c, err);
             json_decref(err);
@@ -536,6 +648,11 @@ static void run_attempt(exec *x, cmd *c)
         }
     } else if (!strcmp(kind, "set")) {
         complete(x, c, args);
+    } else if (!strcmp(kind, "continue_as_new")) {
+        json_t *in = json_object_get(args, "input");
+        json_decref(x->can_input);
+        x->can_input = json_incref(in ? in : json_object_get(x->started, "input"));
+        complete(x, c, json_null());
     } else if (!strcmp(kind, "succeed")) {
         json_t *out = json_object_get(args, "output");
         complete(x, c, out ? out : json_null());
@@ -587,7 +704,9 @@ static void start_live(exec *x, cmd *c)
     }
     if (c->retry_at > 0) /* the process died during a backoff: wait what is left */
         backoff(x, c);
-    else if (c->fire_at > 0) /* ... or during a durable wait */
+    else if (!strcmp(step_kind(x, c), "wait") && c->attempt > 0) /* ... or while waiting */
+        start_wait(x, c, c->fire_at);
+    else if (c->fire_at > 0) /* ... or during a sleep */
         start_timer(x, c, c->fire_at);
     else
         run_attempt(x, c);
@@ -626,6 +745,9 @@ static int index_history(exec *x, std_err *e)
             x->res[x->nres++] = i;
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set_new(s, "resolved", json_true());
+        } else if (!strcmp(ev->type, "side_effect")) {
+            if (!x->effects) x->effects = json_object();
+            json_object_set(x->effects, json_string_value(json_object_get(p, "key")), p);
         } else if (!strcmp(ev->type, "step_cancelled")) {
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set_new(s, "cancelled", json_true());
@@ -881,6 +1003,13 @@ static void tick(std_loop *l, void *ud)
     std_err e = {0};
     g->tick = std_loop_timer(l, std_now_ms() + TICK_MS, tick, g);
     if (store_requests_take(g->st, g->owner, on_request, g, &e) != 0) return;
+    for (exec *x = g->execs; x; x = x->next) { /* signals for runs waiting here */
+        if (x->done || x->parked || x->waits == 0) continue;
+        for (size_t i = 0; i < x->ncmds; i++) {
+            cmd *c = x->cmds[i];
+            if (c->status == CMD_RUNNING && !strcmp(step_kind(x, c), "wait")) take_signal(x, c);
+        }
+    }
     if (++g->ticks % 20 == 0)
         for (exec *x = g->execs; x; x = x->next)
             if (!x->done) store_run_lease(g->st, x->run_id, g->owner, std_now_ms() + LEASE_MS, &e);
@@ -918,10 +1047,52 @@ static void free_exec(exec *x)
     json_decref(x->hsched);
     json_decref(x->hfinal);
     json_decref(x->secrets);
+    json_decref(x->effects);
+    json_decref(x->effect_n);
+    json_decref(x->sig_taken);
+    json_decref(x->can_input);
+    json_decref(x->started);
     free(x->pending_request);
     free(x->res);
     free(x->workflow_id);
     free(x);
+}
+
+/* now(), uuid(), random(): the value recorded at this point of the run, or
+ * a new one, recorded. A point is the lua step running, or else the next
+ * command number: replay reaches the same points in the same order. */
+static json_t *side_effect(void *ud, const char *kind)
+{
+    exec *x = ud;
+    char key[64], k2[80];
+    if (x->lua_seq) snprintf(key, sizeof key, "s%lld", (long long)x->lua_seq);
+    else snprintf(key, sizeof key, "v%lld", (long long)vm_next_seq(x->vm));
+    json_int_t n = json_integer_value(json_object_get(x->effect_n, key));
+    json_object_set_new(x->effect_n, key, json_integer(n + 1));
+    snprintf(k2, sizeof k2, "%s#%lld", key, (long long)n);
+    json_t *rec = json_object_get(x->effects, k2);
+    if (rec) return json_incref(json_object_get(rec, "value"));
+    if (x->hfinal || x->g->o.replay_only) return NULL; /* a replay must not make new ones */
+    json_t *v;
+    if (!strcmp(kind, "now")) {
+        char ts[40];
+        std_fmt_time(std_now_ms(), ts, sizeof ts);
+        v = json_string(ts);
+    } else if (!strcmp(kind, "uuid")) {
+        char h[33], u[40];
+        std_random_hex(h);
+        h[12] = '4';
+        h[16] = "89ab"[h[16] % 4];
+        snprintf(u, sizeof u, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+        v = json_string(u);
+    } else {
+        char h[33];
+        std_random_hex(h);
+        v = json_real((double)(strtoull(h + 16, NULL, 16) >> 11) / 9007199254740992.0);
+    }
+    json_object_set_new(x->effects, k2, json_pack("{s:s, s:O}", "kind", kind, "value", v));
+    record(x, "side_effect", json_pack("{s:s, s:s, s:O}", "key", k2, "kind", kind, "value", v));
+    return v;
 }
 
 /* Read the program's secrets from the environment; -1 if one is missing. */
@@ -952,6 +1123,10 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
                                 "started_at", ts, "secrets", x->secrets);
     x->vm = vm_run_new(x->prog, globals, e);
     json_decref(globals);
+    if (!x->effects) x->effects = json_object();
+    x->effect_n = json_object();
+    x->sig_taken = json_object();
+    if (x->vm) vm_run_set_effects(x->vm, side_effect, x);
     json_int_t tmo = json_integer_value(json_object_get(x->prog->meta, "timeout_ms"));
     if (x->vm && tmo > 0) {
         x->deadline_ms = started_ms + tmo;
@@ -983,6 +1158,8 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
     g->loop = std_loop_new();
     g->http = std_http_new(g->loop);
     g->finish_rows = json_array();
+    g->consumed = json_array();
+    g->continuations = json_array();
     g->results = json_object();
     char host[64] = "host", rnd[33];
     gethostname(host, sizeof host - 1);
@@ -1008,6 +1185,8 @@ void vm_engine_free(vm_engine *g)
     free(g->pev);
     free(g->to_start);
     json_decref(g->finish_rows);
+    json_decref(g->consumed);
+    json_decref(g->continuations);
     json_decref(g->results);
     if (g->tick) std_loop_timer_cancel(g->loop, g->tick);
     std_http_free(g->http);
@@ -1051,6 +1230,7 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
     exec *x = new_exec(g, run_id, workflow_id, prog);
     x->last_event = 1;
     x->hsched = json_object();
+    x->started = json_pack("{s:O}", "input", input);
     if (load_secrets(x, e) != 0 || boot(x, input, now, e) != 0) {
         json_t *err = json_pack("{s:s, s:s}", "type", e->type[0] ? e->type : "lua", "message", e->msg);
         finalize(x, "failed", NULL, err);
@@ -1113,9 +1293,8 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
         return std_errf(e, "storage", "history of run %s does not begin with run_started", x->run_id);
     if (load_secrets(x, e) != 0) return -1;
-    json_t *started = json_loads(x->hist[0].payload, 0, NULL);
-    int rc = boot(x, json_object_get(started, "input"), x->hist[0].time_ms, e);
-    json_decref(started);
+    x->started = json_loads(x->hist[0].payload, 0, NULL);
+    int rc = boot(x, json_object_get(x->started, "input"), x->hist[0].time_ms, e);
     for (size_t i = 0; i < x->nres; i++) /* a cancel the history already has */
         if (!strcmp(x->hist[x->res[i]].type, "cancel_requested")) x->cancelled = 1;
     char *req = NULL;
@@ -1128,43 +1307,177 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     return rc;
 }
 
+/* Park x: it waits only on timers and signals, so it leaves memory; the
+ * store keeps when its first timer is due. */
+static int park(exec *x)
+{
+    int64_t wake = 0;
+    for (size_t i = 0; i < x->ncmds; i++) {
+        cmd *c = x->cmds[i];
+        int64_t t = c->status == CMD_BACKOFF ? c->retry_at : c->timer ? c->fire_at : 0;
+        if (t > 0 && (wake == 0 || t < wake)) wake = t;
+    }
+    if (x->deadline_ms > 0 && (wake == 0 || x->deadline_ms < wake)) wake = x->deadline_ms;
+    std_err e = {0};
+    if (store_run_park(x->g->st, x->run_id, x->g->owner, wake, &e) != 0) return -1;
+    x->parked = 1;
+    return 0;
+}
+
+/* Unlink and free the runs that finished or parked (the worker keeps only
+ * what is in flight in memory). */
+static void drop_idle(vm_engine *g)
+{
+    for (exec **pp = &g->execs; *pp;) {
+        exec *x = *pp;
+        if (x->done || x->parked) {
+            *pp = x->next;
+            free_exec(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+/* Start the next runs of continue_as_new: same workflow id, new run id,
+ * new input, empty history, the same program. */
+static void start_continuations(vm_engine *g)
+{
+    while (json_array_size(g->continuations)) {
+        json_t *c = json_incref(json_array_get(g->continuations, 0));
+        json_array_remove(g->continuations, 0);
+        const char *text = json_string_value(json_array_get(c, 0));
+        std_err e = {0};
+        vm_program *p = vm_program_load(text, strlen(text), &e);
+        char run_id[64] = "";
+        if (p && vm_engine_start(g, p, NULL, json_string_value(json_array_get(c, 1)),
+                                 json_array_get(c, 2), run_id, &e) == 0)
+            json_object_set_new(json_object_get(g->results, json_string_value(json_array_get(c, 3))),
+                                "next", json_string(run_id));
+        json_decref(c);
+    }
+}
+
+int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e)
+{
+    int dirty = 1;
+    while (dirty) {
+        dirty = 0;
+        for (exec *x = g->execs; x; x = x->next)
+            if (!x->done && x->dirty) drive(x);
+        if (flush(g) != 0) break;
+        /* effects start only after their events are committed */
+        size_t n = g->nstart;
+        g->nstart = 0;
+        cmd **queued = g->to_start;
+        g->to_start = NULL;
+        g->capstart = 0;
+        for (size_t i = 0; i < n; i++) {
+            queued[i]->queued = 0;
+            if (!queued[i]->x->done && queued[i]->status == CMD_STARTING)
+                start_effect(queued[i]->x, queued[i]);
+        }
+        free(queued);
+        start_continuations(g);
+        for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
+    }
+    if (g->failed) {
+        *e = g->fatal;
+        return -1;
+    }
+    int live = 0;
+    for (exec *x = g->execs; x; x = x->next) {
+        if (x->done || x->parked) continue;
+        if (g->o.park && x->running > 0 && x->running == x->waits && x->rpos >= x->nres &&
+            !x->pending_request && park(x) == 0)
+            continue;
+        live += x->running > 0;
+    }
+    if (g->o.park) drop_idle(g);
+    if (!live && g->acts_live == 0 && max_wait_ms < 0) return 0; /* nothing left to wait for */
+    if (std_loop_run_once(g->loop, live || g->acts_live ? (max_wait_ms < 0 ? -1 : max_wait_ms)
+                                                        : (max_wait_ms < 0 ? 0 : max_wait_ms)) < 0)
+        return std_errf(e, "internal", "poll: %s", strerror(errno));
+    return live || g->acts_live ? 1 : 0;
+}
+
 int vm_engine_run(vm_engine *g, std_err *e)
 {
-    for (;;) {
-        int live = 0, dirty = 1;
-        while (dirty) {
-            dirty = 0;
-            for (exec *x = g->execs; x; x = x->next)
-                if (!x->done && x->dirty) drive(x);
-            if (flush(g) != 0) break;
-            /* effects start only after their events are committed */
-            size_t n = g->nstart;
-            g->nstart = 0;
-            cmd **queued = g->to_start;
-            g->to_start = NULL;
-            g->capstart = 0;
-            for (size_t i = 0; i < n; i++) {
-                queued[i]->queued = 0;
-                if (!queued[i]->x->done && queued[i]->status == CMD_STARTING)
-                    start_effect(queued[i]->x, queued[i]);
-            }
-            free(queued);
-            for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
-        }
-        if (g->failed) {
-            *e = g->fatal;
-            return -1;
-        }
-        for (exec *x = g->execs; x; x = x->next) live += !x->done && x->running > 0;
-        if (!live && g->acts_live == 0) break; /* stopped processes are reaped first */
-        if (std_loop_run_once(g->loop, -1) < 0) return std_errf(e, "internal", "poll: %s", strerror(errno));
+    int rc;
+    while ((rc = vm_engine_turn(g, -1, e)) > 0) {}
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- the worker's side ------------------------------------------------- */
+
+typedef struct claim_ctx {
+    vm_engine *g;
+    json_t *ids;
+} claim_ctx;
+
+static void on_claimable(void *ud, const char *run_id, const char *owner)
+{
+    claim_ctx *c = ud;
+    if (owner && *owner && strcmp(owner, c->g->owner) != 0 && !vm_owner_is_dead(owner)) {
+        /* a live local owner; only an expired lease of another host is ours to take */
+        std_err e = {0};
+        char *o = NULL;
+        int64_t until = 0;
+        store_run_lease_info(c->g->st, run_id, &o, &until, &e);
+        int expired = until < std_now_ms();
+        free(o);
+        if (!expired) return;
     }
-    return 0;
+    for (exec *x = c->g->execs; x; x = x->next)
+        if (!strcmp(x->run_id, run_id)) return;
+    json_array_append_new(c->ids, json_string(run_id));
+}
+
+int vm_engine_claim(vm_engine *g, int max, std_err *e)
+{
+    if (max <= 0) return 0;
+    char host[80] = "host", pat[100];
+    gethostname(host, sizeof host - 1);
+    snprintf(pat, sizeof pat, "%s/%%", host);
+    claim_ctx c = {g, json_array()};
+    if (store_runs_claimable(g->st, std_now_ms(), max, pat, on_claimable, &c, e) != 0) {
+        json_decref(c.ids);
+        return -1;
+    }
+    int n = 0;
+    size_t i;
+    json_t *id;
+    json_array_foreach(c.ids, i, id) {
+        char run_id[64];
+        std_err e2 = {0};
+        if (vm_engine_resume(g, json_string_value(id), run_id, &e2) != 0) continue; /* taken */
+        store_run_unpark(g->st, run_id, &e2);
+        n++;
+    }
+    json_decref(c.ids);
+    return n;
+}
+
+int vm_engine_live(const vm_engine *g)
+{
+    int n = 0;
+    for (exec *x = g->execs; x; x = x->next) n += !x->done && !x->parked;
+    return n;
+}
+
+void vm_engine_release(vm_engine *g)
+{
+    std_err e = {0};
+    flush(g);
+    for (exec *x = g->execs; x; x = x->next)
+        if (!x->done && !x->parked) store_run_release(g->st, x->run_id, g->owner, &e);
 }
 
 const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, json_t **error)
 {
     json_t *r = json_object_get(g->results, run_id);
+    for (int hops = 0; r && json_object_get(r, "next") && hops < 1000; hops++)
+        r = json_object_get(g->results, json_string_value(json_object_get(r, "next")));
     if (!r) return NULL;
     if (output) *output = json_object_get(r, "output");
     if (error) *error = json_object_get(r, "error");

@@ -26,6 +26,7 @@ typedef struct vm_engine_opts {
     /* Crash tests: SIGKILL this process right after the commit that makes a
      * run's history reach this many events (0: never). */
     int64_t kill_after_event;
+    int park;          /* worker: runs waiting only on timers/signals leave memory */
 } vm_engine_opts;
 
 vm_engine *vm_engine_new(store *s, const vm_engine_opts *o);
@@ -45,9 +46,21 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e);
  * internal error (e filled). */
 int vm_engine_run(vm_engine *g, std_err *e);
 
+/* One turn of the loop: drive runs, commit, start effects, wait at most
+ * max_wait_ms (-1: until something happens, and return 0 once nothing is
+ * left). Returns 1 while runs are live, 0 when idle, -1 on error. */
+int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e);
+/* Worker: take up to max due runs from the store (new, woken, orphaned). */
+int vm_engine_claim(vm_engine *g, int max, std_err *e);
+/* Runs in memory and not finished. */
+int vm_engine_live(const vm_engine *g);
+/* Commit what is pending and release the leases of the runs in memory. */
+void vm_engine_release(vm_engine *g);
+
 /* Outcome of a run that the engine finished: its status ("completed",
- * "failed", "nondeterministic"), and output or error (borrowed; valid
- * until vm_engine_free). NULL status if unknown. */
+ * "failed", "nondeterministic", ...), and output or error (borrowed; valid
+ * until vm_engine_free). NULL status if unknown. A run that continued as
+ * new reports the outcome of the run it continued as. */
 const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, json_t **error);
 
 /* Lease owners are "host/pid/nonce". True for an owner of this host whose

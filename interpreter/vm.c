@@ -1002,3 +1002,6 @@ vm_state vm_run_state(const vm_run *r) { return r->state; }
 json_t *vm_run_output(const vm_run *r) { return r->output; }
 json_t *vm_run_error(const vm_run *r) { return r->error; }
 uint64_t vm_run_instructions(const vm_run *r) { return r->ninstr; }
+
+void vm_run_set_effects(vm_run *r, std_lua_effect_fn fn, void *ud) { std_lua_set_effects(r->lua, fn, ud); }
+int64_t vm_next_seq(const vm_run *r) { return r->next_seq; }

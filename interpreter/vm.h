@@ -76,6 +76,11 @@ json_t *vm_run_error(const vm_run *r);  /* borrowed; VM_FAILED only */
  * fiber that issued it (vm_cmd.scope). */
 int vm_eval_chunk(vm_run *r, int chunk, int scope, json_t **out, std_err *e);
 
+/* Hook for now(), uuid() and random() in expressions and lua steps. */
+void vm_run_set_effects(vm_run *r, std_lua_effect_fn fn, void *ud);
+/* The sequence number the next command will get (keys side effects). */
+int64_t vm_next_seq(const vm_run *r);
+
 /* Number of VM instructions executed so far (for the benchmark). */
 uint64_t vm_run_instructions(const vm_run *r);
 

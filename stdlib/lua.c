@@ -81,6 +81,8 @@ struct std_lua {
     size_t nrefs, caprefs;
     char pending[256]; /* a set_global/set_field that failed; reported by the next call */
     char pending_type[16];
+    std_lua_effect_fn effect; /* now(), uuid(), random(): recorded by the caller */
+    void *effect_ud;
 };
 
 /* Light userdata keys and the json.null sentinel: addresses of constants. */
@@ -1050,6 +1052,20 @@ static int sb_json_array(lua_State *S)
 }
 
 /* len(x): bytes of a string, elements of an array, keys of any other table. */
+/* now(), uuid(), random(): values from the world, which the caller records
+ * the first time and replays after (so an expression stays deterministic). */
+static int sb_effect(lua_State *S)
+{
+    std_lua *L = sandbox_of(S);
+    const char *kind = lua_tostring(S, lua_upvalueindex(1));
+    if (!L->effect) return luaL_error(S, "%s() is not available here", kind);
+    json_t *v = L->effect(L->effect_ud, kind);
+    if (!v) return luaL_error(S, "%s() failed", kind);
+    std_lua_push_json(S, v);
+    json_decref(v);
+    return 1;
+}
+
 static int sb_len(lua_State *S)
 {
     switch (lua_type(S, 1)) {
@@ -1136,6 +1152,12 @@ static int sb_setup(lua_State *S)
     lua_setfield(S, G, "tostring");
     lua_pushcfunction(S, sb_len);
     lua_setfield(S, G, "len");
+    static const char *const effects[] = {"now", "uuid", "random"};
+    for (size_t i = 0; i < 3; i++) {
+        lua_pushstring(S, effects[i]);
+        lua_pushcclosure(S, sb_effect, 1);
+        lua_setfield(S, G, effects[i]);
+    }
     wrap(S, G, NULL, "setmetatable", sb_setmetatable, -1);
     wrap(S, G, "string", "format", sb_format, -1);
 
@@ -1897,9 +1919,16 @@ void std_lua_names_free(char **names, int *lines, size_t n)
     free(lines);
 }
 
+void std_lua_set_effects(std_lua *L, std_lua_effect_fn fn, void *ud)
+{
+    L->effect = fn;
+    L->effect_ud = ud;
+}
+
 int std_lua_is_builtin(const char *name)
 {
     static const char *const builtins[] = {
+        "now", "uuid", "random",
         "string", "table",  "math",     "utf8",         "tostring",     "tonumber",
         "type",   "pairs",  "ipairs",   "select",       "error",        "assert",
         "pcall",  "xpcall", "setmetatable", "getmetatable", "rawget", "rawequal",

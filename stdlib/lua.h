@@ -114,6 +114,12 @@ int std_lua_syntax(const char *src, int is_expr, std_err *e);
 int std_lua_free_names(const char *src, char ***names, int **lines, size_t *n);
 void std_lua_names_free(char **names, int *lines, size_t n);
 
+/* Side effects: now() (RFC 3339 UTC text), uuid() (text) and random() (a
+ * number in [0, 1)) call fn, which returns a new reference to the value —
+ * recorded the first time, replayed after. Without fn they raise errors. */
+typedef json_t *(*std_lua_effect_fn)(void *ud, const char *kind);
+void std_lua_set_effects(std_lua *L, std_lua_effect_fn fn, void *ud);
+
 /* Lua's own standard names that the sandbox provides (for the scope check). */
 int std_lua_is_builtin(const char *name);
 

@@ -164,6 +164,34 @@ void std_fmt_time(int64_t ms, char *out, size_t n)
     snprintf(out, n, "%s.%03dZ", base, frac);
 }
 
+int std_parse_time(const char *s, int64_t *ms)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p) return -1;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3) frac = frac * 10 + (*p - '0');
+        for (; digits < 3; digits++) frac *= 10;
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) return -1;
+        off = (hh * 60 + mm) * 60 * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p) return -1;
+    *ms = ((int64_t)timegm(&tm) - off) * 1000 + frac;
+    return 0;
+}
+
 void std_sha256_hex(const void *data, size_t n, char out[65])
 {
     unsigned char md[32];

@@ -60,6 +60,10 @@ int64_t std_mono_ns(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-25T14:00:00.000Z" (out >= 32). */
 void std_fmt_time(int64_t ms, char *out, size_t n);
 
+/* Parse RFC 3339 ("2026-11-25T14:00:00Z", "...T14:00:00.250+01:00") into
+ * ms since the epoch; 0 or -1. */
+int std_parse_time(const char *s, int64_t *ms);
+
 /* SHA-256 as 64 lowercase hex chars + NUL. */
 void std_sha256_hex(const void *data, size_t n, char out[65]);
 /* 128 random bits as 32 hex chars + NUL (from getrandom). */

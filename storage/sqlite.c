@@ -71,7 +71,25 @@
     X(REQUEST_TAKE, "reading requests",                                                       \
       "SELECT run_id, request FROM runs WHERE owner = ?1 AND request IS NOT NULL")            \
     X(REQUEST_GET, "reading a request", "SELECT request FROM runs WHERE run_id = ?1")          \
-    X(REQUEST_CLEAR, "clearing a request", "UPDATE runs SET request = NULL WHERE run_id = ?1")
+    X(REQUEST_CLEAR, "clearing a request", "UPDATE runs SET request = NULL WHERE run_id = ?1")     \
+    X(SIGNAL_SEND, "storing a signal",                                                        \
+      "INSERT INTO signals(run_id, name, payload, sent_ms) VALUES (?1, ?2, ?3, ?4)")          \
+    X(SIGNAL_FLAG, "storing a signal", "UPDATE runs SET signal_pending = 1 WHERE run_id = ?1")  \
+    X(SIGNAL_TAKE, "reading signals",                                                         \
+      "SELECT id, payload FROM signals WHERE run_id = ?1 AND name = ?2 AND consumed = 0"      \
+      " AND id > ?3 ORDER BY id LIMIT 1")                                                     \
+    X(SIGNAL_CONSUME, "consuming a signal", "UPDATE signals SET consumed = 1 WHERE id = ?1")  \
+    X(RUN_PARK, "parking a run",                                                              \
+      "UPDATE runs SET status = 'waiting', wake_at = ?2, owner = NULL, lease_until = NULL,"   \
+      " updated_ms = ?3 WHERE run_id = ?1 AND owner = ?4")                                    \
+    X(RUN_UNPARK, "claiming a run",                                                           \
+      "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0"                \
+      " WHERE run_id = ?1")                                                                   \
+    X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
+      "SELECT run_id, owner FROM runs WHERE status IN ('running', 'waiting')"                 \
+      " AND (owner IS NULL OR lease_until < ?1 OR owner LIKE ?3)"                             \
+      " AND (wake_at IS NULL OR wake_at <= ?1 OR signal_pending = 1 OR request IS NOT NULL)"  \
+      " ORDER BY coalesce(wake_at, 0), created_ms LIMIT ?2")
 
 enum {
 #define X(id, what, sql) ST_##id,
@@ -113,7 +131,18 @@ static const char schema_sql[] =
     "  updated_ms INTEGER NOT NULL,"
     "  owner TEXT,"         /* the process executing it (lease) */
     "  lease_until INTEGER,"
-    "  request TEXT);"      /* a pending cancel/terminate request (JSON) */
+    "  request TEXT,"       /* a pending cancel/terminate request (JSON) */
+    "  wake_at INTEGER,"    /* parked: when its first timer is due */
+    "  signal_pending INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_wake ON runs(status, wake_at);"
+    "CREATE TABLE signals ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  run_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  payload TEXT,"
+    "  sent_ms INTEGER NOT NULL,"
+    "  consumed INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX signals_run ON signals(run_id, name, consumed, id);"
     "CREATE INDEX runs_owner ON runs(owner) WHERE owner IS NOT NULL;"
     "CREATE INDEX runs_workflow ON runs(workflow_id, created_ms);"
     "CREATE INDEX runs_status ON runs(status, created_ms);"
@@ -736,4 +765,85 @@ int store_run_lease_steal(store *s, const char *run_id, const char *owner, int64
     bind_text(q, 4, dead_owner);
     if (run_done(s, ST_LEASE_STEAL, e)) return -1;
     return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+int64_t store_signal_send(store *s, const char *run_id, const char *name, const char *payload,
+                          std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_SIGNAL_SEND, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, name);
+    bind_text(q, 3, payload);
+    sqlite3_bind_int64(q, 4, std_now_ms());
+    if (run_done(s, ST_SIGNAL_SEND, e)) return -1;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    q = stmt(s, ST_SIGNAL_FLAG, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    if (run_done(s, ST_SIGNAL_FLAG, e)) return -1;
+    return id;
+}
+
+int store_signal_take(store *s, const char *run_id, const char *name, int64_t after_id,
+                      int64_t *id, char **payload, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_SIGNAL_TAKE, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, name);
+    sqlite3_bind_int64(q, 3, after_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(q, 0);
+        *payload = col_text(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return step_fail(s, ST_SIGNAL_TAKE, rc, e);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int store_signal_consume(store *s, int64_t id, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_SIGNAL_CONSUME, e);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    return run_done(s, ST_SIGNAL_CONSUME, e) ? -1 : 0;
+}
+
+int store_run_park(store *s, const char *run_id, const char *owner, int64_t wake_at, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_PARK, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    if (wake_at > 0) sqlite3_bind_int64(q, 2, wake_at);
+    else sqlite3_bind_null(q, 2);
+    sqlite3_bind_int64(q, 3, std_now_ms());
+    bind_text(q, 4, owner);
+    return run_done(s, ST_RUN_PARK, e) ? -1 : 0;
+}
+
+int store_run_unpark(store *s, const char *run_id, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_UNPARK, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    return run_done(s, ST_RUN_UNPARK, e) ? -1 : 0;
+}
+
+int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUNS_CLAIMABLE, e);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int(q, 2, limit);
+    bind_text(q, 3, local_owners);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_CLAIMABLE, rc, e);
+    return 0;
 }

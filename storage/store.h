@@ -100,6 +100,28 @@ int store_requests_take(store *s, const char *owner,
                         std_err *e);
 int store_run_request_clear(store *s, const char *run_id, std_err *e);
 
+/* Signals: stored per run from the moment it exists, taken oldest first
+ * per name. store_signal_send also flags the run so that a worker wakes it.
+ * store_signal_take returns 1 and the oldest unconsumed signal `name` with
+ * an id above after_id (its payload malloc'd), 0 if none. */
+int64_t store_signal_send(store *s, const char *run_id, const char *name, const char *payload,
+                          std_err *e);
+int store_signal_take(store *s, const char *run_id, const char *name, int64_t after_id,
+                      int64_t *id, char **payload, std_err *e);
+int store_signal_consume(store *s, int64_t id, std_err *e);
+
+/* Parking: a run waiting only on timers and signals leaves memory; its
+ * status becomes 'waiting' with the time of its first timer (0: none) and
+ * its lease is released. Unparking marks it running again. */
+int store_run_park(store *s, const char *run_id, const char *owner, int64_t wake_at, std_err *e);
+int store_run_unpark(store *s, const char *run_id, std_err *e);
+/* Runs a worker may take now: running or waiting, not leased (or leased by
+ * an owner matching the LIKE pattern local_owners, for the caller to check),
+ * and due (timer, signal or request). */
+int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e);
+
 /* Append event seq to a run's history; seq must be the next one (last + 1),
  * otherwise -1 with e->type "conflict". */
 int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,
