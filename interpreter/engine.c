@@ -140,8 +140,23 @@ static void record(exec *x, const char *type, json_t *payload)
 }
 
 /* Write every pending event and run status in one transaction. */
+static void drop_pending(vm_engine *g)
+{
+    for (size_t k = 0; k < g->npev; k++) {
+        free(g->pev[k].type);
+        free(g->pev[k].payload);
+    }
+    g->npev = 0;
+    json_array_clear(g->finish_rows);
+    json_array_clear(g->consumed);
+}
+
 static int flush(vm_engine *g)
 {
+    if (g->o.replay_only) { /* a replay checks; it never writes */
+        drop_pending(g);
+        return 0;
+    }
     if (g->npev == 0 && json_array_size(g->finish_rows) == 0 && json_array_size(g->consumed) == 0)
         return 0;
     std_err *e = &g->fatal;
@@ -240,7 +255,7 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
     json_t *rout = redact(x, output), *rerr = redact(x, error);
     output = rout;
     error = rerr;
-    if (!x->hfinal && strcmp(status, "nondeterministic") != 0) {
+    if (!x->hfinal && !g->o.replay_only && strcmp(status, "nondeterministic") != 0) {
         if (output) record(x, "run_completed", json_pack("{s:O}", "output", output));
         else if (!strcmp(status, "terminated")) record(x, "run_terminated", json_pack("{s:O}", "error", error));
         else record(x, "run_failed", json_pack("{s:O, s:s}", "error", error, "status", status));
@@ -937,7 +952,11 @@ static void drive(exec *x)
         for (size_t i = 0; i < x->ncmds && !x->done; i++) {
             cmd *c = x->cmds[i];
             if (c->status != CMD_LIVE) continue;
-            if (x->g->o.replay_only || x->hfinal) {
+            if (x->g->o.replay_only && !x->hfinal) { /* a run in flight: consistent so far */
+                finalize(x, "consistent", NULL, NULL);
+                return;
+            }
+            if (x->hfinal) {
                 nondeterministic(x, "the history ends before the program does: step '%s' (%s) "
                                     "has no recorded outcome", step_path(x, c), step_kind(x, c));
                 return;
@@ -1194,8 +1213,8 @@ void vm_engine_free(vm_engine *g)
     free(g);
 }
 
-int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
-                    const char *workflow_id, json_t *input, char run_id[64], std_err *e)
+int vm_record_run(store *st, vm_program *prog, const char *source, const char *workflow_id,
+                  json_t *input, const char *owner, char run_id[64], std_err *e)
 {
     char *code = vm_program_serialize(prog);
     char rid[33];
@@ -1206,23 +1225,30 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
     store_run r = {.workflow_id = (char *)workflow_id, .run_id = run_id, .name = prog->name,
                    .program_hash = prog->hash, .status = "running", .input = in,
                    .created_ms = now, .updated_ms = now};
-    int rc = store_begin(g->st, e);
-    if (rc == 0) rc = store_program_put(g->st, prog->hash, prog->name, prog->file, source, code,
-                                        strlen(code), e);
-    if (rc == 0) rc = store_run_create(g->st, &r, e);
-    if (rc == 0 && store_run_lease(g->st, run_id, g->owner, now + LEASE_MS, e) < 0) rc = -1;
+    int rc = store_program_put(st, prog->hash, prog->name, prog->file, source, code, strlen(code), e);
+    if (rc == 0) rc = store_run_create(st, &r, e);
+    if (rc == 0 && owner && store_run_lease(st, run_id, owner, now + LEASE_MS, e) < 0) rc = -1;
     if (rc == 0) {
         json_t *p = json_pack("{s:s, s:s, s:s, s:O}", "workflow", prog->name, "run_id", run_id,
                               "program", prog->hash, "input", input);
         char *pt = dump(p);
         json_decref(p);
-        rc = store_event_append(g->st, run_id, 1, "run_started", now, pt, e);
+        rc = store_event_append(st, run_id, 1, "run_started", now, pt, e);
         free(pt);
     }
-    if (rc == 0) rc = store_commit(g->st, e);
-    if (rc != 0) store_rollback(g->st);
     free(code);
     free(in);
+    return rc;
+}
+
+int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
+                    const char *workflow_id, json_t *input, char run_id[64], std_err *e)
+{
+    int64_t now = std_now_ms();
+    int rc = store_begin(g->st, e);
+    if (rc == 0) rc = vm_record_run(g->st, prog, source, workflow_id, input, g->owner, run_id, e);
+    if (rc == 0) rc = store_commit(g->st, e);
+    if (rc != 0) store_rollback(g->st);
     if (rc != 0) {
         vm_program_free(prog);
         return -1;
@@ -1241,6 +1267,11 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
 
 int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
 {
+    return vm_engine_resume_on(g, id, NULL, run_id, e);
+}
+
+int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char run_id[64], std_err *e)
+{
     store_run r = {0};
     int found = store_run_get(g->st, id, &r, e);
     if (found <= 0) {
@@ -1255,13 +1286,14 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
         store_run_clear(&r);
         return -1;
     }
-    vm_program *prog = vm_program_load(code.p, code.len, e);
+    vm_program *prog = forced ? forced : vm_program_load(code.p, code.len, e);
     std_buf_free(&code);
     if (!prog) {
         store_run_clear(&r);
         return -1;
     }
-    int leased = store_run_lease(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, e);
+    /* a replay only reads: no lease */
+    int leased = g->o.replay_only ? 1 : store_run_lease(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, e);
     if (leased == 0) {
         /* held by a process of this host that is gone (kill -9, crash): take it over */
         char *owner = NULL;
@@ -1307,6 +1339,9 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     return rc;
 }
 
+/* A run whose next timer is closer than this stays in memory. */
+#define PARK_MIN_MS 1000
+
 /* Park x: it waits only on timers and signals, so it leaves memory; the
  * store keeps when its first timer is due. */
 static int park(exec *x)
@@ -1318,6 +1353,7 @@ static int park(exec *x)
         if (t > 0 && (wake == 0 || t < wake)) wake = t;
     }
     if (x->deadline_ms > 0 && (wake == 0 || x->deadline_ms < wake)) wake = x->deadline_ms;
+    if (wake > 0 && wake - std_now_ms() < PARK_MIN_MS) return -1; /* due soon: stay */
     std_err e = {0};
     if (store_run_park(x->g->st, x->run_id, x->g->owner, wake, &e) != 0) return -1;
     x->parked = 1;

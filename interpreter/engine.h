@@ -41,6 +41,14 @@ int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
 /* Load an existing run (by run or workflow id) from the store, on its
  * stored program, and replay its history. */
 int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e);
+/* The same on another program (taking ownership of it): what a changed
+ * workflow would do with the run's history. */
+int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *prog, char run_id[64], std_err *e);
+
+/* Record a new run of prog in the store (program, run, run_started) inside
+ * the caller's transaction, leased to owner when owner is not NULL. */
+int vm_record_run(store *st, vm_program *prog, const char *source, const char *workflow_id,
+                  json_t *input, const char *owner, char run_id[64], std_err *e);
 
 /* Drive every loaded run until none is left in memory. -1 on a storage or
  * internal error (e filled). */

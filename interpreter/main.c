@@ -6,6 +6,7 @@
  * input, 3 storage or internal error. Results go to stdout, progress and
  * errors to stderr.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,7 +386,7 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_resume(int argc, char **argv)
 {
-    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"durability", 1, 0}, {"quiet", 0, 0}};
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"durability", 1, 0}, {"quiet", 0, 0}, {"program", 1, 0}};
     args a = {o, sizeof o / sizeof *o, {0}, 0};
     if (parse_args(argc, argv, &a)) return EXIT_USAGE;
     if (want_help(&a, find_command("resume"))) return 0;
@@ -393,14 +394,26 @@ static int cmd_resume(int argc, char **argv)
         fprintf(stderr, "wfdsl resume: give one run id (usage: wfdsl resume ID)\n");
         return EXIT_USAGE;
     }
+    vm_program *forced = NULL;
+    if (optv(&a, "program")) { /* resume on another program: what an edit would do */
+        std_diags d = {0};
+        if (dsl_compile_file(optv(&a, "program"), &forced, NULL, &d) != 0) {
+            print_diags(&d);
+            std_diags_free(&d);
+            return EXIT_USAGE;
+        }
+    }
     store *s = NULL;
     int rc = open_store(&a, &s);
-    if (rc) return rc;
+    if (rc) {
+        vm_program_free(forced);
+        return rc;
+    }
     vm_engine_opts eo = engine_opts(&a);
     vm_engine *g = vm_engine_new(s, &eo);
     char run_id[64] = "";
     std_err e = {0};
-    if (vm_engine_resume(g, a.pos[0], run_id, &e) != 0) {
+    if (vm_engine_resume_on(g, a.pos[0], forced, run_id, &e) != 0) {
         rc = resume_error(&e);
     } else {
         rc = finish_run(g, run_id, a.pos[0]);
@@ -727,6 +740,256 @@ static int cmd_history(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- start, signal, worker, replay ------------------------------------- */
+
+/* A signal's payload from the command line: JSON, or null when absent. */
+static json_t *signal_payload(const char *arg, const char *cmd)
+{
+    if (!arg) return json_null();
+    json_error_t je;
+    json_t *v = json_loads(arg, JSON_DECODE_ANY, &je);
+    if (!v) fprintf(stderr, "wfdsl %s: the signal payload is not valid JSON: %s\n", cmd, je.text);
+    return v;
+}
+
+static int cmd_start(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0},      {"id", 1, 0},          {"input", 1, 0},
+               {"db", 1, 0},        {"signal", 1, 0},      {"if-running", 1, 0},
+               {"if-finished", 1, 0}, {"durability", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("start"))) return 0;
+    const char *sig = optv(&a, "signal");
+    if (a.npos != (size_t)(1 + (sig && a.npos == 2))) {
+        fprintf(stderr, "wfdsl start: usage: wfdsl start FILE [--id ID] [--input JSON] [--signal NAME [JSON]]\n");
+        return EXIT_USAGE;
+    }
+    const char *ifr = optv(&a, "if-running"), *iff = optv(&a, "if-finished");
+    if (!ifr) ifr = "fail";
+    if (!iff) iff = "allow";
+    if (strcmp(ifr, "fail") && strcmp(ifr, "use-existing") && strcmp(ifr, "terminate")) {
+        fprintf(stderr, "wfdsl start: --if-running must be fail, use-existing or terminate\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(iff, "allow") && strcmp(iff, "reject") && strcmp(iff, "allow-failed")) {
+        fprintf(stderr, "wfdsl start: --if-finished must be allow, reject or allow-failed\n");
+        return EXIT_USAGE;
+    }
+    json_t *payload = sig ? signal_payload(a.npos == 2 ? a.pos[1] : NULL, "start") : NULL;
+    if (sig && !payload) return EXIT_USAGE;
+    std_diags d = {0};
+    vm_program *p = NULL;
+    char *source = NULL;
+    if (dsl_compile_file(a.pos[0], &p, &source, &d) != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        json_decref(payload);
+        return EXIT_USAGE;
+    }
+    json_t *input = new_run_input(p, optv(&a, "input"));
+    store *s = NULL;
+    int rc = input ? open_store(&a, &s) : EXIT_USAGE;
+    const char *id = optv(&a, "id");
+    char gen[128], run_id[64] = "";
+    if (!id) {
+        char r[33];
+        std_random_hex(r);
+        snprintf(gen, sizeof gen, "%s-%.12s", p->name, r);
+        id = gen;
+    }
+    std_err e = {0};
+    store_run old = {0};
+    if (!rc && store_begin(s, &e) != 0) rc = EXIT_INTERNAL;
+    int found = rc ? 0 : store_run_get(s, id, &old, &e);
+    if (!rc && found < 0) rc = EXIT_INTERNAL;
+    const char *target = NULL; /* the run to signal */
+    if (!rc && found && !is_finished(old.status)) {
+        if (!strcmp(ifr, "fail")) {
+            fprintf(stderr, "wfdsl start: run '%s' is already running (use --if-running use-existing)\n", id);
+            rc = EXIT_USAGE;
+        } else if (!strcmp(ifr, "use-existing")) {
+            target = old.run_id;
+        } else { /* terminate: the executing process (or the next to load it) ends it */
+            json_t *req = json_pack("{s:s, s:s}", "mode", "terminate", "reason", "replaced by a new run");
+            char *t = json_dumps(req, JSON_COMPACT);
+            json_decref(req);
+            if (store_run_request(s, old.run_id, t, &e) != 0) rc = EXIT_INTERNAL;
+            free(t);
+            found = 0;
+        }
+    } else if (!rc && found && (!strcmp(iff, "reject") ||
+                                (!strcmp(iff, "allow-failed") && !strcmp(old.status, "completed")))) {
+        fprintf(stderr, "wfdsl start: run '%s' already finished (%s) and --if-finished is %s\n", id,
+                old.status, iff);
+        rc = EXIT_USAGE;
+    }
+    if (!rc && !target) {
+        if (vm_record_run(s, p, source, id, input, NULL, run_id, &e) != 0) rc = EXIT_INTERNAL;
+        target = run_id;
+    }
+    char *ptext = sig ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!rc && sig && store_signal_send(s, target, sig, ptext, &e) < 0) rc = EXIT_INTERNAL;
+    free(ptext);
+    if (!rc && store_commit(s, &e) != 0) rc = EXIT_INTERNAL;
+    if (rc && s) store_rollback(s);
+    if (rc == EXIT_INTERNAL) fprintf(stderr, "wfdsl: %s\n", e.msg);
+    if (!rc) printf("%s\n", id);
+    store_run_clear(&old);
+    store_close(s);
+    vm_program_free(p);
+    free(source);
+    json_decref(input);
+    json_decref(payload);
+    return rc;
+}
+
+static int cmd_signal(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("signal"))) return 0;
+    if (a.npos < 2 || a.npos > 3) {
+        fprintf(stderr, "wfdsl signal: usage: wfdsl signal ID NAME [JSON]\n");
+        return EXIT_USAGE;
+    }
+    json_t *payload = signal_payload(a.npos == 3 ? a.pos[2] : NULL, "signal");
+    if (!payload) return EXIT_USAGE;
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    store_run r = {0};
+    std_err e = {0};
+    int found = rc ? 0 : store_run_get(s, a.pos[0], &r, &e);
+    if (!rc && found <= 0) {
+        if (found == 0) fprintf(stderr, "wfdsl signal: no run with id '%s'\n", a.pos[0]);
+        else fprintf(stderr, "wfdsl: %s\n", e.msg);
+        rc = found == 0 ? EXIT_USAGE : EXIT_INTERNAL;
+    } else if (!rc && is_finished(r.status)) {
+        fprintf(stderr, "wfdsl signal: run '%s' already finished (%s); the signal was not delivered\n",
+                a.pos[0], r.status);
+        rc = EXIT_USAGE;
+    } else if (!rc) {
+        char *t = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (store_signal_send(s, r.run_id, a.pos[1], t, &e) < 0) {
+            fprintf(stderr, "wfdsl: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+        } else {
+            printf("signal %s sent to %s\n", a.pos[1], r.workflow_id);
+        }
+        free(t);
+    }
+    store_run_clear(&r);
+    store_close(s);
+    json_decref(payload);
+    return rc;
+}
+
+static int cmd_worker(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"concurrency", 1, 0}, {"durability", 1, 0},
+               {"quiet", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("worker"))) return 0;
+    int conc = 100;
+    if (optv(&a, "concurrency")) {
+        char *end;
+        long c = strtol(optv(&a, "concurrency"), &end, 10);
+        if (*end || c < 1 || c > 1000000) {
+            fprintf(stderr, "wfdsl worker: --concurrency must be a number from 1 to 1000000\n");
+            return EXIT_USAGE;
+        }
+        conc = (int)c;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) return rc;
+    /* SIGINT/SIGTERM are blocked and checked between turns: a clean stop */
+    sigset_t stop, pending;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+    vm_engine_opts eo = engine_opts(&a);
+    eo.progress = 0;
+    eo.park = 1;
+    vm_engine *g = vm_engine_new(s, &eo);
+    std_err e = {0};
+    if (!optv(&a, "quiet")) fprintf(stderr, "wfdsl worker: executing runs of %s (up to %d at once)\n", db_path(&a), conc);
+    for (;;) {
+        sigpending(&pending);
+        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) break;
+        int live = vm_engine_live(g);
+        if (live < conc && vm_engine_claim(g, conc - live, &e) < 0) {
+            fprintf(stderr, "wfdsl worker: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+            break;
+        }
+        if (vm_engine_turn(g, 100, &e) < 0) {
+            fprintf(stderr, "wfdsl worker: %s\n", e.msg);
+            rc = EXIT_INTERNAL;
+            break;
+        }
+    }
+    vm_engine_release(g);
+    if (!optv(&a, "quiet")) fprintf(stderr, "wfdsl worker: stopped; runs in flight resume by replay in the next worker\n");
+    vm_engine_free(g);
+    store_close(s);
+    return rc;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"program", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("replay"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl replay: usage: wfdsl replay ID [--program FILE]\n");
+        return EXIT_USAGE;
+    }
+    vm_program *forced = NULL;
+    if (optv(&a, "program")) {
+        std_diags d = {0};
+        if (dsl_compile_file(optv(&a, "program"), &forced, NULL, &d) != 0) {
+            print_diags(&d);
+            std_diags_free(&d);
+            return EXIT_USAGE;
+        }
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    if (rc) {
+        vm_program_free(forced);
+        return rc;
+    }
+    vm_engine_opts eo = {.replay_only = 1};
+    vm_engine *g = vm_engine_new(s, &eo);
+    char run_id[64] = "";
+    std_err e = {0};
+    if (vm_engine_resume_on(g, a.pos[0], forced, run_id, &e) != 0) {
+        rc = resume_error(&e);
+    } else if (vm_engine_run(g, &e) != 0) {
+        fprintf(stderr, "wfdsl: %s\n", e.msg);
+        rc = EXIT_INTERNAL;
+    } else {
+        json_t *err = NULL;
+        const char *st = vm_engine_result(g, run_id, NULL, &err);
+        if (st && !strcmp(st, "nondeterministic")) {
+            fprintf(stderr, "wfdsl replay: run %s diverges from its history: %s\n", a.pos[0],
+                    json_string_value(json_object_get(err, "message")));
+            rc = EXIT_FAILED;
+        } else {
+            printf("run %s replays its history without divergence (%s)\n", a.pos[0],
+                   st && !strcmp(st, "consistent") ? "the run is still in flight" : "to its recorded end");
+        }
+    }
+    vm_engine_free(g);
+    store_close(s);
+    return rc;
+}
+
 /* ---- table of commands ------------------------------------------------- */
 
 static int cmd_help(int argc, char **argv);
@@ -749,12 +1012,14 @@ static const command commands[] = {
      "Exit codes: 0 completed, 1 the workflow failed, 2 bad usage, definition or input,\n"
      "3 storage or internal error.\n"},
     {"resume", cmd_resume, "continue an interrupted run",
-     "usage: wfdsl resume ID [--db PATH]\n"
+     "usage: wfdsl resume ID [--program FILE] [--db PATH]\n"
      "\n"
      "Replay the history of run ID (a workflow id or run id) on its stored program and\n"
      "continue at the first step without a recorded outcome. Completed steps are not run\n"
      "again. On a finished run, the replay checks that the program reproduces the recorded\n"
-     "result without running anything, and prints the output.\n"
+     "result without running anything, and prints the output. --program FILE resumes on\n"
+     "FILE's program instead of the stored one: a change that alters the recorded\n"
+     "commands stops the run as 'nondeterministic'.\n"
      "Exit codes as for 'run'.\n"},
     {"cancel", cmd_cancel, "cancel a run: stop its effects, run compensations and finally",
      "usage: wfdsl cancel ID [--reason TEXT] [--db PATH]\n"
@@ -770,6 +1035,36 @@ static const command commands[] = {
      "\n"
      "Like cancel, but nothing of the workflow runs any more: no compensation, no finally,\n"
      "no on_error. The run ends as 'terminated'.\n"},
+    {"start", cmd_start, "record a new run for a worker and print its id",
+     "usage: wfdsl start FILE [--id ID] [--input JSON|@FILE] [--signal NAME [JSON]]\n"
+     "                  [--if-running fail|use-existing|terminate]\n"
+     "                  [--if-finished allow|reject|allow-failed] [--db PATH]\n"
+     "\n"
+     "Record a run of FILE and print its workflow id at once; 'wfdsl worker' executes it.\n"
+     "The workflow id is the idempotency boundary: a running run with this id makes start\n"
+     "fail (default), or reuse it, or terminate it for a new run; a finished one allows a\n"
+     "new run (default), or not, or only if it did not complete. --signal sends a signal\n"
+     "in the same transaction (signal-with-start: starts the run if it does not exist).\n"},
+    {"worker", cmd_worker, "execute runs, timers and signals until stopped",
+     "usage: wfdsl worker [--concurrency N] [--db PATH]\n"
+     "\n"
+     "Execute started runs, wake runs whose timers are due or that got a signal, and take\n"
+     "over runs whose executing process died (by replay). Runs waiting only on timers or\n"
+     "signals leave memory. Several workers may share one database: a run is executed by\n"
+     "the process holding its lease. SIGINT or SIGTERM stop it cleanly. N (default 100)\n"
+     "bounds the runs in memory.\n"},
+    {"signal", cmd_signal, "send a signal to a run",
+     "usage: wfdsl signal ID NAME [JSON] [--db PATH]\n"
+     "\n"
+     "Store signal NAME with its JSON payload (null when absent) for run ID. A 'wait' for\n"
+     "NAME receives it, also when it was sent before the run reached the wait; several\n"
+     "signals of one name are received in the order they were sent.\n"},
+    {"replay", cmd_replay, "check a run's history against its program",
+     "usage: wfdsl replay ID [--program FILE] [--db PATH]\n"
+     "\n"
+     "Re-run the history of run ID on its stored program (or on FILE) without executing\n"
+     "anything or writing to the database, and report the first divergence.\n"
+     "Exit codes: 0 no divergence, 1 divergence, 2 unknown run or bad FILE.\n"},
     {"check", cmd_check, "validate workflow files",
      "usage: wfdsl check FILE...\n"
      "\n"
