@@ -533,14 +533,16 @@ static int cmd_list(int argc, char **argv)
         }
         limit = (int)l;
     }
-    static const char *const statuses[] = {"running", "completed", "failed", "cancelled",
-                                           "terminated", "needs_attention", "nondeterministic"};
+    static const char *const statuses[] = {"running",    "waiting",         "completed",
+                                           "failed",     "cancelled",       "terminated",
+                                           "continued",  "needs_attention", "nondeterministic"};
+    const size_t nst = sizeof statuses / sizeof *statuses;
     const char *want = optv(&a, "status");
     if (want) {
         size_t k = 0;
-        while (k < 7 && strcmp(statuses[k], want)) k++;
-        if (k == 7) {
-            const char *hint = std_suggest(want, statuses, 7);
+        while (k < nst && strcmp(statuses[k], want)) k++;
+        if (k == nst) {
+            const char *hint = std_suggest(want, statuses, nst);
             fprintf(stderr, "wfdsl list: unknown status '%s'%s%s%s\n", want, hint ? " (did you mean '" : "",
                     hint ? hint : "", hint ? "'?)" : "");
             return EXIT_USAGE;
@@ -1078,8 +1080,9 @@ static const command commands[] = {
     {"list", cmd_list, "list runs",
      "usage: wfdsl list [--status STATUS] [--limit N] [--json] [--db PATH]\n"
      "\n"
-     "Runs, newest first (100 unless --limit; 0 for all). STATUS is running, completed,\n"
-     "failed, cancelled, terminated, needs_attention or nondeterministic.\n"},
+     "Runs, newest first (100 unless --limit; 0 for all). STATUS is running, waiting\n"
+     "(parked on timers or signals), completed, failed, cancelled, terminated, continued\n"
+     "(as new), needs_attention (a compensation failed) or nondeterministic.\n"},
     {"show", cmd_show, "show a run: status, input, output or error, steps",
      "usage: wfdsl show ID [--json] [--db PATH]\n"
      "\n"
