@@ -14,6 +14,8 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@ typedef struct C {
     json_t *locals;        /* names bound where we compile (foreach `as`, catch `as`, err) */
     json_t *deferred;      /* compensations: [[step index, node ptr, path, locals]] */
     int in_comp;           /* compiling a compensation body */
+    int depth;             /* nesting of `call`ed files being compiled */
     int has_comp;          /* some step has `compensate` */
 } C;
 
@@ -50,9 +53,9 @@ static const char *const later_top_fields[] = {"triggers"};
 
 static const char *const kinds[] = {
     "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "parallel", "foreach",
-    "loop", "try", "saga", "sleep", "wait", "continue_as_new", "dag", "call",
+    "loop", "try", "saga", "sleep", "wait", "continue_as_new", "call", "dag",
 };
-#define NOW_KINDS 15 /* kinds[0..NOW_KINDS) are compiled by this version */
+#define NOW_KINDS 16 /* kinds[0..NOW_KINDS) are compiled by this version */
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
@@ -873,7 +876,9 @@ static void compile_http(C *c, const dsl_node *v, json_t *step, int *ok)
 
 static void compile_step(C *c, const dsl_node *st, const char *path);
 
-static int is_effect_kind(const char *k) { return !strcmp(k, "shell") || !strcmp(k, "http"); }
+static int is_effect_kind(const char *k) { return !strcmp(k, "shell") || !strcmp(k, "http") || !strcmp(k, "call"); }
+static int dsl_compile_file_at(const char *path, vm_program **out, std_diags *diags, int depth);
+static int compile_file(const char *path, vm_program **out, char **source, std_diags *diags, int depth);
 
 static void compile_switch(C *c, const dsl_node *v, json_t *step, const char *path, int *ok,
                            int step_index)
@@ -1272,6 +1277,66 @@ static void compile_can(C *c, const dsl_node *v, json_t *step, int *ok)
     json_object_set_new(step, "args", json_integer(t));
 }
 
+
+/* call: {workflow: FILE, input, id, detach}. The child file is compiled now
+ * (relative to this file) and its program travels inside the step, so that
+ * the parent pins the child's program as it pins its own. */
+static void compile_call(C *c, const dsl_node *v, json_t *step, int *ok)
+{
+    static const char *const fields[] = {"workflow", "input", "id", "detach"};
+    need_map(c, v, "call", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "call");
+    const dsl_node *wf = dsl_map_get(v, "workflow");
+    if (!wf || !is_scalar(wf) || !wf->len) {
+        ERR(c, wf ? wf : v, "'call' needs 'workflow': the file of the child workflow");
+        *ok = 0;
+        return;
+    }
+    json_object_set_new(step, "detach", json_boolean(bool_field(c, dsl_map_get(v, "detach"), "detach", 0)));
+    char path[1024];
+    const char *slash = strrchr(c->file, '/');
+    if (wf->str[0] == '/' || !slash) snprintf(path, sizeof path, "%s", wf->str);
+    else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->file), c->file, wf->str);
+    char *a = realpath(path, NULL), *b = realpath(c->file, NULL);
+    if (!a) {
+        ERR(c, wf, "cannot read workflow '%s' (%s)", wf->str, path);
+        *ok = 0;
+    } else if (b && !strcmp(a, b)) {
+        json_object_set_new(step, "self", json_true()); /* a workflow calling itself */
+    } else if (c->depth >= 8) {
+        ERR(c, wf, "calls nested deeper than 8 files");
+        *ok = 0;
+    } else {
+        std_diags d = {0};
+        vm_program *child = NULL;
+        if (dsl_compile_file_at(path, &child, &d, c->depth + 1) != 0) {
+            ERR(c, wf, "workflow '%s' has %zu error%s:", wf->str, d.n, d.n == 1 ? "" : "s");
+            for (size_t i = 0; i < d.n; i++) std_diag(c->d, c->file, wf->line, wf->col, "  %s", d.msgs[i]);
+            *ok = 0;
+        } else {
+            char *text = vm_program_serialize(child);
+            json_object_set_new(step, "program", json_string(text));
+            free(text);
+        }
+        vm_program_free(child);
+        std_diags_free(&d);
+    }
+    free(a);
+    free(b);
+    int bad = 0;
+    json_t *t = json_object();
+    const dsl_node *in = dsl_map_get(v, "input"), *id = dsl_map_get(v, "id");
+    json_object_set_new(t, "input", in ? tmpl_of(c, in, &bad) : json_pack("[s, {}]", "c"));
+    if (id) json_object_set_new(t, "id", tmpl_of(c, id, &bad));
+    if (bad) {
+        json_decref(t);
+        *ok = 0;
+        return;
+    }
+    json_object_set_new(step, "args", json_integer(vm_add_tmpl(c->p, fold_object(t))));
+}
+
 static void compile_step(C *c, const dsl_node *st, const char *path)
 {
     if (!st || st->kind != DSL_MAP) {
@@ -1428,6 +1493,9 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
     } else if (!strcmp(kind, "wait")) {
         compile_wait(c, kv, step, &ok);
+        vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
+    } else if (!strcmp(kind, "call")) {
+        compile_call(c, kv, step, &ok);
         vm_emit(c->p, VM_STEP, index, 0, st->line, st->col);
     } else if (!strcmp(kind, "continue_as_new")) {
         compile_can(c, kv, step, &ok);
@@ -1638,12 +1706,19 @@ static void compile_top_policies(C *c, const dsl_node *root)
 }
 
 
+static int compile_doc(const dsl_doc *doc, vm_program **out, std_diags *diags, int depth);
+
 int dsl_compile(const dsl_doc *doc, vm_program **out, std_diags *diags)
+{
+    return compile_doc(doc, out, diags, 0);
+}
+
+static int compile_doc(const dsl_doc *doc, vm_program **out, std_diags *diags, int depth)
 {
     *out = NULL;
     size_t before = diags->n;
     const dsl_node *root = doc->root;
-    C c = {.doc = doc, .file = doc->file, .d = diags};
+    C c = {.doc = doc, .file = doc->file, .d = diags, .depth = depth};
     if (!root || root->kind != DSL_MAP) {
         std_diag(diags, doc->file, root ? root->line : 1, root ? root->col : 1,
                  "%s: a workflow must be a mapping with 'wfdsl', 'name' and 'steps'",
@@ -1770,6 +1845,16 @@ static void sort_diags(std_diags *d, size_t from, const char *path)
 
 int dsl_compile_file(const char *path, vm_program **out, char **source, std_diags *diags)
 {
+    return compile_file(path, out, source, diags, 0);
+}
+
+static int dsl_compile_file_at(const char *path, vm_program **out, std_diags *diags, int depth)
+{
+    return compile_file(path, out, NULL, diags, depth);
+}
+
+static int compile_file(const char *path, vm_program **out, char **source, std_diags *diags, int depth)
+{
     size_t first_diag = diags->n;
     *out = NULL;
     if (source) *source = NULL;
@@ -1784,7 +1869,7 @@ int dsl_compile_file(const char *path, vm_program **out, char **source, std_diag
     int rc = dsl_yaml_load(path, text, len, &doc, diags);
     if (doc) { /* compile even after YAML errors, to report everything at once */
         vm_program *p = NULL;
-        if (dsl_compile(doc, &p, diags) != 0) rc = -1;
+        if (compile_doc(doc, &p, diags, depth) != 0) rc = -1;
         if (rc == 0) *out = p;
         else vm_program_free(p);
     } else if (rc == 0) {

@@ -56,6 +56,7 @@ typedef struct cmd {
     vm_act *act;        /* effect in flight */
     uint64_t timer;     /* retry or sleep timer */
     int queued;         /* in the engine's to_start list */
+    exec *child;        /* call: the child run it waits for */
     exec *x;
 } cmd;
 
@@ -86,6 +87,7 @@ struct exec {
     json_t *sig_taken;  /* signal name -> last id taken by this run */
     json_t *can_input;  /* continue_as_new: the next run's input */
     json_t *started;    /* the run_started payload */
+    cmd *parent_cmd;    /* a child run: the parent's call step waiting for it */
     int cancelled;      /* a cancel was applied */
     char *pending_request; /* found at resume; applied once the replay is over */
     json_t *secrets;    /* name -> value, read from the environment */
@@ -229,6 +231,8 @@ static void progress(exec *x, cmd *c, const char *what, json_t *err)
 }
 
 static json_t *redact(exec *x, json_t *v);
+static void complete(exec *x, cmd *c, json_t *output);
+static void fail(exec *x, cmd *c, json_t *error);
 
 /* Finish x with a status; the VM's or the given output/error is recorded. */
 static void finalize(exec *x, const char *status, json_t *output, json_t *error)
@@ -266,6 +270,24 @@ static void finalize(exec *x, const char *status, json_t *output, json_t *error)
                           json_pack("[s, s?, s?, s?]", x->run_id, keep ? NULL : status, out, err));
     free(out);
     free(err);
+    cmd *pc = x->parent_cmd;
+    if (pc && pc->child == x) { /* a child: its parent's call step gets the outcome */
+        pc->child = NULL;
+        x->parent_cmd = NULL;
+        pc->x->running--;
+        if (pc->status == CMD_RUNNING) {
+            if (output && !strcmp(status, "completed")) {
+                complete(pc->x, pc, output);
+            } else {
+                json_t *ce = json_pack("{s:s, s:s, s:s, s:i, s:O?}", "type", "child.failed", "message",
+                                       "the child workflow did not complete", "step",
+                                       step_path(pc->x, pc), "attempt", pc->attempt, "details", error);
+                json_object_set_new(ce, "child_status", json_string(status));
+                fail(pc->x, pc, ce);
+                json_decref(ce);
+            }
+        }
+    }
     if (!g->o.park) /* a worker forgets finished runs; the store has them */
         json_object_set_new(g->results, x->run_id,
                             json_pack("{s:s, s:O?, s:O?}", "status", status, "output", output,
@@ -465,9 +487,101 @@ static void fail_after(exec *x, cmd *c, json_t *error, int64_t retry_after)
 
 static void fail(exec *x, cmd *c, json_t *error) { fail_after(x, c, error, 0); }
 
+
+/* ---- child workflows --------------------------------------------------- */
+
+static exec *find_exec(vm_engine *g, const char *run_id)
+{
+    for (exec *x = g->execs; x; x = x->next)
+        if (!strcmp(x->run_id, run_id)) return x;
+    return NULL;
+}
+
+/* Start (or find again, after a crash) the child run of call step c. Its
+ * workflow id is derived from the parent's, the step and the command, so a
+ * resumed parent finds the child it started instead of starting another. */
+static void start_call(exec *x, cmd *c)
+{
+    vm_engine *g = x->g;
+    json_t *st = step_entry(x, c), *args = c->vc.args;
+    char wid[512];
+    const char *given = json_string_value(json_object_get(args, "id"));
+    if (given) snprintf(wid, sizeof wid, "%s", given);
+    else snprintf(wid, sizeof wid, "%s/%s#%lld", x->workflow_id, step_path(x, c), (long long)c->vc.seq);
+    int detach = json_is_true(json_object_get(st, "detach"));
+    std_err e = {0};
+    store_run r = {0};
+    int found = store_run_get(g->st, wid, &r, &e);
+    char run_id[64] = "";
+    if (found > 0 && strcmp(r.status, "running") && strcmp(r.status, "waiting")) {
+        /* it finished while we were away */
+        json_t *out = r.output ? json_loads(r.output, JSON_DECODE_ANY, NULL) : NULL;
+        if (detach || !strcmp(r.status, "completed")) {
+            json_t *v = detach ? json_pack("{s:s, s:s}", "id", wid, "run_id", r.run_id) : json_incref(out);
+            complete(x, c, v ? v : json_null());
+            json_decref(v);
+        } else {
+            json_t *err = step_error(x, c, "child.failed", "the child workflow did not complete");
+            json_object_set_new(err, "child_status", json_string(r.status));
+            fail(x, c, err);
+            json_decref(err);
+        }
+        json_decref(out);
+        store_run_clear(&r);
+        return;
+    }
+    if (found > 0) snprintf(run_id, sizeof run_id, "%s", r.run_id);
+    store_run_clear(&r);
+    if (found == 0) {
+        const char *text = json_string_value(json_object_get(st, "program"));
+        char *self = text ? NULL : vm_program_serialize(x->prog);
+        vm_program *p = vm_program_load(text ? text : self, strlen(text ? text : self), &e);
+        free(self);
+        json_t *input = json_object_get(args, "input");
+        int rc = -1;
+        if (p && detach) { /* recorded for a worker; not ours to drive */
+            rc = store_begin(g->st, &e);
+            if (rc == 0) rc = vm_record_run(g->st, p, NULL, wid, input, NULL, run_id, &e);
+            if (rc == 0) rc = store_commit(g->st, &e);
+            if (rc != 0) store_rollback(g->st);
+            vm_program_free(p);
+        } else if (p) {
+            rc = vm_engine_start(g, p, NULL, wid, input, run_id, &e);
+        }
+        if (rc != 0) {
+            json_t *err = step_error(x, c, "child.start", e.msg);
+            fail(x, c, err);
+            json_decref(err);
+            return;
+        }
+    }
+    if (detach) {
+        json_t *v = json_pack("{s:s, s:s}", "id", wid, "run_id", run_id);
+        complete(x, c, v);
+        json_decref(v);
+        return;
+    }
+    exec *child = find_exec(g, run_id);
+    if (!child && vm_engine_resume(g, run_id, run_id, &e) == 0) child = find_exec(g, run_id);
+    if (!child) {
+        json_t *err = step_error(x, c, "child.start", e.msg[0] ? e.msg : "the child run could not be loaded");
+        fail(x, c, err);
+        json_decref(err);
+        return;
+    }
+    c->child = child;
+    child->parent_cmd = c;
+    x->running++;
+}
+
 /* ---- live execution ---------------------------------------------------- */
 
-static int is_effect(const char *kind) { return !strcmp(kind, "shell") || !strcmp(kind, "http"); }
+static int is_effect(const char *kind)
+{
+    return !strcmp(kind, "shell") || !strcmp(kind, "http") || !strcmp(kind, "call");
+}
+
+static void start_call(exec *x, cmd *c);
 
 /* sleep {until}: Unix seconds or RFC 3339 text, to ms. */
 static int until_ms(json_t *v, int64_t *ms)
@@ -588,6 +702,10 @@ static void start_effect(exec *x, cmd *c)
     std_err e = {0};
     c->status = CMD_RUNNING;
     c->started_ms = std_now_ms();
+    if (!strcmp(step_kind(x, c), "call")) {
+        start_call(x, c);
+        return;
+    }
     int rc = !strcmp(step_kind(x, c), "http")
                  ? vm_act_http(x->g->loop, x->g->http, c->vc.args, &ctx, effect_done, c, &c->act, &e)
                  : vm_act_shell(x->g->loop, c->vc.args, &ctx, effect_done, c, &c->act, &e);
@@ -874,6 +992,18 @@ static void take_cancels(exec *x)
             std_loop_timer_cancel(x->g->loop, c->timer);
             c->timer = 0;
             x->running--;
+        }
+        if (c->child) { /* cancelling a parent cancels its attached child */
+            exec *ch = c->child;
+            c->child = NULL;
+            ch->parent_cmd = NULL;
+            x->running--;
+            if (!ch->done && !ch->cancelled) {
+                ch->cancelled = 1;
+                record(ch, "cancel_requested", json_pack("{s:s}", "reason", "the parent run was cancelled"));
+                vm_cancel(ch->vm, "the parent run was cancelled");
+                ch->dirty = 1;
+            }
         }
         if (c->in_history && !x->hfinal && !x->g->o.replay_only)
             record(x, "step_cancelled", json_pack("{s:I}", "seq", (json_int_t)c->vc.seq));
@@ -1424,7 +1554,7 @@ int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e)
     int live = 0;
     for (exec *x = g->execs; x; x = x->next) {
         if (x->done || x->parked) continue;
-        if (g->o.park && x->running > 0 && x->running == x->waits && x->rpos >= x->nres &&
+        if (g->o.park && x->running > 0 && x->running == x->waits && x->rpos >= x->nres && !x->parent_cmd &&
             !x->pending_request && park(x) == 0)
             continue;
         live += x->running > 0;

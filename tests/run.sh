@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export WFDSL="${WFDSL:-$PWD/wfdsl}"
 UNIT_DIR="${UNIT_DIR:-build/tests}"
 export TESTTMP="$(mktemp -d /tmp/wfdsl-test.XXXXXX)"
-trap 'rm -rf "$TESTTMP"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$TESTTMP"' EXIT
 passed=0 failed=0
 failures=()
 

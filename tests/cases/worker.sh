@@ -99,10 +99,11 @@ steps:
       script: echo "\$WFDSL_WORKFLOW_ID \$PPID" >> "$T/effects"
 Y
 for i in $(seq 1 200); do echo "c$i"; done | while read -r id; do "$WFDSL" start "$T/count.yaml" --id "$id" --durability normal >/dev/null; done
-start_worker --concurrency 20; wa=$!
-start_worker --concurrency 20; wb=$!
-for ((i = 0; i < 300; i++)); do [ "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where workflow_id like 'c%' and status='completed'")" = 200 ] && break; sleep 0.1; done
-kill $wa $wb; wait $wa $wb
+start_worker --concurrency 20 --durability normal; wa=$!
+start_worker --concurrency 20 --durability normal; wb=$!
+for ((i = 0; i < 900; i++)); do [ "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where workflow_id like 'c%' and status='completed'")" = 200 ] && break; sleep 0.1; done
+kill $wa $wb; wait $wa; ra=$?; wait $wb; rb=$?
+eq "both workers stopped cleanly" "$ra/$rb" "0/0"
 eq "all 200 runs completed" "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where workflow_id like 'c%' and status='completed'")" 200
 eq "every effect ran exactly once" "$(cut -d' ' -f1 "$T/effects" | sort | uniq -d | wc -l)/$(wc -l <"$T/effects")" "0/200"
 check "both workers took part" [ "$(cut -d' ' -f2 "$T/effects" | sort -u | wc -l)" -ge 2 ]
