@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../stdlib/cron.h"
 #include "../stdlib/duration.h"
 #include "../stdlib/lua.h"
 
@@ -49,7 +50,7 @@ static const char *const top_fields[] = {
     "wfdsl",   "name",     "description", "input",   "vars",   "secrets", "retry_policies",
     "defaults", "timeout", "triggers",    "steps",   "on_error", "output",
 };
-static const char *const later_top_fields[] = {"triggers"};
+static const char *const later_top_fields[] = {""};
 
 static const char *const kinds[] = {
     "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "parallel", "foreach",
@@ -1646,6 +1647,78 @@ static void compile_input(C *c, const dsl_node *in)
 
 /* ---- top level --------------------------------------------------------- */
 
+/* triggers: [{cron | every, timezone, overlap, catchup, jitter, input,
+ * start_at, end_at}], normalized into meta.triggers for `wfdsl deploy`. */
+static void compile_triggers(C *c, const dsl_node *t)
+{
+    static const char *const fields[] = {"cron", "every", "timezone", "overlap", "catchup",
+                                         "jitter", "input", "start_at", "end_at"};
+    static const char *const overlaps[] = {"skip", "buffer_one", "buffer_all", "cancel_other",
+                                           "terminate_other", "allow_all"};
+    if (t->kind != DSL_SEQ) {
+        ERR(c, t, "'triggers' must be a list of {cron: ...} or {every: ...}");
+        return;
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < t->n; i++) {
+        const dsl_node *tr = t->vals[i];
+        if (!tr || tr->kind != DSL_MAP) {
+            ERR(c, tr, "a trigger must be a mapping with 'cron' or 'every'");
+            continue;
+        }
+        check_keys(c, tr, fields, COUNT(fields), "trigger");
+        const dsl_node *cr = dsl_map_get(tr, "cron"), *ev = dsl_map_get(tr, "every");
+        json_t *j = json_object();
+        std_err e = {0};
+        if (!!cr == !!ev) {
+            ERR(c, tr, "a trigger needs exactly one of 'cron' or 'every'");
+        } else if (cr) {
+            std_cron *cx = NULL;
+            if (!is_scalar(cr) || std_cron_parse(cr->str, &cx, &e) != 0)
+                ERR(c, cr, "%s", is_scalar(cr) ? e.msg : "'cron' must be a string like \"0 9 * * MON-FRI\"");
+            else json_object_set_new(j, "cron", json_string(cr->str));
+            std_cron_free(cx);
+        } else {
+            int64_t ms = 0;
+            if (!is_scalar(ev) || std_duration_parse(ev->str, &ms, &e) != 0 || ms < 1000)
+                ERR(c, ev, "'every': %s", is_scalar(ev) && e.msg[0] ? e.msg : "must be a duration of at least 1s");
+            else json_object_set_new(j, "every_ms", json_integer(ms));
+        }
+        const dsl_node *tz = dsl_map_get(tr, "timezone");
+        if (tz && (!is_scalar(tz) || !std_tz_valid(tz->str)))
+            ERR(c, tz, "unknown time zone '%s' (an IANA name like Europe/Berlin)", is_scalar(tz) ? tz->str : "");
+        json_object_set_new(j, "timezone", json_string(tz && is_scalar(tz) ? tz->str : "UTC"));
+        const dsl_node *ov = dsl_map_get(tr, "overlap");
+        if (ov && !(is_scalar(ov) && in_list(ov->str, overlaps, COUNT(overlaps)))) {
+            const char *hint = is_scalar(ov) ? std_suggest(ov->str, overlaps, COUNT(overlaps)) : NULL;
+            ERR(c, ov, "unknown overlap policy '%s'%s%s%s", is_scalar(ov) ? ov->str : "",
+                hint ? " (did you mean '" : " (use skip, buffer_one, buffer_all, cancel_other, terminate_other or allow_all", hint ? hint : "", hint ? "'?)" : ")");
+        }
+        json_object_set_new(j, "overlap", json_string(ov && is_scalar(ov) ? ov->str : "skip"));
+        static const char *const durs[] = {"catchup", "jitter"};
+        for (int k = 0; k < 2; k++) {
+            const dsl_node *d = dsl_map_get(tr, durs[k]);
+            int64_t ms = k == 0 ? 60000 : 0; /* catch-up: a minute by default */
+            if (d && (!is_scalar(d) || std_duration_parse(d->str, &ms, &e) != 0))
+                ERR(c, d, "'%s': %s", durs[k], is_scalar(d) ? e.msg : "must be a duration");
+            json_object_set_new(j, k == 0 ? "catchup_ms" : "jitter_ms", json_integer(ms));
+        }
+        static const char *const times[] = {"start_at", "end_at"};
+        for (int k = 0; k < 2; k++) {
+            const dsl_node *d = dsl_map_get(tr, times[k]);
+            int64_t ms = 0;
+            if (d && (!is_scalar(d) || std_parse_time(d->str, &ms) != 0))
+                ERR(c, d, "'%s' must be an RFC 3339 time like 2026-01-01T00:00:00Z", times[k]);
+            if (d) json_object_set_new(j, k == 0 ? "start_at_ms" : "end_at_ms", json_integer(ms));
+        }
+        const dsl_node *in = dsl_map_get(tr, "input");
+        json_object_set_new(j, "input", in ? dsl_plain_value(in) : json_object());
+        json_array_append_new(out, j);
+    }
+    json_object_set_new(c->p->meta, "triggers", out);
+}
+
+
 /* secrets, retry_policies, defaults and the whole-run timeout */
 static void compile_top_policies(C *c, const dsl_node *root)
 {
@@ -1756,6 +1829,8 @@ static int compile_doc(const dsl_doc *doc, vm_program **out, std_diags *diags, i
     const dsl_node *in = dsl_map_get(root, "input");
     if (in) compile_input(&c, in);
     compile_top_policies(&c, root);
+    const dsl_node *trig = dsl_map_get(root, "triggers");
+    if (trig) compile_triggers(&c, trig);
     const dsl_node *vars = dsl_map_get(root, "vars");
     if (vars) {
         if (vars->kind != DSL_MAP) {

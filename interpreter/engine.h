@@ -49,6 +49,11 @@ int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *prog, char run
  * the caller's transaction, leased to owner when owner is not NULL. */
 int vm_record_run(store *st, vm_program *prog, const char *source, const char *workflow_id,
                   json_t *input, const char *owner, char run_id[64], std_err *e);
+/* The same for a run started by a trigger: scheduled_at (RFC 3339) is its
+ * nominal fire time, seen as run.scheduled_at. */
+int vm_record_run_at(store *st, vm_program *prog, const char *source, const char *workflow_id,
+                     json_t *input, const char *owner, const char *scheduled_at, char run_id[64],
+                     std_err *e);
 
 /* Drive every loaded run until none is left in memory. -1 on a storage or
  * internal error (e filled). */

@@ -15,6 +15,7 @@
 #include "../dsl/compile.h"
 #include "../storage/store.h"
 #include "engine.h"
+#include "schedule.h"
 
 #define WFDSL_VERSION "0.1.0"
 
@@ -919,9 +920,14 @@ static int cmd_worker(int argc, char **argv)
     vm_engine *g = vm_engine_new(s, &eo);
     std_err e = {0};
     if (!optv(&a, "quiet")) fprintf(stderr, "wfdsl worker: executing runs of %s (up to %d at once)\n", db_path(&a), conc);
+    int64_t next_tick = 0;
     for (;;) {
         sigpending(&pending);
         if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) break;
+        if (std_now_ms() >= next_tick) { /* cron and interval triggers */
+            next_tick = std_now_ms() + 250;
+            if (vm_schedule_tick(s, std_now_ms(), &e) < 0) fprintf(stderr, "wfdsl worker: schedules: %s\n", e.msg);
+        }
         int live = vm_engine_live(g);
         if (live < conc && vm_engine_claim(g, conc - live, &e) < 0) {
             fprintf(stderr, "wfdsl worker: %s\n", e.msg);
@@ -988,6 +994,291 @@ static int cmd_replay(int argc, char **argv)
         }
     }
     vm_engine_free(g);
+    store_close(s);
+    return rc;
+}
+
+/* ---- deploy, schedules ------------------------------------------------- */
+
+static int parse_time_arg(const char *s, int64_t *ms, const char *what)
+{
+    if (std_parse_time(s, ms) == 0) return 0;
+    fprintf(stderr, "wfdsl schedule: %s '%s' is not an RFC 3339 time like 2026-01-01T09:00:00Z\n", what, s);
+    return -1;
+}
+
+static int cmd_deploy(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("deploy"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl deploy: usage: wfdsl deploy FILE\n");
+        return EXIT_USAGE;
+    }
+    std_diags d = {0};
+    vm_program *p = NULL;
+    char *source = NULL;
+    if (dsl_compile_file(a.pos[0], &p, &source, &d) != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    std_err e = {0};
+    int64_t next = 0;
+    if (!rc && vm_deploy(s, p, source, &next, &e) != 0) {
+        fprintf(stderr, "wfdsl deploy: %s\n", e.msg);
+        rc = !strcmp(e.type, "usage") ? EXIT_USAGE : EXIT_INTERNAL;
+    } else if (!rc) {
+        char ts[40];
+        std_fmt_time(next, ts, sizeof ts);
+        printf("deployed %s (program %.12s); next fire %s\n", p->name, p->hash, next ? ts : "never");
+    }
+    store_close(s);
+    vm_program_free(p);
+    free(source);
+    return rc;
+}
+
+static int cmd_undeploy(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("undeploy"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl undeploy: usage: wfdsl undeploy NAME\n");
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    int rc = open_store(&a, &s);
+    std_err e = {0};
+    if (!rc && vm_undeploy(s, a.pos[0], &e) != 0) {
+        fprintf(stderr, "wfdsl undeploy: %s\n", e.msg);
+        rc = !strcmp(e.type, "notfound") ? EXIT_USAGE : EXIT_INTERNAL;
+    } else if (!rc) {
+        printf("undeployed %s; runs in flight go on\n", a.pos[0]);
+    }
+    store_close(s);
+    return rc;
+}
+
+static void collect_schedule(void *ud, const char *name, const char *data)
+{
+    json_t *doc = json_loads(data, 0, NULL);
+    if (doc) json_object_set_new(doc, "name", json_string(name));
+    json_array_append_new((json_t *)ud, doc ? doc : json_null());
+}
+
+static void collect_slot(void *ud, int64_t slot, const char *kind, const char *run_id, int64_t t)
+{
+    char a[40], b[40];
+    std_fmt_time(slot, a, sizeof a);
+    std_fmt_time(t, b, sizeof b);
+    json_array_append_new((json_t *)ud, json_pack("{s:s, s:s, s:s, s:s?}", "nominal", a, "actual", b,
+                                                  "kind", kind, "run", run_id));
+}
+
+static void collect_log(void *ud, int64_t t, const char *action, const char *note)
+{
+    char a[40];
+    std_fmt_time(t, a, sizeof a);
+    json_array_append_new((json_t *)ud, json_pack("{s:s, s:s, s:s?}", "time", a, "action", action, "note", note));
+}
+
+static json_t *next_fires(json_t *triggers, int64_t from, int n)
+{
+    json_t *a = json_array();
+    int64_t t = from;
+    for (int i = 0; i < n; i++) {
+        t = vm_triggers_next(triggers, t, NULL);
+        if (!t) break;
+        char ts[40];
+        std_fmt_time(t, ts, sizeof ts);
+        if (t % 1000 == 0) strcpy(strchr(ts, '.'), "Z");
+        json_array_append_new(a, json_string(ts));
+    }
+    return a;
+}
+
+static int cmd_schedule(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"db", 1, 0}, {"json", 0, 0}, {"note", 1, 0},
+               {"from", 1, 0}, {"to", 1, 0},  {"n", 1, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
+    for (int i = 0; i < argc; i++) /* -n N */
+        if (!strcmp(argv[i], "-n")) argv[i] = "--n";
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("schedule"))) return 0;
+    const char *sub = a.npos ? a.pos[0] : "";
+    static const char *const subs[] = {"list", "show", "pause", "unpause", "trigger", "backfill", "preview"};
+    size_t k = 0;
+    while (k < 7 && strcmp(subs[k], sub)) k++;
+    if (k == 7 || (k != 0 && a.npos != 2) || (k == 0 && a.npos != 1)) {
+        fprintf(stderr, "wfdsl schedule: usage: wfdsl schedule list | show NAME | pause NAME [--note TEXT] |\n"
+                        "  unpause NAME | trigger NAME | backfill NAME --from T --to T | preview NAME|FILE [-n N] [--from T]\n");
+        return EXIT_USAGE;
+    }
+    const char *name = a.npos > 1 ? a.pos[1] : NULL;
+    int n = optv(&a, "n") ? atoi(optv(&a, "n")) : 10;
+    int64_t from = std_now_ms();
+    if (optv(&a, "from") && parse_time_arg(optv(&a, "from"), &from, "--from")) return EXIT_USAGE;
+    std_err e = {0};
+    json_t *triggers = NULL, *doc = NULL;
+    store *s = NULL;
+    int rc = 0;
+    if (k == 6 && name && strchr(name, '.')) { /* preview of a file: no database needed */
+        std_diags d = {0};
+        vm_program *p = NULL;
+        if (dsl_compile_file(name, &p, NULL, &d) != 0) {
+            print_diags(&d);
+            std_diags_free(&d);
+            return EXIT_USAGE;
+        }
+        triggers = json_incref(json_object_get(p->meta, "triggers"));
+        vm_program_free(p);
+    } else {
+        rc = open_store(&a, &s);
+        if (rc) return rc;
+        if (name) {
+            char *data = NULL;
+            int got = store_schedule_get(s, name, &data, &e);
+            if (got <= 0) {
+                fprintf(stderr, "wfdsl schedule: %s\n", got == 0 ? "no such schedule (see wfdsl schedule list)" : e.msg);
+                store_close(s);
+                return got == 0 ? EXIT_USAGE : EXIT_INTERNAL;
+            }
+            doc = json_loads(data, 0, NULL);
+            free(data);
+            triggers = json_incref(json_object_get(doc, "triggers"));
+        }
+    }
+    const char *note = optv(&a, "note");
+    if (k == 0) { /* list */
+        json_t *all = json_array();
+        rc = store_schedules_all(s, collect_schedule, all, &e) ? EXIT_INTERNAL : 0;
+        if (optv(&a, "json")) {
+            print_json(stdout, all);
+        } else {
+            printf("%-28s %-8s %-26s %s\n", "NAME", "STATE", "NEXT FIRE", "TRIGGERS");
+            size_t i;
+            json_t *d;
+            json_array_foreach(all, i, d) {
+                char ts[40] = "never";
+                json_int_t nx = json_integer_value(json_object_get(d, "next_ms"));
+                if (nx) std_fmt_time(nx, ts, sizeof ts);
+                char *tr = json_dumps(json_object_get(d, "triggers"), JSON_COMPACT);
+                printf("%-28s %-8s %-26s %.60s\n", json_string_value(json_object_get(d, "name")),
+                       json_is_true(json_object_get(d, "paused")) ? "paused" : "active", ts, tr);
+                free(tr);
+            }
+        }
+        json_decref(all);
+    } else if (k == 1) { /* show */
+        json_t *slots = json_array(), *log = json_array();
+        store_slots(s, name, NULL, 20, collect_slot, slots, &e);
+        store_schedule_log_list(s, name, 20, collect_log, log, &e);
+        json_t *counts = json_object();
+        static const char *const kinds[] = {"fired", "skipped", "missed", "buffered"};
+        for (int i = 0; i < 4; i++) {
+            json_t *tmp = json_array();
+            store_slots(s, name, kinds[i], 1000000, collect_slot, tmp, &e);
+            json_object_set_new(counts, kinds[i], json_integer((json_int_t)json_array_size(tmp)));
+            json_decref(tmp);
+        }
+        /* the status of each fired run */
+        size_t i;
+        json_t *sl;
+        json_array_foreach(slots, i, sl) {
+            const char *rid = json_string_value(json_object_get(sl, "run"));
+            store_run r = {0};
+            if (rid && store_run_get(s, rid, &r, &e) == 1) json_object_set_new(sl, "status", json_string(r.status));
+            store_run_clear(&r);
+        }
+        json_t *out = json_pack("{s:s, s:b, s:O?, s:O, s:o, s:o, s:o, s:o}", "name", name, "paused",
+                                json_is_true(json_object_get(doc, "paused")), "note",
+                                json_object_get(doc, "note"), "triggers", triggers, "next",
+                                next_fires(triggers, std_now_ms(), 5), "recent", slots, "counts", counts,
+                                "log", log);
+        if (optv(&a, "json")) {
+            print_json(stdout, out);
+        } else {
+            printf("schedule %s (%s)\n", name, json_is_true(json_object_get(doc, "paused")) ? "paused" : "active");
+            printf("counts    fired %lld, skipped by overlap %lld, missed by catch-up %lld, buffered %lld\n",
+                   (long long)json_integer_value(json_object_get(counts, "fired")),
+                   (long long)json_integer_value(json_object_get(counts, "skipped")),
+                   (long long)json_integer_value(json_object_get(counts, "missed")),
+                   (long long)json_integer_value(json_object_get(counts, "buffered")));
+            printf("next:\n");
+            json_t *v;
+            json_array_foreach(json_object_get(out, "next"), i, v) printf("  %s\n", json_string_value(v));
+            printf("recent (nominal, actual, kind, run, status):\n");
+            json_array_foreach(slots, i, v)
+                printf("  %s  %s  %-8s %s %s\n", json_string_value(json_object_get(v, "nominal")),
+                       json_string_value(json_object_get(v, "actual")), json_string_value(json_object_get(v, "kind")),
+                       json_string_value(json_object_get(v, "run")) ? json_string_value(json_object_get(v, "run")) : "-",
+                       json_string_value(json_object_get(v, "status")) ? json_string_value(json_object_get(v, "status")) : "");
+            printf("log:\n");
+            json_array_foreach(log, i, v)
+                printf("  %s  %-9s %s\n", json_string_value(json_object_get(v, "time")),
+                       json_string_value(json_object_get(v, "action")),
+                       json_string_value(json_object_get(v, "note")) ? json_string_value(json_object_get(v, "note")) : "");
+        }
+        json_decref(out);
+        triggers = NULL; /* stolen by out */
+    } else if (k == 2 || k == 3) { /* pause, unpause */
+        json_object_set_new(doc, "paused", json_boolean(k == 2));
+        if (note) json_object_set_new(doc, "note", json_string(note));
+        if (k == 3) { /* what was due while paused is not fired afterwards */
+            json_object_set_new(doc, "next_ms", json_integer(vm_triggers_next(triggers, std_now_ms(), NULL)));
+        }
+        char *t = json_dumps(doc, JSON_COMPACT);
+        if (store_schedule_put(s, name, t, &e) || store_schedule_log(s, name, subs[k], note, &e)) rc = EXIT_INTERNAL;
+        free(t);
+        if (!rc) printf("%s %sd\n", name, subs[k]);
+    } else if (k == 4) { /* trigger */
+        int64_t now = std_now_ms();
+        int got = vm_schedule_fire(s, name, now, &e);
+        if (got < 0 || store_schedule_log(s, name, "trigger", note, &e)) rc = EXIT_INTERNAL;
+        char id[300];
+        vm_slot_id(json_string_value(json_object_get(doc, "workflow")), now, id, sizeof id);
+        if (!rc) printf("%s\n", id);
+    } else if (k == 5) { /* backfill */
+        int64_t to = 0;
+        if (!optv(&a, "from") || !optv(&a, "to")) {
+            fprintf(stderr, "wfdsl schedule backfill: needs --from T and --to T\n");
+            rc = EXIT_USAGE;
+        } else if (parse_time_arg(optv(&a, "to"), &to, "--to")) {
+            rc = EXIT_USAGE;
+        } else {
+            int started = 0;
+            for (int64_t t = vm_triggers_next(triggers, from - 1, NULL); t && t <= to && !rc;
+                 t = vm_triggers_next(triggers, t, NULL)) {
+                int got = vm_schedule_fire(s, name, t, &e);
+                if (got < 0) rc = EXIT_INTERNAL;
+                started += got > 0;
+            }
+            char msg[200];
+            snprintf(msg, sizeof msg, "%s .. %s%s%s", optv(&a, "from"), optv(&a, "to"), note ? ": " : "", note ? note : "");
+            if (!rc && store_schedule_log(s, name, "backfill", msg, &e)) rc = EXIT_INTERNAL;
+            if (!rc) printf("backfill of %s: %d runs started\n", name, started);
+        }
+    } else { /* preview */
+        json_t *times = next_fires(triggers, from, n);
+        if (optv(&a, "json")) print_json(stdout, times);
+        else {
+            size_t i;
+            json_t *v;
+            json_array_foreach(times, i, v) printf("%s\n", json_string_value(v));
+        }
+        json_decref(times);
+    }
+    if (rc == EXIT_INTERNAL) fprintf(stderr, "wfdsl: %s\n", e.msg);
+    json_decref(triggers);
+    json_decref(doc);
     store_close(s);
     return rc;
 }
@@ -1067,6 +1358,24 @@ static const command commands[] = {
      "Re-run the history of run ID on its stored program (or on FILE) without executing\n"
      "anything or writing to the database, and report the first divergence.\n"
      "Exit codes: 0 no divergence, 1 divergence, 2 unknown run or bad FILE.\n"},
+    {"deploy", cmd_deploy, "register a workflow's triggers for the workers",
+     "usage: wfdsl deploy FILE [--db PATH]\n"
+     "\n"
+     "Store FILE's program and its cron/interval triggers as the schedule named after\n"
+     "the workflow; re-deploying updates it (runs in flight keep their program). Every\n"
+     "'wfdsl worker' fires its slots: one run per slot, id WORKFLOW@TIME (RFC 3339 UTC).\n"},
+    {"undeploy", cmd_undeploy, "remove a workflow's schedule",
+     "usage: wfdsl undeploy NAME [--db PATH]\n"},
+    {"schedule", cmd_schedule, "list, inspect, pause, trigger, backfill and preview schedules",
+     "usage: wfdsl schedule list [--json]\n"
+     "       wfdsl schedule show NAME [--json]        recent fires, next fires, counts, audit log\n"
+     "       wfdsl schedule pause NAME [--note TEXT]  stop firing (recorded with the note)\n"
+     "       wfdsl schedule unpause NAME [--note TEXT]\n"
+     "       wfdsl schedule trigger NAME [--note TEXT] start a run now\n"
+     "       wfdsl schedule backfill NAME --from T --to T [--note TEXT]  runs for past slots\n"
+     "       wfdsl schedule preview NAME|FILE [-n N] [--from T] [--json]  the next fire times\n"
+     "T is an RFC 3339 time (2026-01-01T09:00:00Z). --json prints JSON (preview: an array\n"
+     "of RFC 3339 UTC times).\n"},
     {"check", cmd_check, "validate workflow files",
      "usage: wfdsl check FILE...\n"
      "\n"

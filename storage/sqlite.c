@@ -143,6 +143,20 @@ static const char schema_sql[] =
     "  sent_ms INTEGER NOT NULL,"
     "  consumed INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX signals_run ON signals(run_id, name, consumed, id);"
+    "CREATE TABLE schedules (name TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE schedule_slots ("
+    "  name TEXT NOT NULL,"
+    "  slot_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL," /* fired | skipped | missed | buffered */
+    "  run_id TEXT,"
+    "  time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, slot_ms)) WITHOUT ROWID;"
+    "CREATE TABLE schedule_log ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  note TEXT);"
     "CREATE INDEX runs_owner ON runs(owner) WHERE owner IS NOT NULL;"
     "CREATE INDEX runs_workflow ON runs(workflow_id, created_ms);"
     "CREATE INDEX runs_status ON runs(status, created_ms);"
@@ -846,4 +860,145 @@ int store_runs_claimable(store *s, int64_t now, int limit, const char *local_own
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_CLAIMABLE, rc, e);
     return 0;
+}
+
+/* ---- schedules (not on the hot path: statements prepared per call) ---- */
+
+/* Prepare sql and bind args by fmt: 't' text, 'i' int64. */
+static sqlite3_stmt *prep(store *s, const char *sql, const char *what, std_err *e, const char *fmt, ...)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(s, e, rc, what);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i]; i++) {
+        if (fmt[i] == 't') bind_text(q, i + 1, va_arg(ap, const char *));
+        else sqlite3_bind_int64(q, i + 1, va_arg(ap, int64_t));
+    }
+    va_end(ap);
+    return q;
+}
+
+static int finish_stmt(store *s, sqlite3_stmt *q, const char *what, std_err *e)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_fail(s, e, rc, what);
+    return 0;
+}
+
+int store_schedule_put(store *s, const char *name, const char *data, std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "INSERT OR REPLACE INTO schedules(name, data) VALUES (?1, ?2)",
+                           "storing a schedule", e, "tt", name, data);
+    return q ? finish_stmt(s, q, "storing a schedule", e) : -1;
+}
+
+int store_schedule_get(store *s, const char *name, char **data, std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "SELECT data FROM schedules WHERE name = ?1", "reading a schedule", e, "t", name);
+    if (!q) return -1;
+    int rc = sqlite3_step(q);
+    *data = rc == SQLITE_ROW ? col_text(q, 0) : NULL;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, e, rc, "reading a schedule");
+    return rc == SQLITE_ROW;
+}
+
+int store_schedule_delete(store *s, const char *name, std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "DELETE FROM schedules WHERE name = ?1", "deleting a schedule", e, "t", name);
+    if (!q || finish_stmt(s, q, "deleting a schedule", e)) return -1;
+    return sqlite3_changes(s->db) > 0;
+}
+
+int store_schedules_all(store *s, void (*cb)(void *ud, const char *name, const char *data), void *ud,
+                        std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "SELECT name, data FROM schedules ORDER BY name", "listing schedules", e, "");
+    if (!q) return -1;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, rc, "listing schedules");
+}
+
+int store_slot_claim(store *s, const char *name, int64_t slot_ms, const char *kind,
+                     const char *run_id, std_err *e)
+{
+    sqlite3_stmt *q = prep(s,
+                           "INSERT OR IGNORE INTO schedule_slots(name, slot_ms, kind, run_id, time_ms)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5)",
+                           "claiming a slot", e, "titti", name, slot_ms, kind, run_id, std_now_ms());
+    if (!q || finish_stmt(s, q, "claiming a slot", e)) return -1;
+    return sqlite3_changes(s->db) > 0;
+}
+
+int store_slot_update(store *s, const char *name, int64_t slot_ms, const char *kind,
+                      const char *run_id, std_err *e)
+{
+    sqlite3_stmt *q = prep(s,
+                           "UPDATE schedule_slots SET kind = ?3, run_id = ?4 WHERE name = ?1"
+                           " AND slot_ms = ?2 AND kind = 'buffered'",
+                           "updating a slot", e, "titt", name, slot_ms, kind, run_id);
+    if (!q || finish_stmt(s, q, "updating a slot", e)) return -1;
+    return sqlite3_changes(s->db) > 0;
+}
+
+int store_slots(store *s, const char *name, const char *kind, int limit,
+                void (*cb)(void *ud, int64_t slot_ms, const char *kind, const char *run_id, int64_t time_ms),
+                void *ud, std_err *e)
+{
+    sqlite3_stmt *q = prep(s,
+                           "SELECT slot_ms, kind, run_id, time_ms FROM schedule_slots WHERE name = ?1"
+                           " AND (?2 IS NULL OR kind = ?2) ORDER BY slot_ms DESC LIMIT ?3",
+                           "listing slots", e, "tti", name, kind, (int64_t)limit);
+    if (!q) return -1;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+           (const char *)sqlite3_column_text(q, 2), sqlite3_column_int64(q, 3));
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, rc, "listing slots");
+}
+
+int store_schedule_log(store *s, const char *name, const char *action, const char *note, std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "INSERT INTO schedule_log(name, time_ms, action, note) VALUES (?1, ?2, ?3, ?4)",
+                           "recording a schedule action", e, "titt", name, std_now_ms(), action, note);
+    return q ? finish_stmt(s, q, "recording a schedule action", e) : -1;
+}
+
+int store_schedule_log_list(store *s, const char *name, int limit,
+                            void (*cb)(void *ud, int64_t time_ms, const char *action, const char *note),
+                            void *ud, std_err *e)
+{
+    sqlite3_stmt *q = prep(s, "SELECT time_ms, action, note FROM schedule_log WHERE name = ?1 ORDER BY id DESC LIMIT ?2",
+                           "reading the schedule log", e, "ti", name, (int64_t)limit);
+    if (!q) return -1;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+           (const char *)sqlite3_column_text(q, 2));
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, rc, "reading the schedule log");
+}
+
+int store_runs_active(store *s, const char *workflow_like, void (*cb)(void *ud, const char *run_id),
+                      void *ud, std_err *e)
+{
+    sqlite3_stmt *q = prep(s,
+                           "SELECT run_id FROM runs WHERE workflow_id LIKE ?1 AND status IN ('running', 'waiting')"
+                           " ORDER BY created_ms",
+                           "finding active runs", e, "t", workflow_like);
+    if (!q) return -1;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) cb(ud, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, rc, "finding active runs");
 }

@@ -122,6 +122,33 @@ int store_runs_claimable(store *s, int64_t now, int limit, const char *local_own
                          void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
                          std_err *e);
 
+/* Schedules (cron and interval triggers of deployed workflows). A schedule
+ * is a JSON document by name. A slot (schedule, nominal time) is claimed
+ * once across every process: store_slot_claim returns 1 to the one caller
+ * that recorded it (fired, skipped, missed or buffered) and 0 to the rest.
+ * Manual actions go to an audit log. */
+int store_schedule_put(store *s, const char *name, const char *data, std_err *e);
+int store_schedule_get(store *s, const char *name, char **data, std_err *e);
+int store_schedule_delete(store *s, const char *name, std_err *e);
+int store_schedules_all(store *s, void (*cb)(void *ud, const char *name, const char *data), void *ud,
+                        std_err *e);
+int store_slot_claim(store *s, const char *name, int64_t slot_ms, const char *kind,
+                     const char *run_id, std_err *e);
+/* Release a buffered slot as `kind`: 1 for the one caller that did. */
+int store_slot_update(store *s, const char *name, int64_t slot_ms, const char *kind,
+                      const char *run_id, std_err *e);
+/* Slots newest first, all kinds when kind is NULL. */
+int store_slots(store *s, const char *name, const char *kind, int limit,
+                void (*cb)(void *ud, int64_t slot_ms, const char *kind, const char *run_id, int64_t time_ms),
+                void *ud, std_err *e);
+int store_schedule_log(store *s, const char *name, const char *action, const char *note, std_err *e);
+int store_schedule_log_list(store *s, const char *name, int limit,
+                            void (*cb)(void *ud, int64_t time_ms, const char *action, const char *note),
+                            void *ud, std_err *e);
+/* Runs running or waiting whose workflow id matches a LIKE pattern. */
+int store_runs_active(store *s, const char *workflow_like, void (*cb)(void *ud, const char *run_id),
+                      void *ud, std_err *e);
+
 /* Append event seq to a run's history; seq must be the next one (last + 1),
  * otherwise -1 with e->type "conflict". */
 int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,
