@@ -13,6 +13,7 @@
 #include "compile.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <limits.h>
@@ -140,7 +141,9 @@ static int parse_json_number(const char *s, json_t **out)
             return 1;
         }
     }
-    *out = json_real(strtod(s, NULL));
+    double d = strtod(s, NULL);
+    if (!isfinite(d)) return 0; /* 1e999: not a JSON number we can hold; it stays text */
+    *out = json_real(d);
     return 1;
 }
 
@@ -1157,9 +1160,7 @@ static void compile_try(C *c, const dsl_node *v, const char *path, int *ok)
     }
     if (fin) {
         json_object_set_new(b, "finally", json_integer((json_int_t)c->p->ncode));
-        char sub[1024];
-        snprintf(sub, sizeof sub, "%s.finally", path);
-        compile_steps(c, fin, sub, "finally");
+        compile_steps(c, fin, path, "finally");
         vm_emit(c->p, VM_FINEND, bi, 0, fin->line, fin->col);
     }
     json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
@@ -1417,6 +1418,12 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         json_object_set_new(step, "timeout_ms", json_integer(c->def_timeout));
     }
     const dsl_node *retry = dsl_map_get(st, "retry");
+    static const char *const blocks[] = {"switch", "parallel", "foreach", "loop", "try", "saga"};
+    if (retry && in_list(kind, blocks, COUNT(blocks))) {
+        ERR(c, retry, "'retry' applies to the steps inside a '%s', not to the block itself", kind);
+        ok = 0;
+        retry = NULL;
+    }
     json_t *pol = retry ? compile_retry_ref(c, retry) : json_incref(c->def_retry);
     if (pol) json_object_set_new(step, "retry", pol);
     else if (retry) ok = 0;

@@ -670,6 +670,15 @@ static int cmd_show(int argc, char **argv)
     if (rc) return rc;
     json_t *run = run_json(&r);
     json_t *steps = steps_of(evs, n);
+    if (is_finished(r.status) && strcmp(r.status, "waiting")) { /* what was cut short */
+        size_t i;
+        json_t *st;
+        json_array_foreach(steps, i, st) {
+            const char *ss = json_string_value(json_object_get(st, "status"));
+            if (!strcmp(ss, "running") || !strcmp(ss, "scheduled") || !strcmp(ss, "retrying"))
+                json_object_set_new(st, "status", json_string("stopped"));
+        }
+    }
     if (optv(&a, "json")) {
         json_object_set(run, "steps", steps);
         print_json(stdout, run);

@@ -357,6 +357,9 @@ static int patterns_match(json_t *pats, const char *type)
     json_t *p;
     json_array_foreach(pats, i, p) {
         const char *s = json_string_value(p);
+        /* a cancellation is caught only when named: a catch-all must not
+         * turn a cancel into a run that goes on */
+        if (!strcmp(type, "cancelled") && strcmp(s, "cancelled") != 0) continue;
         if (fnmatch(s, type, 0) == 0) return 1;
         size_t n = strlen(s);
         if (!strchr(s, '*') && !strncmp(s, type, n) && type[n] == '.') return 1;
@@ -527,7 +530,8 @@ static void join_done(vm_run *r, int pi, json_t *out)
     p->last = out;
     json_decref(p->results);
     json_decref(p->items);
-    p->results = p->items = NULL;
+    json_decref(p->kid_error);
+    p->results = p->items = p->kid_error = NULL;
     p->pc = (int)bint(b, "end");
     p->state = F_READY;
 }
@@ -990,6 +994,8 @@ int vm_reject(vm_run *r, int64_t seq, json_t *error)
 void vm_cancel(vm_run *r, const char *reason)
 {
     if (r->state != VM_RUNNING) return;
+    for (size_t i = 0; i < r->fibers[0].nfr; i++) /* compensating already: let it finish */
+        if (r->fibers[0].fr[i].kind == FR_COMP) return;
     cancel_kids(r, 0);
     fiber *f = &r->fibers[0];
     if (f->state == F_WAIT_CMD) push_cancel(r, f->waiting_seq);

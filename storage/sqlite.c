@@ -943,9 +943,9 @@ int store_slot_update(store *s, const char *name, int64_t slot_ms, const char *k
                       const char *run_id, std_err *e)
 {
     sqlite3_stmt *q = prep(s,
-                           "UPDATE schedule_slots SET kind = ?3, run_id = ?4 WHERE name = ?1"
+                           "UPDATE schedule_slots SET kind = ?3, run_id = ?4, time_ms = ?5 WHERE name = ?1"
                            " AND slot_ms = ?2 AND kind = 'buffered'",
-                           "updating a slot", e, "titt", name, slot_ms, kind, run_id);
+                           "updating a slot", e, "titti", name, slot_ms, kind, run_id, std_now_ms());
     if (!q || finish_stmt(s, q, "updating a slot", e)) return -1;
     return sqlite3_changes(s->db) > 0;
 }

@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "../stdlib/std.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 
