@@ -1,19 +1,25 @@
 /* engine.c — drives runs: replay from the history, live execution of
- * steps, group commit of events, shell effects on the event loop.
+ * steps, group commit of events, effects on the event loop, timers and
+ * signals, leases, cancellation, parking for the worker.
  *
  * History of a run (event types and payloads):
- *   run_started     {workflow, run_id, program, input}
- *   step_scheduled  {seq, step, kind, args}       args with secrets redacted (later)
- *   step_started    {seq, attempt}
- *   step_completed  {seq, attempt, output, duration_ms}
- *   step_failed     {seq, attempt, error, duration_ms, final}
- *   run_completed   {output} | run_failed {error}
+ *   run_started      {workflow, run_id, program, input, scheduled_at?}
+ *   step_scheduled   {seq, step, kind, args}        args with secrets redacted
+ *   step_started     {seq, attempt, fire_at?}       fire_at: end of a sleep/wait
+ *   step_completed   {seq, attempt, output, duration_ms}
+ *   step_failed      {seq, attempt, error, duration_ms, final, retry_at?}
+ *   step_cancelled   {seq}                          the VM gave the step up
+ *   side_effect      {key, kind, value}             now(), uuid(), random()
+ *   cancel_requested {reason}                       delivered like an outcome
+ *   run_completed {output} | run_failed {error, status} | run_terminated {error}
  * `seq` is the VM's command number; the event's own number (1, 2, 3 ...
- * without gaps) is the store's. A step's outcome (completed, or failed with
- * final: true) is what replay feeds back to the VM, in recorded order.
+ * without gaps) is the store's. Outcomes (completed, failed with final:
+ * true, cancel_requested) are fed back to the VM in recorded order; a
+ * non-final failure's retry_at and a sleep's fire_at make waits durable.
  *
- * It does not parse YAML or command lines, and it holds no leases yet: one
- * process drives a run at a time (the worker adds leases).
+ * A run is executed only by the process holding its lease (renewed every
+ * few seconds; a dead local holder is taken over at once). It does not
+ * parse YAML or command lines.
  */
 #include "engine.h"
 

@@ -4,8 +4,8 @@
  * For every run in memory it feeds the VM the recorded outcomes of its
  * history in recorded order (replay), checks that the VM issues the same
  * commands the history holds (non-determinism otherwise), then executes
- * what the history does not have: pure steps inline, effects (shell) as
- * child processes on the loop. Events of a turn are written in one
+ * what the history does not have: pure steps inline, effects (shell, http,
+ * child workflows) on the loop. Events of a turn are written in one
  * transaction (group commit), and no effect starts before the events it
  * depends on are committed.
  *
