@@ -22,12 +22,12 @@
 #include "cron.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define RULE_LAST_YEAR 2500
 #define HORIZON_S ((int64_t)(10 * 366 + 1) * 86400) /* 10 years and a bit */
@@ -286,9 +286,9 @@ static int ptz_expand(const char *tzs, tlist *l, int64_t last, int has_last)
     if (!*p) return 0; /* empty footer: the last type stays */
     if (ptz_name(&p) || ptz_time(&p, &std_west)) return -1;
     int32_t std_off = -std_west;
-    if (!*p) { /* no DST */
+    if (!*p) { /* no DST: the table's last offset stays (they agree) */
         if (!has_last) l->off0 = std_off;
-        return tl_push(l, has_last ? last : INT64_MIN + 1, std_off);
+        return 0;
     }
     if (ptz_name(&p)) return -1;
     dst_west = std_west - 3600;
@@ -302,11 +302,13 @@ static int ptz_expand(const char *tzs, tlist *l, int64_t last, int has_last)
     } else {
         if (*p++ != ',' || ptz_date(&p, &rs) || *p++ != ',' || ptz_date(&p, &re) || *p) return -1;
     }
-    if (std_off == dst_off) return tl_push(l, has_last ? last : INT64_MIN + 1, std_off);
-    int64_t y0 = 1900, yd;
+    if (std_off == dst_off) {
+        if (!has_last) l->off0 = std_off;
+        return 0;
+    }
+    int64_t y0 = 1900;
     int m, d;
     if (has_last) civil_from_days(floor_div(last, 86400), &y0, &m, &d);
-    (void)yd;
     for (int64_t y = y0; y <= RULE_LAST_YEAR; y++) {
         int64_t a = rule_day(&rs, y) * 86400 + rs.time - std_off;
         int64_t b = rule_day(&re, y) * 86400 + re.time - dst_off;
@@ -364,7 +366,10 @@ static int tzif_parse(const unsigned char *b, size_t len, tlist *l, const char *
         const unsigned char *tt = b + pos, *ti = tt + (size_t)timecnt * tsz,
                             *ty = ti + timecnt;
         int32_t offs[256];
-        for (uint32_t i = 0; i < typecnt; i++) offs[i] = (int32_t)be32(ty + 6 * i);
+        for (uint32_t i = 0; i < typecnt; i++) {
+            offs[i] = (int32_t)be32(ty + 6 * i);
+            if (offs[i] < -26 * 3600 || offs[i] > 26 * 3600) return -1;
+        }
         l->off0 = offs[0];
         int64_t last = 0;
         for (uint32_t i = 0; i < timecnt; i++) {
@@ -428,14 +433,21 @@ std_tz *std_tz_load(const char *name, std_err *e)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/%s", zonedir(), name);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (stat(zonedir(), &st) != 0)
+            std_errf(e, "cron", "unknown time zone '%s': the tz database %s is missing "
+                                "(install tzdata)", name, zonedir());
+        else
+            std_errf(e, "cron", "unknown time zone '%s' (no such zone in %s)", name, zonedir());
+        free(z);
+        return NULL;
+    }
     size_t len = 0;
     std_err re = {0};
-    unsigned char *b = (unsigned char *)std_read_file(path, &len, &re);
+    unsigned char *b = st.st_size > (1 << 20) ? NULL : (unsigned char *)std_read_file(path, &len, &re);
     if (!b) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            std_errf(e, "cron", "unknown time zone '%s' (no such file in %s)", name, zonedir());
-        else
-            std_errf(e, "cron", "time zone '%s': %s", name, re.msg);
+        std_errf(e, "cron", "time zone '%s': %s", name, re.msg[0] ? re.msg : "file too large");
         free(z);
         return NULL;
     }
@@ -509,16 +521,26 @@ static int ferr(pctx *c, const char *fmt, ...)
     return std_errf(c->e, "cron", "cron '%.200s': %s: %s", c->expr, FNAME[c->f], m);
 }
 
+/* Decimal digits at p (before end) into *v, clamped to 999999999; returns
+ * the first non-digit. */
+static const char *digits(const char *p, const char *end, long *v)
+{
+    long x = 0;
+    while (p < end && isdigit((unsigned char)*p)) {
+        x = x * 10 + (*p++ - '0');
+        if (x > 999999999) x = 999999999;
+    }
+    *v = x;
+    return p;
+}
+
 /* A value at *p: digits, or a 3-letter name in month/day-of-week. */
 static int parse_value(pctx *c, const char **p, const char *end, int *out)
 {
     const char *s = *p;
     if (s < end && isdigit((unsigned char)*s)) {
-        long v = 0;
-        while (s < end && isdigit((unsigned char)*s)) {
-            v = v * 10 + (*s++ - '0');
-            if (v > 1000) v = 1000;
-        }
+        long v;
+        s = digits(s, end, &v);
         if (v < FLO[c->f] || v > FHI[c->f]) {
             if (c->f == F_DOW) return ferr(c, "%ld is out of range 0-7 (0 and 7 are Sunday)", v);
             return ferr(c, "%ld is out of range %d-%d", v, FLO[c->f], FHI[c->f]);
@@ -579,6 +601,7 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
 {
     size_t n = (size_t)(end - s);
     if (n == 0) return ferr(c, "empty item in list");
+    if (n == 1 && *s == '?') return ferr(c, "'?' is not supported (write *)");
     const char *item = s;
     int ilen = (int)n;
 
@@ -594,27 +617,20 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
         }
         if (n >= 3 && toupper((unsigned char)*s) == 'L' && s[1] == '-') {
             const char *p = s + 2;
-            int v = 0;
+            long v;
             if (p == end) return ferr(c, "'%.*s': missing number after L-", ilen, item);
-            while (p < end && isdigit((unsigned char)*p)) {
-                v = v * 10 + (*p++ - '0');
-                if (v > 1000) v = 1000;
-            }
+            p = digits(p, end, &v);
             if (p != end) return ferr(c, "'%.*s': expected L-n (n days before the last day)", ilen, item);
-            if (v > 30) return ferr(c, "'%.*s': %d is out of range 0-30", ilen, item, v);
+            if (v > 30) return ferr(c, "'%.*s': %ld is out of range 0-30", ilen, item, v);
             cr->dom_l |= (uint32_t)1 << v;
             return 0;
         }
         if (toupper((unsigned char)end[-1]) == 'W') {
-            const char *p = s;
-            int v = 0;
-            while (p < end - 1 && isdigit((unsigned char)*p)) {
-                v = v * 10 + (*p++ - '0');
-                if (v > 1000) v = 1000;
-            }
+            long v;
+            const char *p = digits(s, end - 1, &v);
             if (p == s || p != end - 1)
                 return ferr(c, "'%.*s': W needs a single day before it (e.g. 15W)", ilen, item);
-            if (v < 1 || v > 31) return ferr(c, "'%.*s': %d is out of range 1-31", ilen, item, v);
+            if (v < 1 || v > 31) return ferr(c, "'%.*s': %ld is out of range 1-31", ilen, item, v);
             cr->dom_w |= (uint32_t)1 << v;
             return 0;
         }
@@ -630,14 +646,11 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
             if (parse_value(c, &p, hash, &d)) return -1;
             if (p != hash) return ferr(c, "'%.*s': expected day#n (e.g. MON#1)", ilen, item);
             p = hash + 1;
-            int k = 0;
+            long k;
             if (p == end) return ferr(c, "'%.*s': missing week number after #", ilen, item);
-            while (p < end && isdigit((unsigned char)*p)) {
-                k = k * 10 + (*p++ - '0');
-                if (k > 1000) k = 1000;
-            }
+            p = digits(p, end, &k);
             if (p != end) return ferr(c, "'%.*s': expected day#n (e.g. MON#1)", ilen, item);
-            if (k < 1 || k > 5) return ferr(c, "'%.*s': week number %d is out of range 1-5", ilen, item, k);
+            if (k < 1 || k > 5) return ferr(c, "'%.*s': week number %ld is out of range 1-5", ilen, item, k);
             cr->dow_nth[d % 7] |= (uint8_t)(1u << k);
             return 0;
         }
@@ -657,7 +670,7 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
     /* base [/step] */
     const char *slash = memchr(s, '/', n);
     const char *bend = slash ? slash : end;
-    int lo, hi, step = 1, star = 0, single = 0;
+    int lo, hi, step = 1, single = 0;
     const char *p = s;
     if (p < bend && *p == '*') {
         p++;
@@ -665,7 +678,6 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
         lo = FLO[c->f];
         hi = FHI[c->f];
         if (c->f == F_DOW) hi = 7;
-        star = 1;
     } else {
         if (parse_value(c, &p, bend, &lo)) return -1;
         if (p < bend && *p == '-') {
@@ -674,11 +686,10 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
             if (parse_value(c, &p, bend, &hi)) return -1;
             if (c->f == F_DOW && hi == 0 && lo > 0) hi = 7; /* FRI-SUN */
             if (hi < lo) {
-                char h1[16], h2[16];
-                snprintf(h1, sizeof h1, "%d-%d", lo, FHI[c->f == F_DOW ? F_DOW : c->f] - (c->f == F_DOW));
-                snprintf(h2, sizeof h2, "%d-%d", FLO[c->f], hi);
-                return ferr(c, "range '%.*s' runs backwards (wrap-around is not supported: write %s,%s)",
-                            (int)(bend - s), s, h1, h2);
+                int top = c->f == F_DOW ? 6 : FHI[c->f];
+                return ferr(c, "range '%.*s' runs backwards (wrap-around is not supported: "
+                               "write %d-%d,%d-%d)",
+                            (int)(bend - s), s, lo, top, FLO[c->f], hi);
             }
         } else {
             hi = lo;
@@ -689,11 +700,8 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
     if (slash) {
         const char *q = slash + 1;
         if (q == end) return ferr(c, "'%.*s': missing step after '/'", ilen, item);
-        long v = 0;
-        while (q < end && isdigit((unsigned char)*q)) {
-            v = v * 10 + (*q++ - '0');
-            if (v > 100000) v = 100000;
-        }
+        long v;
+        q = digits(q, end, &v);
         if (q != end) return ferr(c, "'%.*s': step must be a number", ilen, item);
         int span = FHI[c->f] - FLO[c->f] + 1 - (c->f == F_DOW); /* dow: 7 days */
         if (v < 1 || v > span)
@@ -701,7 +709,6 @@ static int parse_item(pctx *c, std_cron *cr, uint64_t *bits, const char *s, cons
         step = (int)v;
         if (single) hi = c->f == F_DOW ? 7 : FHI[c->f]; /* n/s = n-max/s */
     }
-    (void)star;
     set_bits(c, bits, lo, hi, step);
     return 0;
 }
@@ -918,7 +925,8 @@ static int64_t find_local(const std_cron *c, int64_t lo, int64_t hi)
             L = days * 86400 + (h + 1) * 3600;
             continue;
         }
-        return days * 86400 + h * 3600 + mi2 * 60;
+        L = days * 86400 + h * 3600 + mi2 * 60;
+        return L < hi ? L : NONE;
     }
     return NONE;
 }
@@ -938,7 +946,7 @@ int64_t std_cron_next_tz(const std_cron *c, const std_tz *z, int64_t after)
             int64_t s = tz_prev_change(z, t, &before);
             if (s != INT64_MIN && before > off && s + before > lo) lo = s + before;
         }
-        int64_t end = e < limit ? e : limit + 1;
+        int64_t end = e <= limit ? e : limit + 1;
         int64_t L = find_local(c, lo, end + off);
         if (L != NONE) return L - off;
         if (e > limit) return 0;

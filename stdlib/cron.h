@@ -11,7 +11,11 @@
  *
  * What it does not do: seconds or year fields, Quartz "?" or hashed "H",
  * wrap-around ranges (22-2), @reboot; leap seconds ("right/" zones are
- * refused). Times are Unix seconds (int64), never struct tm.
+ * refused); DST rules past the year 2500 (the offset then stays as it is).
+ * Times are Unix seconds (int64), never struct tm.
+ *
+ * Tested against croniter (tests/cron/gen.py, fixtures.txt) and by hand in
+ * tests/unit/test_cron.c for what croniter gets wrong or lacks.
  */
 // Syntax (names are case-insensitive):
 //   field          range   names
@@ -49,11 +53,15 @@
 //   - A local time that exists twice (fall-back overlap) fires once, at its
 //     first occurrence: "30 1 * * *" fires at 01:30 EDT, not 01:30 EST.
 //   - Exception for expressions whose hour field covers all 24 hours
-//     ("30 * * * *", "*/10 * * * *"): they run once per real hour, so they
-//     fire in both copies of a repeated hour and do not fire for the minutes
-//     of the hour that the gap removes (01:30 EST is followed by 03:30 EDT,
-//     one hour later). This is what cronie does for its '*'-hour jobs and
-//     what croniter does.
+//     ("30 * * * *", "*/10 * * * *", "0-23"): they run once per real hour,
+//     so they fire in both copies of a repeated hour (01:30 EDT and 01:30
+//     EST) and not for the minutes that the gap removes (01:30 EST is
+//     followed by 03:30 EDT, one hour later, not by an extra 03:00). This is
+//     what croniter does, and what cronie does for its '*'-hour jobs; firing
+//     03:00 and 03:30 half an hour apart would serve no one.
+//   - Days work the same way: a date that does not exist at all (Pacific/Apia
+//     skipped 30 December 2011) fires "0 12 * * *" at the first instant after
+//     it (31 December 00:00).
 
 #ifndef WF_CRON_H
 #define WF_CRON_H
@@ -70,7 +78,7 @@ typedef struct std_tz std_tz;
 /* Load zone `name` (IANA name such as "Europe/Berlin"); NULL, "" and "UTC"
  * give UTC without reading any file. Names must be relative paths without
  * ".." (e.g. "../etc/passwd" is refused). Returns NULL with e filled (type
- * "cron"): "unknown time zone 'Mars/Base' (no such file in /usr/share/zoneinfo)". */
+ * "cron"): "unknown time zone 'Mars/Base' (no such zone in /usr/share/zoneinfo)". */
 std_tz *std_tz_load(const char *name, std_err *e);
 void std_tz_free(std_tz *z);
 /* 1 if `name` exists in the system tz database (or is NULL/""/"UTC"), else 0. */
