@@ -65,3 +65,61 @@ install: $(BIN)
 
 clean:
 	rm -rf build build-asan wfdsl
+
+# ---- fuzzing: `make fuzz SECONDS=N` (default 60) runs each libFuzzer target
+# tests/fuzz/fuzz_*.c for N seconds (see tests/fuzz/README.md). The library is
+# rebuilt with clang, libFuzzer, ASan and UBSan in build-fuzz/. clang and its
+# libFuzzer runtime are installed here: only this target needs them.
+FUZZ_BUILD    = build-fuzz
+FUZZ_CC       = clang
+FUZZ_DEB_PKGS = clang libclang-rt-14-dev
+FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined $(WARN) -Wno-unknown-warning-option $(PKG_CFLAGS)
+FUZZ_OBJ      = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_TARGETS  = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+SECONDS      ?= 60
+
+.PHONY: fuzz fuzz-deps fuzz-clean
+fuzz: fuzz-deps $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+	@bash tests/fuzz/run.sh $(SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@sh tests/deps.sh $(DEB_PKGS) $(FUZZ_DEB_PKGS)
+
+$(FUZZ_BUILD)/%.o: %.c $(wildcard */*.h) interpreter/opcodes.def
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+.SECONDARY: $(FUZZ_OBJ)
+
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+# ---- benchmark: `make bench` runs tests/bench/bench.c at full size (a few
+# minutes), prints its table and writes bench-results.json; docs/performance.md
+# says what each figure means. `make test` builds it too, and
+# tests/cases/bench_smoke.sh runs it with tiny counts (`make bench-smoke` alone).
+.PHONY: bench bench-smoke
+bench: deps $(BIN) $(BUILD)/bench
+	@WFDSL=$(CURDIR)/$(BIN) $(BUILD)/bench --json bench-results.json
+
+bench-smoke: deps $(BIN) $(BUILD)/bench
+	@WFDSL=$(CURDIR)/$(BIN) $(BUILD)/bench --smoke --json $(BUILD)/bench-smoke.json
+
+test: $(BUILD)/bench
+
+$(BUILD)/bench: tests/bench/bench.c $(LIB_OBJ) tests/unit/server.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# ---- crash torture: `make torture N=1000` SIGKILLs every sample at random
+# moments N times in all, resuming each until it finishes, and prints the counts
+# (kills, resumes, runs, violations); see tests/torture/torture.py. `make test`
+# runs a short one (tests/cases/torture_short.sh). TORTURE_SEED=S repeats a run.
+N ?= 1000
+.PHONY: torture
+torture: deps $(BIN)
+	@WFDSL=$(CURDIR)/$(BIN) bash tests/torture/torture.sh $(N)

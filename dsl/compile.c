@@ -200,6 +200,10 @@ static int add_chunk(C *c, const dsl_node *n, const char *src, int is_expr, cons
     int ok = 1;
     for (size_t i = 0; i < nn; i++) {
         const char *nm = names[i];
+        if (!strcmp(nm, "asl")) { /* the ASL runtime: loaded into runs that use it */
+            json_object_set_new(c->p->meta, "lib", json_string("asl"));
+            continue;
+        }
         if (in_list(nm, scope_names, COUNT(scope_names)) || std_lua_is_builtin(nm) ||
             (extra && strcmp(nm, extra) == 0) || (c->locals && json_object_get(c->locals, nm)))
             continue;
@@ -659,7 +663,7 @@ static int scalar_number(const dsl_node *n, double *out)
     if (!is_scalar(n) || n->style != DSL_PLAIN) return 0;
     char *end;
     *out = strtod(n->str, &end);
-    return *n->str && !*end;
+    return *n->str && !*end && isfinite(*out); /* no nan, inf or overflow */
 }
 
 static json_t *error_patterns(C *c, const dsl_node *n, const char *field, int *ok)
@@ -703,7 +707,7 @@ static json_t *compile_policy(C *c, const dsl_node *n)
     const dsl_node *v;
     double d;
     if ((v = dsl_map_get(n, "max_attempts"))) {
-        if (!scalar_number(v, &d) || d < 0 || d != (long)d || d > 1000000) {
+        if (!scalar_number(v, &d) || d < 0 || d > 1000000 || d != (long)d) {
             ERR(c, v, "'max_attempts' must be a whole number (0 = unlimited)");
             ok = 0;
         } else {
@@ -722,8 +726,10 @@ static json_t *compile_policy(C *c, const dsl_node *n)
             json_object_set_new(p, k ? "max_ms" : "initial_ms", json_integer(ms));
         }
     }
-    if (!json_object_get(p, "max_ms"))
-        json_object_set_new(p, "max_ms", json_integer(100 * json_integer_value(json_object_get(p, "initial_ms"))));
+    if (!json_object_get(p, "max_ms")) {
+        json_int_t init = json_integer_value(json_object_get(p, "initial_ms"));
+        json_object_set_new(p, "max_ms", json_integer(init > INT64_MAX / 100 ? INT64_MAX : 100 * init));
+    }
     if ((v = dsl_map_get(n, "backoff"))) {
         if (!scalar_number(v, &d) || d < 1 || d > 100) {
             ERR(c, v, "'backoff' must be a number from 1 to 100 (the factor between waits)");
@@ -1068,7 +1074,7 @@ static void compile_loop(C *c, const dsl_node *v, int step, const char *path, in
     const dsl_node *until = dsl_map_get(v, "until"), *every = dsl_map_get(v, "every");
     const dsl_node *max = dsl_map_get(v, "max_iterations");
     double n = 0;
-    if (max && (!scalar_number(max, &n) || n < 1 || n != (long)n)) {
+    if (max && (!scalar_number(max, &n) || n < 1 || n > 1e15 || n != (long)n)) {
         ERR(c, max, "'max_iterations' must be a whole number of at least 1");
         *ok = 0;
     }

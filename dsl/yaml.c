@@ -208,6 +208,10 @@ typedef struct frame {
     size_t nslots;
 } frame;
 
+/* Collections nested deeper than DSL_MAX_DEPTH are reported and kept empty;
+ * nested deeper than this, loading stops and the document is dropped. */
+#define STOP_DEPTH 10000
+
 typedef struct loader {
     const char *file;
     const unsigned char *text;
@@ -220,6 +224,7 @@ typedef struct loader {
     int nerr;
     frame stack[DSL_MAX_DEPTH];
     int depth;
+    long level;        /* open collections, skipped and ignored ones included */
     long skip;         /* > 0: open levels inside a collection nested too deep */
     dsl_node *skipped; /* that collection, kept empty */
     dsl_node *alias;   /* the "" scalar standing for the last alias */
@@ -604,6 +609,15 @@ int dsl_yaml_load(const char *file, const char *text, size_t len, dsl_doc **out,
         }
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
+            /* libyaml's scanner revisits every open flow level for each
+             * token: time is quadratic in the depth (10000 '[' take 0.2 s,
+             * 100000 a minute), so stop there */
+            if (++ld->level > STOP_DEPTH) {
+                if (!ld->skip)
+                    err(ld, mline(m), mcol(m), "nesting deeper than %d levels", DSL_MAX_DEPTH);
+                fatal = done = 1;
+                break;
+            }
             if (ignore) break;
             if (ld->skip) {
                 ld->skip++;
@@ -617,6 +631,7 @@ int dsl_yaml_load(const char *file, const char *text, size_t len, dsl_doc **out,
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
+            ld->level--;
             if (ignore) break;
             if (ld->skip) {
                 if (--ld->skip == 0) attach(ld, ld->skipped);

@@ -34,6 +34,33 @@ struct vm_act {
 
 static char *dump(json_t *v) { return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY); }
 
+/* Bytes from the world as a JSON string: invalid UTF-8 sequences become
+ * U+FFFD, so that every output can be recorded (jansson refuses to encode
+ * invalid UTF-8) and replays to the same value. */
+static json_t *text_value(const char *p, size_t n)
+{
+    if (!p) return json_string("");
+    json_t *valid = json_stringn(p, n); /* the common case */
+    if (valid) return valid;
+    std_buf b = {0};
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) ok = ((unsigned char)p[i + k] >> 6) == 2;
+        json_t *probe = ok && len > 1 ? json_stringn(p + i, len) : NULL; /* overlongs, surrogates */
+        if (len > 1 && !probe) ok = 0;
+        json_decref(probe);
+        if (ok) std_buf_add(&b, p + i, len);
+        else std_buf_adds(&b, "\xEF\xBF\xBD");
+        i += ok ? len : 1;
+    }
+    json_t *v = json_stringn(b.p ? b.p : "", b.len);
+    std_buf_free(&b);
+    return v ? v : json_string("");
+}
+
 /* Text of a value for argv, env, stdin, headers and queries: strings as
  * they are, null as "", anything else as JSON. */
 static char *to_text(json_t *v)
@@ -137,8 +164,8 @@ static void shell_done(std_proc *p, std_proc_result *r, void *ud)
                 ok = r->code == 0;
             }
         }
-        json_t *so = json_stringn_nocheck(r->out.p ? r->out.p : "", r->out.len);
-        json_t *se = json_stringn_nocheck(r->err.p ? r->err.p : "", r->err.len);
+        json_t *so = text_value(r->out.p, r->out.len);
+        json_t *se = text_value(r->err.p, r->err.len);
         const char *mode = json_string_value(json_object_get(args, "output"));
         if (!ok) {
             char msg[64];
@@ -265,10 +292,10 @@ static json_t *parse_headers(const std_buf *raw)
             if (old) {
                 std_buf b = {0};
                 std_buf_addf(&b, "%s, %.*s", json_string_value(old), (int)vl, val);
-                json_object_set_new(h, name, json_stringn_nocheck(b.p, b.len));
+                json_object_set_new(h, name, text_value(b.p, b.len));
                 std_buf_free(&b);
             } else {
-                json_object_set_new(h, name, json_stringn_nocheck(val, vl));
+                json_object_set_new(h, name, text_value(val, vl));
             }
         }
         if (!eol) break;
@@ -318,7 +345,7 @@ static void http_done(std_http_resp *r, void *ud)
         json_t *body = NULL;
         if (ct && strstr(ct, "json") && r->body.len)
             body = json_loadb(r->body.p, r->body.len, JSON_DECODE_ANY, NULL);
-        if (!body) body = json_stringn_nocheck(r->body.p ? r->body.p : "", r->body.len);
+        if (!body) body = text_value(r->body.p, r->body.len);
         if (status_expected(a->expect, r->status)) {
             out = json_pack("{s:i, s:o, s:o}", "status", (int)r->status, "headers", headers, "body", body);
         } else {

@@ -543,7 +543,15 @@ static void start_call(exec *x, cmd *c)
         char *self = text ? NULL : vm_program_serialize(x->prog);
         vm_program *p = vm_program_load(text ? text : self, strlen(text ? text : self), &e);
         free(self);
-        json_t *input = json_object_get(args, "input");
+        std_err ie = {0};
+        json_t *input = p ? vm_input_check(p, json_object_get(args, "input"), &ie) : NULL;
+        if (p && !input) { /* the child's input schema applies, defaults included */
+            vm_program_free(p);
+            json_t *err = step_error(x, c, "input", ie.msg);
+            fail(x, c, err);
+            json_decref(err);
+            return;
+        }
         int rc = -1;
         if (p && detach) { /* recorded for a worker; not ours to drive */
             rc = store_begin(g->st, &e);
@@ -554,6 +562,7 @@ static void start_call(exec *x, cmd *c)
         } else if (p) {
             rc = vm_engine_start(g, p, NULL, wid, input, run_id, &e);
         }
+        json_decref(input);
         if (rc != 0) {
             json_t *err = step_error(x, c, "child.start", e.msg);
             fail(x, c, err);
@@ -1416,6 +1425,8 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
     return vm_engine_resume_on(g, id, NULL, run_id, e);
 }
 
+static int load_run(vm_engine *g, exec *x, std_err *e);
+
 int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char run_id[64], std_err *e)
 {
     store_run r = {0};
@@ -1466,6 +1477,23 @@ int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char r
     }
     exec *x = new_exec(g, r.run_id, r.workflow_id, prog);
     store_run_clear(&r);
+    int rc = load_run(g, x, e);
+    if (rc != 0) { /* not loaded: out of the engine's list, lease released */
+        std_err e2 = {0};
+        if (!g->o.replay_only) store_run_release(g->st, x->run_id, g->owner, &e2);
+        for (exec **pp = &g->execs; *pp; pp = &(*pp)->next)
+            if (*pp == x) {
+                *pp = x->next;
+                break;
+            }
+        free_exec(x);
+    }
+    return rc;
+}
+
+/* History, secrets and VM of a resumed run. */
+static int load_run(vm_engine *g, exec *x, std_err *e)
+{
     if (store_events_load(g->st, x->run_id, &x->hist, &x->nhist, e) != 0) return -1;
     if (index_history(x, e) != 0) return -1;
     if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
@@ -1532,10 +1560,12 @@ static void start_continuations(vm_engine *g)
         std_err e = {0};
         vm_program *p = vm_program_load(text, strlen(text), &e);
         char run_id[64] = "";
-        if (p && vm_engine_start(g, p, NULL, json_string_value(json_array_get(c, 1)),
-                                 json_array_get(c, 2), run_id, &e) == 0)
+        json_t *in = p ? vm_input_check(p, json_array_get(c, 2), &e) : NULL;
+        if (!in) vm_program_free(p);
+        if (in && vm_engine_start(g, p, NULL, json_string_value(json_array_get(c, 1)), in, run_id, &e) == 0)
             json_object_set_new(json_object_get(g->results, json_string_value(json_array_get(c, 3))),
                                 "next", json_string(run_id));
+        json_decref(in);
         json_decref(c);
     }
 }
@@ -1575,7 +1605,7 @@ int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e)
             continue;
         live += x->running > 0;
     }
-    if (g->o.park) drop_idle(g);
+    drop_idle(g); /* finished runs leave memory; their results stay in g->results */
     if (!live && g->acts_live == 0 && max_wait_ms < 0) return 0; /* nothing left to wait for */
     if (std_loop_run_once(g->loop, live || g->acts_live ? (max_wait_ms < 0 ? -1 : max_wait_ms)
                                                         : (max_wait_ms < 0 ? 0 : max_wait_ms)) < 0)

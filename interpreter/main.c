@@ -7,11 +7,13 @@
  * errors to stderr.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../dsl/asl.h"
 #include "../dsl/compile.h"
 #include "../storage/store.h"
 #include "engine.h"
@@ -160,10 +162,17 @@ static void print_diags(std_diags *d)
     for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->msgs[i]);
 }
 
+/* A workflow file: YAML, or ASL (*.asl.json) through dsl/asl.c. */
+static int compile_any(const char *path, const char *resources, vm_program **p, char **source, std_diags *d)
+{
+    if (dsl_is_asl_file(path)) return dsl_asl_compile_file(path, resources, p, source, d);
+    return dsl_compile_file(path, p, source, d);
+}
+
 static int cmd_check(int argc, char **argv)
 {
-    opt o[] = {{"help", 0, 0}};
-    args a = {o, 1, {0}, 0};
+    opt o[] = {{"help", 0, 0}, {"resources", 1, 0}};
+    args a = {o, 2, {0}, 0};
     if (parse_args(argc, argv, &a)) return EXIT_USAGE;
     if (want_help(&a, find_command("check"))) return 0;
     if (a.npos == 0) {
@@ -174,7 +183,7 @@ static int cmd_check(int argc, char **argv)
     for (size_t i = 0; i < a.npos; i++) {
         std_diags d = {0};
         vm_program *p = NULL;
-        if (dsl_compile_file(a.pos[i], &p, NULL, &d) != 0) {
+        if (compile_any(a.pos[i], optv(&a, "resources"), &p, NULL, &d) != 0) {
             print_diags(&d);
             fprintf(stderr, "%s: %zu error%s\n", a.pos[i], d.n, d.n == 1 ? "" : "s");
             bad = 1;
@@ -189,8 +198,8 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_explain(int argc, char **argv)
 {
-    opt o[] = {{"help", 0, 0}};
-    args a = {o, 1, {0}, 0};
+    opt o[] = {{"help", 0, 0}, {"resources", 1, 0}};
+    args a = {o, 2, {0}, 0};
     if (parse_args(argc, argv, &a)) return EXIT_USAGE;
     if (want_help(&a, find_command("explain"))) return 0;
     if (a.npos != 1) {
@@ -199,7 +208,7 @@ static int cmd_explain(int argc, char **argv)
     }
     std_diags d = {0};
     vm_program *p = NULL;
-    if (dsl_compile_file(a.pos[0], &p, NULL, &d) != 0) {
+    if (compile_any(a.pos[0], optv(&a, "resources"), &p, NULL, &d) != 0) {
         print_diags(&d);
         std_diags_free(&d);
         return EXIT_USAGE;
@@ -216,11 +225,22 @@ static int cmd_explain(int argc, char **argv)
 
 /* ---- run, resume ------------------------------------------------------- */
 
+/* The largest run input accepted (it is stored in the history and held by
+ * the run's Lua sandbox). */
+#define MAX_INPUT_BYTES (16 * 1024 * 1024)
+
 static json_t *read_input(const char *arg)
 {
     if (!arg) return json_object();
     json_error_t je;
     json_t *v;
+    struct stat st;
+    size_t size = arg[0] == '@' ? (stat(arg + 1, &st) == 0 ? (size_t)st.st_size : 0) : strlen(arg);
+    if (size > MAX_INPUT_BYTES) {
+        fprintf(stderr, "wfdsl: --input is too large (%zu bytes; the limit is %d bytes)\n", size,
+                MAX_INPUT_BYTES);
+        return NULL;
+    }
     if (arg[0] == '@') {
         v = json_load_file(arg + 1, JSON_DECODE_ANY, &je);
         if (!v && je.line > 0)
@@ -234,9 +254,10 @@ static json_t *read_input(const char *arg)
     return v;
 }
 
+/* Running and waiting (parked) runs are alive; every other status is final. */
 static int is_finished(const char *status)
 {
-    return strcmp(status, "running") != 0;
+    return strcmp(status, "running") != 0 && strcmp(status, "waiting") != 0;
 }
 
 /* Drive the engine and turn its outcome for run_id into output + exit code. */
@@ -266,6 +287,18 @@ static int finish_run(vm_engine *g, const char *run_id, const char *id)
     if (step) fprintf(stderr, " (step %s)", step);
     fputc('\n', stderr);
     return EXIT_FAILED;
+}
+
+/* A workflow id: UTF-8 text without control characters, at most 200 bytes. */
+static int valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    json_t *probe = json_stringn(id, n);
+    int ok = probe && n > 0 && n <= 200;
+    json_decref(probe);
+    for (const char *q = id; ok && *q; q++) ok = (unsigned char)*q >= 0x20 && *q != 0x7f;
+    if (!ok) fprintf(stderr, "wfdsl: invalid id: ids are 1-200 bytes of UTF-8 text without control characters\n");
+    return ok;
 }
 
 /* Secrets and input of a new run of p; NULL (message printed) if unusable. */
@@ -300,7 +333,7 @@ static int resume_error(const std_err *e)
 static int cmd_run(int argc, char **argv)
 {
     opt o[] = {{"help", 0, 0},  {"id", 1, 0},         {"input", 1, 0}, {"db", 1, 0},
-               {"new", 0, 0},   {"durability", 1, 0}, {"quiet", 0, 0}};
+               {"new", 0, 0},   {"durability", 1, 0}, {"quiet", 0, 0}, {"resources", 1, 0}};
     args a = {o, sizeof o / sizeof *o, {0}, 0};
     if (parse_args(argc, argv, &a)) return EXIT_USAGE;
     if (want_help(&a, find_command("run"))) return 0;
@@ -311,7 +344,7 @@ static int cmd_run(int argc, char **argv)
     std_diags d = {0};
     vm_program *p = NULL;
     char *source = NULL;
-    if (dsl_compile_file(a.pos[0], &p, &source, &d) != 0) {
+    if (compile_any(a.pos[0], optv(&a, "resources"), &p, &source, &d) != 0) {
         print_diags(&d);
         std_diags_free(&d);
         return EXIT_USAGE;
@@ -336,6 +369,13 @@ static int cmd_run(int argc, char **argv)
     }
     std_err e = {0};
     const char *id = optv(&a, "id");
+    if (id && !valid_id(id)) {
+        json_decref(input);
+        vm_program_free(p);
+        free(source);
+        store_close(s);
+        return EXIT_USAGE;
+    }
     char gen[128];
     if (!id) {
         char r[33];
@@ -670,7 +710,7 @@ static int cmd_show(int argc, char **argv)
     if (rc) return rc;
     json_t *run = run_json(&r);
     json_t *steps = steps_of(evs, n);
-    if (is_finished(r.status) && strcmp(r.status, "waiting")) { /* what was cut short */
+    if (is_finished(r.status)) { /* what was cut short */
         size_t i;
         json_t *st;
         json_array_foreach(steps, i, st) {
@@ -804,6 +844,7 @@ static int cmd_start(int argc, char **argv)
     int rc = input ? open_store(&a, &s) : EXIT_USAGE;
     const char *id = optv(&a, "id");
     char gen[128], run_id[64] = "";
+    if (!rc && id && !valid_id(id)) rc = EXIT_USAGE;
     if (!id) {
         char r[33];
         std_random_hex(r);
@@ -1237,7 +1278,6 @@ static int cmd_schedule(int argc, char **argv)
                        json_string_value(json_object_get(v, "note")) ? json_string_value(json_object_get(v, "note")) : "");
         }
         json_decref(out);
-        triggers = NULL; /* stolen by out */
     } else if (k == 2 || k == 3) { /* pause, unpause */
         json_object_set_new(doc, "paused", json_boolean(k == 2));
         if (note) json_object_set_new(doc, "note", json_string(note));
@@ -1292,6 +1332,31 @@ static int cmd_schedule(int argc, char **argv)
     return rc;
 }
 
+/* ---- import ------------------------------------------------------------ */
+
+static int cmd_import(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"resources", 1, 0}};
+    args a = {o, 2, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("import"))) return 0;
+    if (a.npos != 2 || strcmp(a.pos[0], "stepfunctions") != 0) {
+        fprintf(stderr, "wfdsl import: usage: wfdsl import stepfunctions FILE [--resources MAP]\n");
+        return EXIT_USAGE;
+    }
+    std_diags d = {0};
+    std_buf out = {0};
+    if (dsl_asl_import(a.pos[1], optv(&a, "resources"), &out, &d) != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        std_buf_free(&out);
+        return EXIT_USAGE;
+    }
+    fwrite(out.p, 1, out.len, stdout);
+    std_buf_free(&out);
+    return EXIT_OK;
+}
+
 /* ---- table of commands ------------------------------------------------- */
 
 static int cmd_help(int argc, char **argv);
@@ -1310,6 +1375,7 @@ static const command commands[] = {
      "  --db PATH            database (default: $WFDSL_DB, else ./wfdsl.db)\n"
      "  --durability MODE    full (default: every commit fsync'd) or normal\n"
      "  --quiet              no progress lines on stderr\n"
+     "  --resources MAP      for an ASL file (*.asl.json): the Task resource map\n"
      "\n"
      "Exit codes: 0 completed, 1 the workflow failed, 2 bad usage, definition or input,\n"
      "3 storage or internal error.\n"},
@@ -1386,15 +1452,25 @@ static const command commands[] = {
      "T is an RFC 3339 time (2026-01-01T09:00:00Z). --json prints JSON (preview: an array\n"
      "of RFC 3339 UTC times).\n"},
     {"check", cmd_check, "validate workflow files",
-     "usage: wfdsl check FILE...\n"
+     "usage: wfdsl check FILE... [--resources MAP]\n"
      "\n"
      "Load and compile each FILE and report every error as file:line:col: error: message.\n"
+     "An ASL file (*.asl.json) is validated and translated; MAP maps its Task resources.\n"
      "Exit codes: 0 all valid, 2 any error.\n"},
     {"explain", cmd_explain, "show the bytecode of a workflow",
      "usage: wfdsl explain FILE\n"
      "\n"
      "Print the compiled program, one instruction a line: address, opcode, operands and\n"
      "the YAML line it came from.\n"},
+    {"import", cmd_import, "translate an AWS Step Functions state machine to YAML",
+     "usage: wfdsl import stepfunctions FILE [--resources MAP]\n"
+     "\n"
+     "Validate the Amazon States Language file FILE (JSONPath mode) and print the\n"
+     "equivalent wfdsl workflow as YAML. MAP (YAML or JSON) maps Task resources to steps:\n"
+     "  resources: [{state: GLOB | match: ARN-GLOB, step: STEP, lambda_payload: true}]\n"
+     "  waits: {STATE-GLOB: DURATION}    retry_waits: false\n"
+     "In a mapped step, steps.task.input is the Task's input. 'wfdsl run FILE.asl.json'\n"
+     "runs the file directly. Exit codes: 0 done, 2 invalid or unsupported definition.\n"},
     {"list", cmd_list, "list runs",
      "usage: wfdsl list [--status STATUS] [--limit N] [--json] [--db PATH]\n"
      "\n"

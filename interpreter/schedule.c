@@ -137,9 +137,10 @@ static int start_slot(store *s, json_t *doc, const char *name, int64_t slot, jso
                               : store_slot_claim(s, name, slot, "fired", id, e);
         if (claimed < 0) rc = -1;
     }
-    if (rc == 0 && claimed == 1) {
-        json_t *in = json_object_get(trig, "input");
-        rc = vm_record_run_at(s, p, NULL, id, in ? in : json_object(), NULL, ts, run_id, e);
+    if (rc == 0 && claimed == 1) { /* the trigger's input, checked and completed by the schema */
+        json_t *in = vm_input_check(p, json_object_get(trig, "input"), e);
+        rc = in ? vm_record_run_at(s, p, NULL, id, in, NULL, ts, run_id, e) : -1;
+        json_decref(in);
     }
     if (rc == 0) rc = store_commit(s, e);
     if (rc != 0) store_rollback(s);
@@ -180,7 +181,9 @@ static void request_all(store *s, json_t *runs, const char *mode, std_err *e)
 static int handle_slot(store *s, json_t *doc, const char *name, int64_t slot, json_t *trig,
                        int64_t now, std_err *e)
 {
-    if (now - slot > json_integer_value(json_object_get(trig, "catchup_ms")))
+    /* catchup 0 = no catch-up after downtime; the slot due now still fires */
+    json_int_t window = json_integer_value(json_object_get(trig, "catchup_ms"));
+    if (now - slot > (window > 0 ? window : 2000))
         return store_slot_claim(s, name, slot, "missed", NULL, e) < 0 ? -1 : 0;
     const char *overlap = json_string_value(json_object_get(trig, "overlap"));
     json_t *active = active_runs(s, doc, e);

@@ -4,6 +4,7 @@
  * or read the clock: everything from outside arrives through vm_resolve and
  * vm_reject. */
 #include "vm.h"
+#include "../stdlib/asl_lib.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -634,6 +635,12 @@ vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
     if (!r) abort();
     r->p = p;
     r->lua = std_lua_new(NULL);
+    /* programs from the ASL front end (meta "lib": "asl") get the `asl` runtime */
+    const char *lib = json_string_value(json_object_get(p->meta, "lib"));
+    if (lib && !strcmp(lib, "asl") && std_lua_load_lib(r->lua, "asl", std_asl_lua_src, e) != 0) {
+        vm_run_free(r);
+        return NULL;
+    }
     r->next_seq = 1;
     size_t nch = json_array_size(p->chunks);
     r->handles = calloc(nch ? nch : 1, sizeof *r->handles);

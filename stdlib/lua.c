@@ -189,10 +189,25 @@ static int sb_pcall(lua_State *S)
     return lua_gettop(S);
 }
 
+/* The message handler of xpcall, wrapped: once a limit was hit it is not
+ * called any more (a handler that loops would otherwise be re-entered for
+ * its own limit error, forever). */
+static int xpcall_handler(lua_State *S)
+{
+    if (sandbox_of(S)->limit_hit) return 1; /* the limit error, as it is */
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, 1);
+    return 1;
+}
+
 static int sb_xpcall(lua_State *S)
 {
     int n = lua_gettop(S);
     luaL_checktype(S, 2, LUA_TFUNCTION);
+    lua_pushvalue(S, 2);
+    lua_pushcclosure(S, xpcall_handler, 1);
+    lua_replace(S, 2);
     lua_pushvalue(S, 1); /* swap: message handler first, then the function */
     lua_pushvalue(S, 2);
     lua_replace(S, 1);
@@ -275,7 +290,7 @@ static int sb_format(lua_State *S)
 }
 
 /* Library functions wrapped to charge their C work first (see the header). */
-enum { COST_REP, COST_MOVE, COST_CONCAT, COST_UNPACK, COST_TLEN, COST_SORT, COST_SCAN };
+enum { COST_REP, COST_MOVE, COST_CONCAT, COST_UNPACK, COST_TLEN, COST_SORT, COST_SCAN, COST_PATTERN, COST_FIND };
 
 static double arg_int(lua_State *S, int idx, double def)
 {
@@ -292,7 +307,8 @@ static double table_len(lua_State *S, int idx)
 static int sb_charged(lua_State *S)
 {
     double work = 0, n;
-    switch ((int)lua_tointeger(S, lua_upvalueindex(2))) {
+    int kind = (int)lua_tointeger(S, lua_upvalueindex(2));
+    switch (kind) {
     case COST_REP: /* bytes are charged by the allocator; only "" can spin */
         if (lua_type(S, 1) == LUA_TSTRING && lua_rawlen(S, 1) == 0 &&
             (lua_type(S, 3) != LUA_TSTRING || lua_rawlen(S, 3) == 0))
@@ -306,6 +322,26 @@ static int sb_charged(lua_State *S)
     case COST_SCAN:
         if (lua_type(S, 1) == LUA_TSTRING) work = (double)lua_rawlen(S, 1) / SCAN_BYTES_PER_INSTR;
         break;
+    case COST_FIND:
+    case COST_PATTERN: {
+        /* Lua's matcher backtracks in C, where no hook runs: charge its
+         * worst case up front, len^(q+1) for q quantifiers, scaled so that
+         * ordinary patterns on ordinary text stay cheap and catastrophic
+         * ones (".-.-.-b" on 100 KB) fail at once with lua.limit */
+        if (lua_type(S, 1) != LUA_TSTRING) break;
+        double len = (double)lua_rawlen(S, 1);
+        work = len / SCAN_BYTES_PER_INSTR;
+        size_t pl = 0;
+        const char *pat = lua_type(S, 2) == LUA_TSTRING ? lua_tolstring(S, 2, &pl) : NULL;
+        int plain = kind == COST_FIND && lua_toboolean(S, 4); /* string.find(s, p, init, true) */
+        int q = 0;
+        for (size_t i = 0; pat && !plain && i < pl; i++) {
+            if (pat[i] == '%') i++;
+            else if (pat[i] == '*' || pat[i] == '+' || pat[i] == '-' || pat[i] == '?') q++;
+        }
+        if (q > 0) work += pow(len, q + 1) / (SCAN_BYTES_PER_INSTR * 16.0);
+        break;
+    }
     }
     charge(S, work);
     lua_pushvalue(S, lua_upvalueindex(1));
@@ -1162,9 +1198,9 @@ static int sb_setup(lua_State *S)
     wrap(S, G, "string", "format", sb_format, -1);
 
     static const struct { const char *lib, *fn; int cost; } charged[] = {
-        {"string", "rep", COST_REP},      {"string", "find", COST_SCAN},
-        {"string", "match", COST_SCAN},   {"string", "gmatch", COST_SCAN},
-        {"string", "gsub", COST_SCAN},    {"string", "lower", COST_SCAN},
+        {"string", "rep", COST_REP},      {"string", "find", COST_FIND},
+        {"string", "match", COST_PATTERN}, {"string", "gmatch", COST_PATTERN},
+        {"string", "gsub", COST_PATTERN}, {"string", "lower", COST_SCAN},
         {"string", "upper", COST_SCAN},   {"string", "reverse", COST_SCAN},
         {"utf8", "len", COST_SCAN},       {"table", "move", COST_MOVE},
         {"table", "concat", COST_CONCAT}, {"table", "unpack", COST_UNPACK},
@@ -1935,5 +1971,22 @@ int std_lua_is_builtin(const char *name)
         "rawlen", "json",   "len",      "_VERSION",     "_G"};
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(name, builtins[i]) == 0) return 1;
+    return 0;
+}
+
+int std_lua_load_lib(std_lua *L, const char *name, const char *src, std_err *e)
+{
+    lua_State *S = L->S;
+    int top = lua_gettop(S);
+    char chunk[128];
+    snprintf(chunk, sizeof chunk, "=%s", name);
+    if (luaL_loadbufferx(S, src, strlen(src), chunk, "t") != LUA_OK || lua_pcall(S, 0, 1, 0) != LUA_OK) {
+        const char *m = lua_tostring(S, -1);
+        std_errf(e, "lua", "library %s: %s", name, m ? m : "error");
+        lua_settop(S, top);
+        return -1;
+    }
+    lua_setglobal(S, name);
+    lua_settop(S, top);
     return 0;
 }

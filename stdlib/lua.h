@@ -123,4 +123,9 @@ void std_lua_set_effects(std_lua *L, std_lua_effect_fn fn, void *ud);
 /* Lua's own standard names that the sandbox provides (for the scope check). */
 int std_lua_is_builtin(const char *name);
 
+/* Run a trusted library chunk (text only) once in the global environment and
+ * store its first result as the global `name` (e.g. the ASL runtime `asl`).
+ * Returns 0, or -1 with type "lua" and Lua's message in e. */
+int std_lua_load_lib(std_lua *L, const char *name, const char *src, std_err *e);
+
 #endif

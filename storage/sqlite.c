@@ -10,7 +10,9 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -51,8 +53,9 @@
       "SELECT " RUN_COLS " FROM runs WHERE status = ?1"                                       \
       " ORDER BY created_ms DESC, rowid DESC LIMIT ?2")                                       \
     X(EVENT_APPEND, "appending an event",                                                     \
-      "INSERT INTO events(run_id, seq, type, time_ms, payload) SELECT ?1, ?2, ?3, ?4, ?5"     \
-      " WHERE (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1) = ?2 - 1")         \
+      "INSERT INTO events(run_id, seq, type, time_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)")  \
+    X(EVENT_PREV, "appending an event",                                                       \
+      "SELECT 1 FROM events WHERE run_id = ?1 AND seq = ?2")                                  \
     X(EVENT_LAST, "appending an event",                                                       \
       "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1")                           \
     X(EVENTS_LOAD, "loading events",                                                          \
@@ -88,7 +91,8 @@
     X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
       "SELECT run_id, owner FROM runs WHERE status IN ('running', 'waiting')"                 \
       " AND (owner IS NULL OR lease_until < ?1 OR owner LIKE ?3)"                             \
-      " AND (wake_at IS NULL OR wake_at <= ?1 OR signal_pending = 1 OR request IS NOT NULL)"  \
+      " AND ((status = 'running' AND wake_at IS NULL) OR wake_at <= ?1"                      \
+      "      OR signal_pending = 1 OR request IS NOT NULL)"                                   \
       " ORDER BY coalesce(wake_at, 0), created_ms LIMIT ?2")
 
 enum {
@@ -198,9 +202,28 @@ static void *xrealloc(void *p, size_t n)
 
 /* Fill e from SQLite result code rc (call before resetting the statement,
  * which would keep sqlite3_errmsg but is clearer this way). */
+/* The OS reason behind an I/O or open error, when SQLite kept one. */
+static const char *os_reason(store *s)
+{
+    int err = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (err == ENOSPC || err == EDQUOT) return "the disk is full";
+    if (err == EROFS || err == EACCES || err == EPERM) return "database is read-only (the file or its directory)";
+    /* SQLite may have retried read-only and kept another errno: ask the OS */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", s->path ? s->path : ".");
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else strcpy(dir, ".");
+    if ((access(s->path, F_OK) == 0 && access(s->path, W_OK) != 0) || access(dir, W_OK) != 0)
+        return (errno == EROFS || errno == EACCES || errno == EPERM) ? "database is read-only (the file or its directory)" : NULL;
+    return NULL;
+}
+
 static int db_fail(store *s, std_err *e, int rc, const char *what)
 {
     const char *why;
+    if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) && os_reason(s))
+        return std_errf(e, "storage", "%s: %s (while %s)", s->path, os_reason(s), what);
     switch (rc & 0xff) {
     case SQLITE_FULL: why = "database is full"; break;
     case SQLITE_READONLY: why = "database is read-only"; break;
@@ -349,8 +372,9 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                                SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
+        const char *why = os_reason(s);
         std_errf(e, "storage", "cannot open database %s: %s", path,
-                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                 why ? why : s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -612,6 +636,20 @@ void store_runs_free(store_run *runs, size_t n)
 int store_event_append(store *s, const char *run_id, int64_t seq, const char *type,
                        int64_t time_ms, const char *payload, std_err *e)
 {
+    /* the previous event must exist (a point lookup on the primary key; an
+     * INSERT ... SELECT on the same table would materialize a temporary
+     * table per event); a duplicate is caught by the primary key */
+    if (seq < 1) goto conflict;
+    if (seq > 1) {
+        sqlite3_stmt *p = stmt(s, ST_EVENT_PREV, e);
+        if (!p) return -1;
+        bind_text(p, 1, run_id);
+        sqlite3_bind_int64(p, 2, seq - 1);
+        int prc = sqlite3_step(p);
+        sqlite3_reset(p);
+        if (prc != SQLITE_ROW && prc != SQLITE_DONE) return step_fail(s, ST_EVENT_PREV, prc, e);
+        if (prc == SQLITE_DONE) goto conflict;
+    }
     sqlite3_stmt *q = stmt(s, ST_EVENT_APPEND, e);
     if (!q) return -1;
     bind_text(q, 1, run_id);
@@ -622,13 +660,13 @@ int store_event_append(store *s, const char *run_id, int64_t seq, const char *ty
     int rc = sqlite3_step(q);
     if ((rc & 0xff) == SQLITE_CONSTRAINT && rc != SQLITE_CONSTRAINT_NOTNULL) {
         sqlite3_reset(q);
-        return std_errf(e, "conflict", "event %lld of run %s already exists",
-                        (long long)seq, run_id);
+        goto conflict;
     }
     if (rc != SQLITE_DONE) return step_fail(s, ST_EVENT_APPEND, rc, e);
     sqlite3_reset(q);
     if (sqlite3_changes(s->db) == 1) return 0;
 
+conflict:
     /* Not the next seq: a duplicate or a gap. Say which (cold path). */
     q = stmt(s, ST_EVENT_LAST, e);
     if (!q) return -1;

@@ -9,9 +9,11 @@ R=tests/fuzz/regressions
 # expect_clean NAME ALLOWED_CODES CMD...: run CMD under a 10 s timeout
 expect_clean() {
     local name="$1" allowed="$2"; shift 2
-    timeout 10 "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
+    local rc
+    rc=$( (timeout -k 5 10 "$@" >"$T/out" 2>"$T/err"; echo $?) 2>/dev/null) # no "Segmentation fault" noise
+    echo "$rc" >"$T/rc"
     if [ $rc -eq 124 ]; then fail "$name" "hung (killed after 10 s)"
+    elif [ $rc -gt 128 ]; then fail "$name" "killed by signal $((rc - 128)): $(tail -3 "$T/err" | tr '\n' ' ')"
     elif [[ " $allowed " != *" $rc "* ]]; then fail "$name" "exit $rc: $(tail -3 "$T/err" | tr '\n' ' ')"
     elif grep -q 'Sanitizer\|runtime error' "$T/err"; then fail "$name" "$(grep -m1 'Sanitizer\|runtime error' "$T/err")"
     else ok "$name"; fi
@@ -62,10 +64,19 @@ for f in "$R"/fuzz_input/*; do
     expect_clean "fuzz regression $f" "0 2" "$WFDSL" run tests/fuzz/input.yaml --db "$T/input.db" --input "@$f"
 done
 
+for f in "$R"/fuzz_cron/*; do
+    [ -f "$f" ] || continue
+    s=$(yaml_str "$f")
+    printf 'wfdsl: 1\nname: fz\ntriggers:\n  - cron: %s\n    timezone: America/New_York\nsteps:\n  - lua: return 1\n' "$s" >"$T/cron.yaml"
+    expect_clean "fuzz regression $f (check)" "0 2" "$WFDSL" check "$T/cron.yaml"
+    # deploy computes the next fire time
+    [ "$(cat "$T/rc" 2>/dev/null)" = 0 ] && expect_clean "fuzz regression $f (deploy)" "0" "$WFDSL" deploy "$T/cron.yaml"
+done
+
 for d in "$R"/*/; do
     [ -d "$d" ] || continue
     case "$(basename "$d")" in
-    fuzz_compile | fuzz_expr | fuzz_duration | fuzz_input) ;;
+    fuzz_compile | fuzz_expr | fuzz_duration | fuzz_input | fuzz_cron) ;;
     *) ls "$d" | grep -q . && fail "fuzz regressions in $d" "no CLI replay for this target in tests/cases/fuzz_regress.sh" ;;
     esac
 done

@@ -1,0 +1,1165 @@
+/* asl.c — Amazon States Language (JSONPath mode) to a wfdsl workflow tree.
+ * See asl.h for the translation and the resource map. */
+#include "asl.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../stdlib/duration.h"
+#include "compile.h"
+
+/* ---- context ------------------------------------------------------------- */
+
+typedef struct X {
+    const char *file;     /* for messages */
+    const char *text;     /* the ASL text, to find positions */
+    std_diags *d;
+    dsl_doc *doc;
+    json_t *ids;          /* used step ids */
+    json_t *names;        /* every state name -> 1 (machine-wide uniqueness) */
+    json_t *missing;      /* unmapped resources: resource -> state */
+    dsl_doc *map;         /* resource map, or NULL */
+    const dsl_node *rules, *waits;
+    int retry_waits;      /* 0: every retry pause is 0 s */
+    int errors;
+} X;
+
+/* Position of a state: the line of its name as a key in the text. */
+static void pos_of(X *x, const char *name, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    if (!name || !x->text) return;
+    size_t nl = strlen(name);
+    for (const char *p = strchr(x->text, '"'); p; p = strchr(p + 1, '"')) {
+        if (strncmp(p + 1, name, nl) == 0 && p[nl + 1] == '"') {
+            const char *q = p + nl + 2;
+            while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+            if (*q != ':') continue;
+            int l = 1;
+            const char *ls = x->text;
+            for (const char *r = x->text; r < p; r++)
+                if (*r == '\n') {
+                    l++;
+                    ls = r + 1;
+                }
+            *line = l;
+            *col = (int)(p - ls) + 1;
+            return;
+        }
+    }
+}
+
+#define ERRS(x, state, ...) asl_err((x), (state), __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) static void asl_err(X *x, const char *state, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line, col;
+    pos_of(x, state, &line, &col);
+    if (state) std_diag(x->d, x->file, line, col, "state '%s': %s", state, msg);
+    else std_diag(x->d, x->file, line, col, "%s", msg);
+    x->errors++;
+}
+
+/* ---- tree builders ---------------------------------------------------------- */
+
+static dsl_node *Q(X *x, const char *s) /* quoted scalar: always a string */
+{
+    dsl_node *n = dsl_new_scalar(x->doc, s, 1, 1);
+    n->style = DSL_QUOTED;
+    return n;
+}
+static dsl_node *P(X *x, const char *s) /* plain scalar */
+{
+    dsl_node *n = dsl_new_scalar(x->doc, s, 1, 1);
+    n->style = DSL_PLAIN;
+    return n;
+}
+static dsl_node *BLK(X *x, const char *s, int line)
+{
+    dsl_node *n = dsl_new_scalar(x->doc, s, line, 1);
+    n->style = DSL_BLOCK;
+    return n;
+}
+static dsl_node *M(X *x) { return dsl_new_map(x->doc, 1, 1); }
+static dsl_node *L(X *x) { return dsl_new_seq(x->doc, 1, 1); }
+static void put(X *x, dsl_node *m, const char *k, dsl_node *v) { dsl_map_add(x->doc, m, P(x, k), v); }
+static void app(X *x, dsl_node *s, dsl_node *v) { dsl_seq_add(x->doc, s, v); }
+
+/* A string value, escaped so that `${` is not an expression. */
+static dsl_node *QS(X *x, const char *s)
+{
+    std_buf b = {0};
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '$' && p[1] == '{') std_buf_adds(&b, "$$");
+        else std_buf_add(&b, p, 1);
+    }
+    std_buf_adds(&b, "");
+    dsl_node *n = Q(x, b.p);
+    std_buf_free(&b);
+    return n;
+}
+
+/* A unique step id from a state name: [a-z][a-z0-9_]*. */
+static const char *new_id(X *x, const char *base, const char *suffix)
+{
+    char id[96];
+    size_t k = 0;
+    for (const char *p = base; *p && k < 40; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c)) id[k++] = (char)tolower(c);
+        else if (k && id[k - 1] != '_') id[k++] = '_';
+        /* CamelCase: a word break before an upper-case letter after a lower one */
+        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 40) id[k++] = '_';
+    }
+    while (k && id[k - 1] == '_') k--;
+    id[k] = 0;
+    char full[128];
+    snprintf(full, sizeof full, "%s%s%s%s", (!k || !islower((unsigned char)id[0])) ? "s_" : "", id,
+             suffix && *suffix ? "_" : "", suffix ? suffix : "");
+    char try[140];
+    snprintf(try, sizeof try, "%s", full);
+    for (int i = 2; json_object_get(x->ids, try); i++) snprintf(try, sizeof try, "%s%d", full, i);
+    json_object_set_new(x->ids, try, json_true());
+    return dsl_strdup(x->doc, try, strlen(try));
+}
+
+/* ---- JSON to a Lua literal ------------------------------------------------------ */
+
+static void lua_str(std_buf *b, const char *s, size_t n)
+{
+    std_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') std_buf_addf(b, "\\%c", c);
+        else if (c == '\n') std_buf_adds(b, "\\n");
+        else if (c < 32 || c == 127) std_buf_addf(b, "\\%03d", c);
+        else if (c == '$' && i + 1 < n && s[i + 1] == '{') std_buf_adds(b, "$\\123"), i++; /* no `${` in YAML text */
+        else std_buf_add(b, (const char *)&c, 1);
+    }
+    std_buf_add(b, "\"", 1);
+}
+
+static void lua_lit(std_buf *b, json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *val;
+        std_buf_adds(b, "{");
+        int first = 1;
+        json_object_foreach(v, k, val) {
+            if (!first) std_buf_adds(b, ", ");
+            first = 0;
+            int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
+            for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
+            static const char *const kw[] = {"and", "break", "do", "else", "elseif", "end", "false", "for",
+                                             "function", "goto", "if", "in", "local", "nil", "not", "or",
+                                             "repeat", "return", "then", "true", "until", "while"};
+            for (size_t i = 0; ident && i < sizeof kw / sizeof *kw; i++)
+                if (!strcmp(k, kw[i])) ident = 0;
+            if (ident) std_buf_adds(b, k);
+            else {
+                std_buf_adds(b, "[");
+                lua_str(b, k, strlen(k));
+                std_buf_adds(b, "]");
+            }
+            std_buf_adds(b, " = ");
+            lua_lit(b, val, depth + 1);
+        }
+        std_buf_adds(b, "}");
+        break;
+    }
+    case JSON_ARRAY: {
+        std_buf_adds(b, "json.array({");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) std_buf_adds(b, ", ");
+            lua_lit(b, json_array_get(v, i), depth + 1);
+        }
+        std_buf_adds(b, "})");
+        break;
+    }
+    case JSON_STRING: lua_str(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: std_buf_addf(b, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: {
+        char t[64];
+        snprintf(t, sizeof t, "%.17g", json_real_value(v));
+        if (!strpbrk(t, ".eEn")) strcat(t, ".0");
+        std_buf_adds(b, t);
+        break;
+    }
+    case JSON_TRUE: std_buf_adds(b, "true"); break;
+    case JSON_FALSE: std_buf_adds(b, "false"); break;
+    default: std_buf_adds(b, "json.null"); break;
+    }
+}
+
+/* The spec of a state as a Lua literal: its fields (minus nested machines)
+ * plus _name and the front end's flags. */
+static char *spec_lit(json_t *st, const char *name, json_t *flags)
+{
+    json_t *s = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(st, k, v) {
+        if (!strcmp(k, "Branches") || !strcmp(k, "Iterator") || !strcmp(k, "ItemProcessor") ||
+            !strcmp(k, "Comment"))
+            continue;
+        json_object_set(s, k, v);
+    }
+    json_object_set_new(s, "_name", json_string(name));
+    if (flags) json_object_update(s, flags);
+    std_buf b = {0};
+    lua_lit(&b, s, 0);
+    json_decref(s);
+    std_buf_adds(&b, "");
+    return std_buf_take(&b);
+}
+
+/* ---- validation ------------------------------------------------------------------ */
+
+static int is_str(json_t *v) { return json_is_string(v); }
+
+static int valid_path(const char *p, int reference)
+{
+    if (!p || p[0] != '$') return 0;
+    const char *q = p + 1;
+    if (*q == '$') {
+        if (reference) return 0;
+        q++;
+    } else if (isalpha((unsigned char)*q) || *q == '_') {
+        if (reference) return 0;
+        while (isalnum((unsigned char)*q) || *q == '_') q++;
+    }
+    while (*q) {
+        if (*q == '.') {
+            q++;
+            if (!*q || *q == '.' || *q == '[') return 0;
+            while (*q && *q != '.' && *q != '[') {
+                if (reference && *q == '*') return 0;
+                q++;
+            }
+        } else if (*q == '[') {
+            const char *e = strchr(q, ']');
+            if (!e || e == q + 1) return 0;
+            if (reference && (q[1] == '*' || memchr(q, ':', (size_t)(e - q)))) return 0;
+            q = e + 1;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int valid_dollar_value(const char *v)
+{
+    if (!strncmp(v, "States.", 7)) return strchr(v, '(') && v[strlen(v) - 1] == ')';
+    return valid_path(v, 0);
+}
+
+/* Payload templates: no duplicate names after stripping ".$", ".$" values
+ * are paths or intrinsic calls. */
+static void check_payload(X *x, const char *state, const char *field, json_t *t)
+{
+    if (json_is_array(t)) {
+        for (size_t i = 0; i < json_array_size(t); i++) check_payload(x, state, field, json_array_get(t, i));
+        return;
+    }
+    if (!json_is_object(t)) return;
+    const char *k;
+    json_t *v;
+    json_object_foreach(t, k, v) {
+        size_t n = strlen(k);
+        if (n > 2 && !strcmp(k + n - 2, ".$")) {
+            char base[512];
+            snprintf(base, sizeof base, "%.*s", (int)(n - 2), k);
+            if (json_object_get(t, base))
+                ERRS(x, state, "%s: duplicate field '%s' after stripping '.$' from '%s'", field, base, k);
+            if (!is_str(v) || !valid_dollar_value(json_string_value(v)))
+                ERRS(x, state, "%s: '%s' must be a JSONPath, a context path ($$) or an intrinsic function call",
+                     field, k);
+        } else {
+            check_payload(x, state, field, v);
+        }
+    }
+}
+
+static void check_path_field(X *x, const char *state, json_t *st, const char *f, int reference)
+{
+    json_t *v = json_object_get(st, f);
+    if (!v || json_is_null(v)) return;
+    if (!is_str(v) || !valid_path(json_string_value(v), reference))
+        ERRS(x, state, "%s '%s' is not a valid %s", f, is_str(v) ? json_string_value(v) : "?",
+             reference ? "reference path ($ or $.field...)" : "JSONPath");
+}
+
+static int count_of(json_t *st, const char *const *fields, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++) c += json_object_get(st, fields[i]) != NULL;
+    return c;
+}
+
+static void check_target(X *x, json_t *states, const char *state, const char *what, json_t *t, int in_branch)
+{
+    if (!is_str(t)) {
+        ERRS(x, state, "'%s' must be a state name", what);
+        return;
+    }
+    if (!json_object_get(states, json_string_value(t))) {
+        if (json_object_get(x->names, json_string_value(t)) && in_branch)
+            ERRS(x, state, "'%s' target '%s' is outside this %s: a state in a branch or processor cannot "
+                           "transition out of it", what, json_string_value(t), in_branch == 1 ? "Parallel branch" : "Map processor");
+        else
+            ERRS(x, state, "'%s' target '%s' does not exist", what, json_string_value(t));
+    }
+}
+
+static void check_machine(X *x, json_t *m, const char *owner, int in_branch);
+
+static const char *const TYPES[] = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"};
+
+static void collect_names(X *x, json_t *m, const char *owner)
+{
+    json_t *states = json_object_get(m, "States");
+    const char *name;
+    json_t *st;
+    json_object_foreach(states, name, st) {
+        if (json_object_get(x->names, name))
+            ERRS(x, name, "duplicate state name: a state named '%s' already exists (names are unique in the whole machine)", name);
+        json_object_set_new(x->names, name, json_true());
+        json_t *sub = json_object_get(st, "ItemProcessor");
+        if (!sub) sub = json_object_get(st, "Iterator");
+        if (json_is_object(sub)) collect_names(x, sub, name);
+        json_t *br = json_object_get(st, "Branches");
+        for (size_t i = 0; i < json_array_size(br); i++) collect_names(x, json_array_get(br, i), name);
+    }
+}
+
+static void visit(json_t *states, const char *name, json_t *seen)
+{
+    if (!name || json_object_get(seen, name)) return;
+    json_t *st = json_object_get(states, name);
+    if (!st) return;
+    json_object_set_new(seen, name, json_true());
+    visit(states, json_string_value(json_object_get(st, "Next")), seen);
+    visit(states, json_string_value(json_object_get(st, "Default")), seen);
+    json_t *ch = json_object_get(st, "Choices");
+    for (size_t i = 0; i < json_array_size(ch); i++)
+        visit(states, json_string_value(json_object_get(json_array_get(ch, i), "Next")), seen);
+    json_t *ca = json_object_get(st, "Catch");
+    for (size_t i = 0; i < json_array_size(ca); i++)
+        visit(states, json_string_value(json_object_get(json_array_get(ca, i), "Next")), seen);
+}
+
+static void check_state(X *x, json_t *states, const char *name, json_t *st, int in_branch)
+{
+    if (!json_is_object(st)) {
+        ERRS(x, name, "a state must be an object");
+        return;
+    }
+    const char *type = json_string_value(json_object_get(st, "Type"));
+    int known = 0;
+    for (size_t i = 0; type && i < sizeof TYPES / sizeof *TYPES; i++) known |= !strcmp(type, TYPES[i]);
+    if (!known) {
+        ERRS(x, name, "'Type' must be one of Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map");
+        return;
+    }
+    const char *ql = json_string_value(json_object_get(st, "QueryLanguage"));
+    if (ql && !strcmp(ql, "JSONata"))
+        ERRS(x, name, "QueryLanguage JSONata is not supported by wfdsl yet (only JSONPath)");
+    static const char *const jsonata_fields[] = {"Arguments", "Output", "Items"};
+    for (int i = 0; i < 3; i++)
+        if (json_object_get(st, jsonata_fields[i]))
+            ERRS(x, name, "'%s' is a JSONata field: QueryLanguage JSONata is not supported by wfdsl yet", jsonata_fields[i]);
+    int flow = !strcmp(type, "Pass") || !strcmp(type, "Task") || !strcmp(type, "Wait") ||
+               !strcmp(type, "Parallel") || !strcmp(type, "Map");
+    json_t *next = json_object_get(st, "Next");
+    int end = json_is_true(json_object_get(st, "End"));
+    if (flow) {
+        if ((next != NULL) == end)
+            ERRS(x, name, "must contain exactly one of 'Next' and 'End': true");
+        if (next) check_target(x, states, name, "Next", next, in_branch);
+    } else if (next || json_object_get(st, "End")) {
+        ERRS(x, name, "a %s state cannot have 'Next' or 'End'", type);
+    }
+    check_path_field(x, name, st, "InputPath", 0);
+    check_path_field(x, name, st, "OutputPath", 0);
+    check_path_field(x, name, st, "ResultPath", 1);
+    check_path_field(x, name, st, "ItemsPath", 0);
+    static const char *const tmpl[] = {"Parameters", "ResultSelector", "ItemSelector", "Assign"};
+    for (int i = 0; i < 4; i++) {
+        json_t *t = json_object_get(st, tmpl[i]);
+        if (t) check_payload(x, name, tmpl[i], t);
+    }
+    if (!strcmp(type, "Choice")) {
+        json_t *ch = json_object_get(st, "Choices");
+        if (!json_is_array(ch) || !json_array_size(ch)) ERRS(x, name, "'Choices' must be a non-empty array");
+        for (size_t i = 0; i < json_array_size(ch); i++) {
+            json_t *r = json_array_get(ch, i);
+            if (json_object_get(r, "Condition")) ERRS(x, name, "Choice 'Condition' is JSONata: not supported by wfdsl yet");
+            check_target(x, states, name, "Next", json_object_get(r, "Next"), in_branch);
+        }
+        json_t *def = json_object_get(st, "Default");
+        if (def) check_target(x, states, name, "Default", def, in_branch);
+    }
+    if (!strcmp(type, "Fail")) {
+        static const char *const e2[] = {"Error", "ErrorPath"}, *const c2[] = {"Cause", "CausePath"};
+        if (count_of(st, e2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Error' and 'ErrorPath'");
+        if (count_of(st, c2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Cause' and 'CausePath'");
+    }
+    if (!strcmp(type, "Wait")) {
+        static const char *const w4[] = {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"};
+        if (count_of(st, w4, 4) != 1)
+            ERRS(x, name, "a Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'");
+        check_path_field(x, name, st, "SecondsPath", 0);
+        check_path_field(x, name, st, "TimestampPath", 0);
+    }
+    if (!strcmp(type, "Task")) {
+        json_t *res = json_object_get(st, "Resource");
+        if (!is_str(res)) ERRS(x, name, "a Task state needs a 'Resource' (an ARN)");
+        else if (strstr(json_string_value(res), ".waitForTaskToken"))
+            ERRS(x, name, "'.waitForTaskToken' resources are not supported by wfdsl yet");
+        if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSecondsPath"))
+            ERRS(x, name, "'TimeoutSecondsPath'/'HeartbeatSecondsPath' are not supported by wfdsl yet");
+    }
+    json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
+    if ((rt || ca) && strcmp(type, "Task") && strcmp(type, "Parallel") && strcmp(type, "Map"))
+        ERRS(x, name, "'Retry' and 'Catch' are only allowed on Task, Parallel and Map states");
+    for (size_t i = 0; i < json_array_size(rt); i++) {
+        json_t *ee = json_object_get(json_array_get(rt, i), "ErrorEquals");
+        if (!json_is_array(ee) || !json_array_size(ee)) ERRS(x, name, "Retry[%zu]: 'ErrorEquals' must be a non-empty array", i);
+    }
+    for (size_t i = 0; i < json_array_size(ca); i++) {
+        json_t *c = json_array_get(ca, i);
+        json_t *ee = json_object_get(c, "ErrorEquals");
+        if (!json_is_array(ee) || !json_array_size(ee)) ERRS(x, name, "Catch[%zu]: 'ErrorEquals' must be a non-empty array", i);
+        check_target(x, states, name, "Catch Next", json_object_get(c, "Next"), in_branch);
+        check_path_field(x, name, c, "ResultPath", 1);
+    }
+    if (!strcmp(type, "Parallel")) {
+        json_t *br = json_object_get(st, "Branches");
+        if (!json_is_array(br) || !json_array_size(br)) ERRS(x, name, "'Branches' must be a non-empty array");
+        for (size_t i = 0; i < json_array_size(br); i++) check_machine(x, json_array_get(br, i), name, 1);
+    }
+    if (!strcmp(type, "Map")) {
+        json_t *ip = json_object_get(st, "ItemProcessor"), *it = json_object_get(st, "Iterator");
+        if ((ip != NULL) == (it != NULL)) ERRS(x, name, "a Map state must have exactly one of 'ItemProcessor' and 'Iterator'");
+        else check_machine(x, ip ? ip : it, name, 2);
+        const char *mode = json_string_value(json_object_get(json_object_get(ip, "ProcessorConfig"), "Mode"));
+        if (mode && strcmp(mode, "INLINE")) ERRS(x, name, "Map mode '%s' is not supported by wfdsl yet (only INLINE)", mode);
+        static const char *const dist[] = {"ItemReader", "ResultWriter", "ItemBatcher", "ToleratedFailureCountPath",
+                                           "ToleratedFailurePercentagePath"};
+        for (int i = 0; i < 5; i++)
+            if (json_object_get(st, dist[i])) ERRS(x, name, "'%s' is not supported by wfdsl yet", dist[i]);
+        json_t *tc = json_object_get(st, "ToleratedFailureCount"), *tp = json_object_get(st, "ToleratedFailurePercentage");
+        if ((tc && json_number_value(tc) != 0) || (tp && json_number_value(tp) != 0))
+            ERRS(x, name, "a non-zero ToleratedFailureCount/Percentage is not supported by wfdsl yet");
+        json_t *mc = json_object_get(st, "MaxConcurrency");
+        if (mc && (!json_is_integer(mc) || json_integer_value(mc) < 0))
+            ERRS(x, name, "'MaxConcurrency' must be a non-negative integer");
+        check_path_field(x, name, st, "MaxConcurrencyPath", 0);
+    }
+}
+
+static void check_machine(X *x, json_t *m, const char *owner, int in_branch)
+{
+    if (!json_is_object(m)) {
+        ERRS(x, owner, "a state machine (branch or processor) must be an object");
+        return;
+    }
+    json_t *states = json_object_get(m, "States");
+    json_t *start = json_object_get(m, "StartAt");
+    if (!json_is_object(states) || !json_object_size(states)) {
+        ERRS(x, owner, "'States' must be a non-empty object");
+        return;
+    }
+    if (!is_str(start)) {
+        ERRS(x, owner, "'StartAt' must name a state");
+        return;
+    }
+    if (!json_object_get(states, json_string_value(start)))
+        ERRS(x, owner, "'StartAt' target '%s' does not exist", json_string_value(start));
+    const char *name;
+    json_t *st;
+    int terminal = 0;
+    json_object_foreach(states, name, st) {
+        check_state(x, states, name, st, in_branch);
+        const char *type = json_string_value(json_object_get(st, "Type"));
+        if (json_is_true(json_object_get(st, "End")) || (type && (!strcmp(type, "Succeed") || !strcmp(type, "Fail"))))
+            terminal = 1;
+    }
+    if (!terminal)
+        ERRS(x, owner ? owner : json_string_value(start),
+             "the state machine%s has no terminal state (End: true, Succeed or Fail)", owner ? " of this state" : "");
+    json_t *seen = json_object();
+    visit(states, json_string_value(start), seen);
+    json_object_foreach(states, name, st)
+        if (!json_object_get(seen, name)) ERRS(x, name, "the state is not reachable from StartAt");
+    json_decref(seen);
+}
+
+/* ---- resource map --------------------------------------------------------------- */
+
+static const dsl_node *find_rule(X *x, const char *state, const char *resource)
+{
+    if (!x->rules || x->rules->kind != DSL_SEQ) return NULL;
+    for (size_t i = 0; i < x->rules->n; i++) {
+        const dsl_node *r = x->rules->vals[i];
+        const dsl_node *s = dsl_map_get(r, "state"), *m = dsl_map_get(r, "match");
+        if (s && s->kind == DSL_SCALAR && fnmatch(s->str, state, 0) == 0) return r;
+        if (m && m->kind == DSL_SCALAR && resource && fnmatch(m->str, resource, 0) == 0) return r;
+    }
+    return NULL;
+}
+
+/* Copy a mapped step, with "steps.task." rewritten to "steps.<in_id>.". */
+static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id)
+{
+    if (n->kind == DSL_SCALAR) {
+        std_buf b = {0};
+        const char *p = n->str;
+        for (const char *q; (q = strstr(p, "steps.task")) != NULL; p = q + 10) {
+            std_buf_add(&b, p, (size_t)(q - p));
+            if (!isalnum((unsigned char)q[10]) && q[10] != '_') std_buf_addf(&b, "steps.%s", in_id);
+            else std_buf_add(&b, q, 10);
+        }
+        std_buf_adds(&b, p);
+        dsl_node *c = dsl_new_scalar(x->doc, b.p, n->line, n->col);
+        std_buf_free(&b);
+        c->style = n->style;
+        c->cut_by_comment = n->cut_by_comment;
+        return c;
+    }
+    dsl_node *c = n->kind == DSL_MAP ? M(x) : L(x);
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == DSL_MAP) dsl_map_add(x->doc, c, copy_node(x, n->keys[i], in_id), copy_node(x, n->vals[i], in_id));
+        else app(x, c, copy_node(x, n->vals[i], in_id));
+    }
+    return c;
+}
+
+/* Wait override from the map (ms), or -1. */
+static int64_t wait_override(X *x, const char *state)
+{
+    if (!x->waits || x->waits->kind != DSL_MAP) return -1;
+    for (size_t i = 0; i < x->waits->n; i++) {
+        if (fnmatch(x->waits->keys[i]->str, state, 0) != 0) continue;
+        int64_t ms = 0;
+        std_err e = {0};
+        if (x->waits->vals[i]->kind == DSL_SCALAR && std_duration_parse(x->waits->vals[i]->str, &ms, &e) == 0) return ms;
+        return -1;
+    }
+    return -1;
+}
+
+/* ---- translation ---------------------------------------------------------------- */
+
+typedef struct D { /* one dispatcher (a machine, branch or Map processor) */
+    const char *start_id, *state_id;
+    char cur[200]; /* Lua expression of the current record */
+} D;
+
+static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
+{
+    dsl_node *s = M(x);
+    if (id) put(x, s, "id", P(x, id));
+    put(x, s, "lua", BLK(x, src, line));
+    return s;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+    std_buf b = {0};
+    va_list ap;
+    va_start(ap, f);
+    std_buf_vaddf(&b, f, ap);
+    va_end(ap);
+    std_buf_adds(&b, "");
+    return std_buf_take(&b);
+}
+
+static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
+                         dsl_node *steps, const char **result_id);
+
+static const char *ERR_TYPES[] = {"asl", "lua", "shell", "http", "net", "timeout", "loop", "sleep", "error"};
+
+/* try + catch clause deciding retry/catch/raise; returns the steps list
+ * that replaces body, and adds the pick step. */
+static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char *spec, const char *out_id,
+                          dsl_node *body, dsl_node *into, int line)
+{
+    json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
+    if (!json_array_size(rt) && !json_array_size(ca)) {
+        for (size_t i = 0; i < body->n; i++) app(x, into, body->vals[i]);
+        return;
+    }
+    const char *err_id = new_id(x, name, "error");
+    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *errs = L(x), *cs = L(x);
+    put(x, t, "steps", body);
+    for (size_t i = 0; i < sizeof ERR_TYPES / sizeof *ERR_TYPES; i++) app(x, errs, P(x, ERR_TYPES[i]));
+    put(x, c, "errors", errs);
+    char *src = fmt("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
+    app(x, cs, lua_step(x, err_id, src, line));
+    free(src);
+    if (x->retry_waits && json_array_size(rt)) {
+        dsl_node *sl = M(x), *u = M(x);
+        char *cond = fmt("steps.%s.delay and steps.%s.delay > 0", err_id, err_id);
+        put(x, sl, "if", P(x, cond));
+        free(cond);
+        char *ex = fmt("${ asl.after(now(), steps.%s.delay) }", err_id);
+        put(x, u, "until", Q(x, ex));
+        free(ex);
+        put(x, sl, "sleep", u);
+        app(x, cs, sl);
+    }
+    put(x, c, "steps", cs);
+    app(x, cl, c);
+    put(x, t, "catch", cl);
+    put(x, tr, "try", t);
+    app(x, into, tr);
+    char *pk = fmt("return asl.pick(%s, steps.%s, steps.%s)\n", dd->cur, out_id, err_id);
+    app(x, into, lua_step(x, new_id(x, name, "next"), pk, line));
+    free(pk);
+}
+
+static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *in_id, const char *id,
+                               json_t *flags)
+{
+    const char *res = json_string_value(json_object_get(st, "Resource"));
+    const dsl_node *rule = find_rule(x, name, res);
+    dsl_node *step;
+    if (rule && dsl_map_get(rule, "step") && dsl_map_get(rule, "step")->kind == DSL_MAP) {
+        step = copy_node(x, dsl_map_get(rule, "step"), in_id);
+        const dsl_node *lp = dsl_map_get(rule, "lambda_payload");
+        if (lp && lp->kind == DSL_SCALAR && !strcmp(lp->str, "true")) json_object_set_new(flags, "_payload", json_true());
+    } else if (res && !strcmp(res, "arn:aws:states:::http:invoke")) {
+        json_t *par = json_object_get(st, "Parameters");
+        const char *method = json_string_value(json_object_get(par, "Method"));
+        if (!method) {
+            ERRS(x, name, "http:invoke needs a literal 'Method' in Parameters");
+            method = "GET";
+        }
+        step = M(x);
+        dsl_node *h = M(x);
+        put(x, h, "method", P(x, method));
+        char *u = fmt("${ steps.%s.input.ApiEndpoint }", in_id);
+        put(x, h, "url", Q(x, u));
+        free(u);
+        if (json_object_get(par, "RequestBody") || json_object_get(par, "RequestBody.$")) {
+            char *b = fmt("${ steps.%s.input.RequestBody }", in_id);
+            put(x, h, "body", Q(x, b));
+            free(b);
+        }
+        if (json_object_get(par, "Headers") || json_object_get(par, "Headers.$")) {
+            char *b = fmt("${ steps.%s.input.Headers }", in_id);
+            put(x, h, "headers", Q(x, b));
+            free(b);
+        }
+        put(x, step, "http", h);
+        json_object_set_new(flags, "_http", json_true());
+    } else {
+        json_object_set_new(x->missing, res ? res : "(no Resource)", json_string(name));
+        step = M(x);
+        put(x, step, "lua", BLK(x, "return json.null\n", 1));
+    }
+    /* the step's id is ours */
+    dsl_node *out = M(x);
+    put(x, out, "id", P(x, id));
+    for (size_t i = 0; i < step->n; i++)
+        if (strcmp(step->keys[i]->str, "id")) dsl_map_add(x->doc, out, step->keys[i], step->vals[i]);
+    json_t *ts = json_object_get(st, "TimeoutSeconds");
+    if (json_is_integer(ts) && (dsl_map_get(out, "shell") || dsl_map_get(out, "http")) && !dsl_map_get(out, "timeout")) {
+        char t[32];
+        snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
+        put(x, out, "timeout", P(x, t));
+    }
+    return out;
+}
+
+/* The steps of one state, appended to `into`. */
+static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *into)
+{
+    int line, col;
+    pos_of(x, name, &line, &col);
+    const char *type = json_string_value(json_object_get(st, "Type"));
+    json_t *flags = json_object();
+    if (!x->retry_waits) json_object_set_new(flags, "_no_retry_wait", json_true());
+    char *spec = NULL, *src = NULL;
+    if (!strcmp(type, "Pass") || !strcmp(type, "Succeed") || !strcmp(type, "Choice")) {
+        spec = spec_lit(st, name, flags);
+        const char *fn = !strcmp(type, "Pass") ? "pass" : !strcmp(type, "Succeed") ? "succeed" : "choice";
+        src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
+        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+    } else if (!strcmp(type, "Fail")) {
+        json_t *e = json_object_get(st, "Error"), *c = json_object_get(st, "Cause");
+        if (!json_object_get(st, "ErrorPath") && !json_object_get(st, "CausePath") && (!e || is_str(e)) && (!c || is_str(c))) {
+            const char *en = e ? json_string_value(e) : "States.Fail";
+            char ty[200] = "asl.";
+            size_t k = 4;
+            for (const char *p = en; *p && k < sizeof ty - 2; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (isupper(ch) && p > en && islower((unsigned char)p[-1])) ty[k++] = '_';
+                if (isalnum(ch)) ty[k++] = (char)tolower(ch);
+                else if (ch == '.' || ch == '-' || ch == '_') ty[k++] = (char)ch;
+                else ty[k++] = '_';
+            }
+            ty[k] = 0;
+            dsl_node *s = M(x), *f = M(x), *det = M(x);
+            put(x, s, "id", P(x, new_id(x, name, NULL)));
+            put(x, f, "type", P(x, ty));
+            char *msg = c ? fmt("%s: %s", en, json_string_value(c)) : fmt("%s", en);
+            put(x, f, "message", QS(x, msg));
+            free(msg);
+            put(x, det, "error", QS(x, en));
+            put(x, det, "cause", c ? QS(x, json_string_value(c)) : P(x, "null"));
+            put(x, f, "details", det);
+            put(x, s, "fail", f);
+            app(x, into, s);
+        } else {
+            spec = spec_lit(st, name, flags);
+            src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
+            app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+        }
+    } else if (!strcmp(type, "Wait")) {
+        spec = spec_lit(st, name, flags);
+        int64_t ms = wait_override(x, name);
+        if (ms > 0) {
+            char d[32];
+            snprintf(d, sizeof d, "%lldms", (long long)ms);
+            dsl_node *s = M(x);
+            put(x, s, "sleep", P(x, d));
+            app(x, into, s);
+        } else if (ms < 0) {
+            dsl_node *s = M(x), *u = M(x);
+            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, spec);
+            put(x, u, "until", Q(x, ex));
+            free(ex);
+            put(x, s, "sleep", u);
+            app(x, into, s);
+        }
+        src = fmt("local cur = %s\nreturn asl.wait(cur, %s)\n", dd->cur, spec);
+        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+    } else if (!strcmp(type, "Task")) {
+        json_object_set_new(flags, "_task", json_true());
+        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        dsl_node *res = resource_step(x, st, name, in_id, id, flags);
+        spec = spec_lit(st, name, flags);
+        dsl_node *body = L(x);
+        src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
+        app(x, body, lua_step(x, in_id, src, line));
+        free(src);
+        app(x, body, res);
+        src = fmt("local cur = %s\nreturn asl.task_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        app(x, body, lua_step(x, out_id, src, line));
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+    } else if (!strcmp(type, "Parallel")) {
+        spec = spec_lit(st, name, flags);
+        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        dsl_node *body = L(x);
+        src = fmt("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
+        app(x, body, lua_step(x, in_id, src, line));
+        free(src);
+        dsl_node *ps = M(x), *par = M(x), *brs = M(x);
+        json_t *br = json_object_get(st, "Branches");
+        std_buf args = {0};
+        char *inexpr = fmt("steps.%s.input", in_id), *varexpr = fmt("steps.%s.vars", in_id);
+        for (size_t i = 0; i < json_array_size(br); i++) {
+            char bn[32], pre[200];
+            snprintf(bn, sizeof bn, "branch%zu", i + 1);
+            snprintf(pre, sizeof pre, "%s_%s", id, bn);
+            dsl_node *bsteps = L(x);
+            const char *rid = NULL;
+            machine(x, json_array_get(br, i), pre, inexpr, varexpr, bsteps, &rid);
+            put(x, brs, bn, bsteps);
+            std_buf_addf(&args, ", steps.%s", rid);
+        }
+        free(inexpr);
+        free(varexpr);
+        put(x, par, "branches", brs);
+        put(x, ps, "id", P(x, id));
+        put(x, ps, "parallel", par);
+        app(x, body, ps);
+        std_buf_adds(&args, "");
+        src = fmt("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
+        std_buf_free(&args);
+        app(x, body, lua_step(x, out_id, src, line));
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+    } else if (!strcmp(type, "Map")) {
+        spec = spec_lit(st, name, flags);
+        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        dsl_node *body = L(x);
+        src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
+        app(x, body, lua_step(x, in_id, src, line));
+        free(src);
+        dsl_node *fs = M(x), *fe = M(x), *isteps = L(x);
+        char *items = fmt("steps.%s.items", in_id), *varexpr = fmt("steps.%s.vars", in_id);
+        put(x, fe, "items", P(x, items));
+        json_t *mc = json_object_get(st, "MaxConcurrency");
+        long long conc = json_object_get(st, "MaxConcurrencyPath") ? 1 : 40;
+        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
+        if (conc > 10000) conc = 10000;
+        char cs[32];
+        snprintf(cs, sizeof cs, "%lld", conc);
+        put(x, fe, "concurrency", P(x, cs));
+        json_t *proc = json_object_get(st, "ItemProcessor");
+        if (!proc) proc = json_object_get(st, "Iterator");
+        char pre[200];
+        snprintf(pre, sizeof pre, "%s_item", id);
+        const char *rid = NULL;
+        machine(x, proc, pre, "item", varexpr, isteps, &rid);
+        free(items);
+        free(varexpr);
+        put(x, fe, "steps", isteps);
+        char *re = fmt("${ steps.%s }", rid);
+        put(x, fe, "result", Q(x, re));
+        free(re);
+        put(x, fs, "id", P(x, id));
+        put(x, fs, "foreach", fe);
+        app(x, body, fs);
+        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        app(x, body, lua_step(x, out_id, src, line));
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+    }
+    free(spec);
+    free(src);
+    json_decref(flags);
+}
+
+/* A dispatcher for machine m, appended to steps: its start record, the loop
+ * over a switch of states, and (for branches) a step giving its result. */
+static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
+                         dsl_node *steps, const char **result_id)
+{
+    D dd;
+    dd.start_id = new_id(x, prefix, "start");
+    dd.state_id = new_id(x, prefix, "state");
+    snprintf(dd.cur, sizeof dd.cur, "asl.cur(steps.%s, steps.%s)", dd.start_id, dd.state_id);
+    const char *start = json_string_value(json_object_get(m, "StartAt"));
+    std_buf sb = {0};
+    lua_str(&sb, start ? start : "", start ? strlen(start) : 0);
+    std_buf_adds(&sb, "");
+    char *src = fmt("return asl.start(%s, %s, %s, steps.%s)\n", input_expr, sb.p, vars_expr, dd.state_id);
+    app(x, steps, lua_step(x, dd.start_id, src, 1));
+    free(src);
+    dsl_node *lp = M(x), *lo = M(x), *body = L(x), *sw = M(x), *cases = L(x);
+    char *until = fmt("asl.done(steps.%s, steps.%s)", dd.start_id, dd.state_id);
+    put(x, lo, "until", P(x, until));
+    free(until);
+    const char *name;
+    json_t *st;
+    json_object_foreach(json_object_get(m, "States"), name, st) {
+        dsl_node *c = M(x), *cst = L(x);
+        std_buf nb = {0};
+        lua_str(&nb, name, strlen(name));
+        std_buf_adds(&nb, "");
+        char *w = fmt("asl.at(steps.%s, steps.%s, %s)", dd.start_id, dd.state_id, nb.p);
+        std_buf_free(&nb);
+        put(x, c, "when", Q(x, w));
+        free(w);
+        state_steps(x, &dd, name, st, cst);
+        put(x, c, "steps", cst);
+        app(x, cases, c);
+    }
+    put(x, sw, "id", P(x, dd.state_id));
+    put(x, sw, "switch", cases);
+    app(x, body, sw);
+    put(x, lo, "steps", body);
+    put(x, lp, "loop", lo);
+    app(x, steps, lp);
+    std_buf_free(&sb);
+    if (result_id) {
+        *result_id = new_id(x, prefix, "output");
+        char *r = fmt("return asl.result(steps.%s, steps.%s)\n", dd.start_id, dd.state_id);
+        app(x, steps, lua_step(x, *result_id, r, 1));
+        free(r);
+    }
+    return steps;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+int dsl_is_asl_file(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 9 && !strcmp(path + n - 9, ".asl.json");
+}
+
+static void workflow_name(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b) - 9, k = 0;
+    if (!isalpha((unsigned char)b[0]) && cap > 4) k = (size_t)snprintf(out, cap, "asl-");
+    for (size_t i = 0; i < n && k + 1 < cap; i++) {
+        unsigned char c = (unsigned char)b[i];
+        out[k++] = isalnum(c) ? (char)tolower(c) : c == '_' ? '_' : '-';
+    }
+    out[k] = 0;
+}
+
+int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags)
+{
+    *out = NULL;
+    size_t len = 0;
+    std_err e = {0};
+    char *text = std_read_file(path, &len, &e);
+    if (!text) {
+        std_diag(diags, path, 1, 1, "cannot read file: %s", e.msg);
+        return -1;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root || !json_is_object(root)) {
+        if (!root) std_diag(diags, path, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1, "invalid JSON: %s", je.text);
+        else std_diag(diags, path, 1, 1, "an ASL state machine must be a JSON object");
+        json_decref(root);
+        free(text);
+        return -1;
+    }
+    X x = {.file = path, .text = text, .d = diags, .ids = json_object(), .names = json_object(),
+           .missing = json_object(), .retry_waits = 1};
+    if (resources) {
+        size_t ml = 0;
+        char *mt = std_read_file(resources, &ml, &e);
+        if (!mt) std_diag(diags, resources, 1, 1, "cannot read resource map: %s", e.msg), x.errors++;
+        else if (dsl_yaml_load(resources, mt, ml, &x.map, diags) != 0) x.errors++;
+        free(mt);
+        if (x.map && x.map->root) {
+            x.rules = dsl_map_get(x.map->root, "resources");
+            x.waits = dsl_map_get(x.map->root, "waits");
+            const dsl_node *rw = dsl_map_get(x.map->root, "retry_waits");
+            if (rw && rw->kind == DSL_SCALAR && !strcmp(rw->str, "false")) x.retry_waits = 0;
+        }
+    }
+    const char *ql = json_string_value(json_object_get(root, "QueryLanguage"));
+    if (ql && !strcmp(ql, "JSONata")) {
+        const char *name;
+        json_t *st;
+        int any = 0;
+        json_object_foreach(json_object_get(root, "States"), name, st) {
+            const char *sq = json_string_value(json_object_get(st, "QueryLanguage"));
+            if (sq && !strcmp(sq, "JSONPath")) {
+                ERRS(&x, name, "QueryLanguage cannot be JSONPath when the whole state machine is JSONata");
+                any = 1;
+            }
+        }
+        if (!any)
+            ERRS(&x, json_string_value(json_object_get(root, "StartAt")),
+                 "QueryLanguage JSONata is not supported by wfdsl yet (the machine sets it at the top level; "
+                 "only JSONPath runs)");
+    } else {
+        collect_names(&x, root, NULL);
+        check_machine(&x, root, NULL, 0);
+    }
+    dsl_doc *doc = NULL;
+    if (!x.errors) {
+        doc = dsl_doc_new(path);
+        x.doc = doc;
+        dsl_node *w = M(&x);
+        put(&x, w, "wfdsl", P(&x, "1"));
+        char nm[128];
+        workflow_name(path, nm, sizeof nm);
+        put(&x, w, "name", P(&x, nm));
+        json_t *cm = json_object_get(root, "Comment");
+        if (is_str(cm)) put(&x, w, "description", Q(&x, json_string_value(cm)));
+        json_t *ts = json_object_get(root, "TimeoutSeconds");
+        if (json_is_integer(ts) && json_integer_value(ts) > 0) {
+            char t[32];
+            snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
+            put(&x, w, "timeout", P(&x, t));
+        }
+        dsl_node *steps = L(&x);
+        machine(&x, root, "machine", "input", "nil", steps, NULL);
+        put(&x, w, "steps", steps);
+        put(&x, w, "output", Q(&x, "${ asl.result(steps.machine_start, steps.machine_state) }"));
+        doc->root = w;
+        if (json_object_size(x.missing)) {
+            std_buf b = {0};
+            const char *k;
+            json_t *v;
+            json_object_foreach(x.missing, k, v) std_buf_addf(&b, "%s%s (state '%s')", b.len ? ", " : "", k, json_string_value(v));
+            std_buf_adds(&b, "");
+            std_diag(diags, path, 1, 1, "unmapped Task resources: %s; map them with --resources MAP "
+                                        "(rules: {state|match: GLOB, step: STEP})", b.p);
+            std_buf_free(&b);
+            x.errors++;
+        }
+    }
+    if (x.map) dsl_doc_free(x.map);
+    json_decref(x.ids);
+    json_decref(x.names);
+    json_decref(x.missing);
+    json_decref(root);
+    free(text);
+    if (x.errors) {
+        dsl_doc_free(doc);
+        return -1;
+    }
+    *out = doc;
+    return 0;
+}
+
+int dsl_asl_compile_file(const char *path, const char *resources, vm_program **out, char **source,
+                         std_diags *diags)
+{
+    *out = NULL;
+    if (source) *source = NULL;
+    dsl_doc *doc = NULL;
+    if (dsl_asl_load(path, resources, &doc, diags) != 0) return -1;
+    int rc = dsl_compile(doc, out, diags);
+    if (rc == 0 && source) {
+        std_buf b = {0};
+        dsl_emit_yaml(doc->root, &b);
+        std_buf_adds(&b, "");
+        *source = std_buf_take(&b);
+    }
+    dsl_doc_free(doc);
+    return rc;
+}
+
+/* ---- YAML emitter ------------------------------------------------------------------- */
+
+static void indent(std_buf *b, int n)
+{
+    for (int i = 0; i < n; i++) std_buf_add(b, " ", 1);
+}
+
+static void emit_quoted(std_buf *b, const char *s, size_t n)
+{
+    std_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') std_buf_addf(b, "\\%c", c);
+        else if (c == '\n') std_buf_adds(b, "\\n");
+        else if (c == '\t') std_buf_adds(b, "\\t");
+        else if (c < 32 || c == 127) std_buf_addf(b, "\\x%02x", c);
+        else std_buf_add(b, (const char *)&c, 1);
+    }
+    std_buf_add(b, "\"", 1);
+}
+
+static int plain_safe(const char *s)
+{
+    if (!*s) return 1;
+    if (!(isalnum((unsigned char)s[0]) || s[0] == '_' || s[0] == '/' || s[0] == '.' ||
+          (s[0] == '-' && isdigit((unsigned char)s[1]))))
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("_./-+", *p))) return 0;
+    return 1;
+}
+
+static int block_ok(const char *s)
+{
+    if (!*s || s[0] == ' ' || s[0] == '\n' || strchr(s, '\t') || strchr(s, '\r')) return 0;
+    for (const char *l = s; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        if (n && l[n - 1] == ' ') return 0;
+        int blank = 1;
+        for (size_t i = 0; i < n; i++) blank &= l[i] == ' ';
+        if (n && blank) return 0;
+        if (!e) break;
+        l = e + 1;
+    }
+    return 1;
+}
+
+static void emit_scalar(std_buf *b, const dsl_node *n, int ind)
+{
+    if (n->style == DSL_BLOCK && block_ok(n->str)) {
+        size_t len = strlen(n->str);
+        std_buf_adds(b, len && n->str[len - 1] == '\n' && (len < 2 || n->str[len - 2] != '\n') ? "|\n" : "|-\n");
+        const char *l = n->str;
+        while (*l) {
+            const char *e = strchr(l, '\n');
+            size_t k = e ? (size_t)(e - l) : strlen(l);
+            if (k) indent(b, ind);
+            std_buf_add(b, l, k);
+            std_buf_add(b, "\n", 1);
+            if (!e) break;
+            l = e + 1;
+        }
+        return;
+    }
+    if (n->style == DSL_PLAIN && plain_safe(n->str)) std_buf_adds(b, n->str);
+    else emit_quoted(b, n->str, strlen(n->str));
+    std_buf_add(b, "\n", 1);
+}
+
+static void emit(const dsl_node *n, int ind, std_buf *b);
+
+static void emit_value(const dsl_node *v, int ind, std_buf *b)
+{
+    if (v->kind == DSL_SCALAR) {
+        std_buf_add(b, " ", 1);
+        emit_scalar(b, v, ind + 2);
+    } else if (v->n == 0) {
+        std_buf_adds(b, v->kind == DSL_MAP ? " {}\n" : " []\n");
+    } else {
+        std_buf_add(b, "\n", 1);
+        emit(v, v->kind == DSL_SEQ ? ind : ind + 2, b);
+    }
+}
+
+static void emit(const dsl_node *n, int ind, std_buf *b)
+{
+    if (n->kind == DSL_MAP) {
+        for (size_t i = 0; i < n->n; i++) {
+            indent(b, ind);
+            const char *k = n->keys[i]->str;
+            int ok = (isalpha((unsigned char)k[0]) || k[0] == '_') && plain_safe(k) && strcmp(k, "true") &&
+                     strcmp(k, "false") && strcmp(k, "null");
+            if (ok) std_buf_adds(b, k);
+            else emit_quoted(b, k, strlen(k));
+            std_buf_add(b, ":", 1);
+            emit_value(n->vals[i], ind, b);
+        }
+    } else if (n->kind == DSL_SEQ) {
+        for (size_t i = 0; i < n->n; i++) {
+            const dsl_node *v = n->vals[i];
+            if (v->kind == DSL_SCALAR || v->n == 0) {
+                indent(b, ind);
+                std_buf_add(b, "-", 1);
+                emit_value(v, ind, b);
+                continue;
+            }
+            size_t at = b->len;
+            emit(v, ind + 2, b);
+            b->p[at + ind] = '-'; /* "  key" -> "- key" on the first line */
+        }
+    } else {
+        emit_scalar(b, n, ind);
+    }
+}
+
+void dsl_emit_yaml(const dsl_node *n, std_buf *out) { emit(n, 0, out); }
+
+int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_diags *diags)
+{
+    dsl_doc *doc = NULL;
+    if (dsl_asl_load(path, resources, &doc, diags) != 0) return -1;
+    vm_program *p = NULL;
+    int rc = dsl_compile(doc, &p, diags);
+    vm_program_free(p);
+    if (rc == 0) {
+        const char *b = strrchr(path, '/');
+        std_buf_addf(out, "# Imported from %s by `wfdsl import stepfunctions`.\n"
+                          "# Each ASL state is a branch of the switch below; the `asl` runtime\n"
+                          "# (paths, payload templates, Choice rules, intrinsics) does the data flow.\n",
+                     b ? b + 1 : path);
+        dsl_emit_yaml(doc->root, out);
+    }
+    dsl_doc_free(doc);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* asl.h — the Amazon States Language front end (AWS Step Functions).
+ *
+ * An ASL state machine (JSON, JSONPath query language) is validated and
+ * translated into the YAML node tree of a wfdsl workflow (dsl/node.h), which
+ * dsl_compile turns into a program like any YAML file. The states become a
+ * dispatcher: a `loop` around a `switch` with one branch per state; paths,
+ * payload templates, Choice rules and intrinsic functions run in the Lua
+ * runtime `asl` (stdlib/asl_runtime.lua), loaded into runs whose program uses
+ * it. Parallel becomes `parallel`, Map `foreach`, Retry/Catch a `try` whose
+ * catch clause decides (in `asl.on_error`) to retry, catch or raise again,
+ * Wait a durable `sleep`.
+ *
+ * Task resources come from a resource map (YAML or JSON):
+ *
+ *   resources:                       # first matching rule wins
+ *     - state: "Get Job Status"      # glob on the state name, or
+ *       match: "arn:aws:lambda:*"    # glob on the Resource ARN
+ *       step: {lua: "return steps.task.input"}   # any wfdsl step
+ *       lambda_payload: true         # result becomes {Payload, StatusCode: 200}
+ *   waits: {"*": 0}                  # Wait durations by state-name glob (tests)
+ *   retry_waits: false               # every Retry pause is 0 (tests)
+ *
+ * In a mapped step, `steps.task.input` is the Task's effective input (after
+ * InputPath and Parameters) and `steps.task.call` its call number (1, 2, ...)
+ * in this run. `arn:aws:states:::http:invoke` needs no rule: it becomes an
+ * `http` step. An unmapped Resource is an error that lists what is missing.
+ */
+#ifndef WF_DSL_ASL_H
+#define WF_DSL_ASL_H
+
+#include "../interpreter/program.h"
+#include "node.h"
+
+/* Does path name an ASL file (ends in .asl.json)? */
+int dsl_is_asl_file(const char *path);
+
+/* Validate and translate the ASL file at path (resources: a resource map
+ * file or NULL) into a workflow tree; 0, or -1 with every error in diags as
+ * "file:line:col: error: state 'X': message". */
+int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags);
+
+/* dsl_asl_load, then dsl_compile; *source gets the file text when not NULL. */
+int dsl_asl_compile_file(const char *path, const char *resources, vm_program **out, char **source,
+                         std_diags *diags);
+
+/* `wfdsl import stepfunctions`: the workflow as YAML text in out. */
+int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_diags *diags);
+
+/* Write a node tree as block-style YAML that dsl_yaml_load reads back as the
+ * same tree. */
+void dsl_emit_yaml(const dsl_node *n, std_buf *out);
+
+#endif
