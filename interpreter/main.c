@@ -234,23 +234,34 @@ static json_t *read_input(const char *arg)
     if (!arg) return json_object();
     json_error_t je;
     json_t *v;
-    struct stat st;
-    size_t size = arg[0] == '@' ? (stat(arg + 1, &st) == 0 ? (size_t)st.st_size : 0) : strlen(arg);
-    if (size > MAX_INPUT_BYTES) {
-        fprintf(stderr, "wfdsl: --input is too large (%zu bytes; the limit is %d bytes)\n", size,
+    if (arg[0] == '@') { /* read with the cap first: a pipe has no size to stat */
+        std_err e = {0};
+        size_t len = 0;
+        char *text = std_read_file(arg + 1, &len, &e);
+        if (!text) {
+            if (strstr(e.msg, "too large"))
+                fprintf(stderr, "wfdsl: --input is too large (the limit is %d bytes)\n", MAX_INPUT_BYTES);
+            else
+                fprintf(stderr, "wfdsl: --input %s: unable to open (%s)\n", arg, e.msg);
+            return NULL;
+        }
+        if (len > MAX_INPUT_BYTES) {
+            fprintf(stderr, "wfdsl: --input is too large (%zu bytes; the limit is %d bytes)\n", len, MAX_INPUT_BYTES);
+            free(text);
+            return NULL;
+        }
+        v = json_loadb(text, len, JSON_DECODE_ANY, &je);
+        free(text);
+        if (!v) fprintf(stderr, "wfdsl: --input %s: %s (line %d)\n", arg, je.text, je.line);
+        return v;
+    }
+    if (strlen(arg) > MAX_INPUT_BYTES) {
+        fprintf(stderr, "wfdsl: --input is too large (%zu bytes; the limit is %d bytes)\n", strlen(arg),
                 MAX_INPUT_BYTES);
         return NULL;
     }
-    if (arg[0] == '@') {
-        v = json_load_file(arg + 1, JSON_DECODE_ANY, &je);
-        if (!v && je.line > 0)
-            fprintf(stderr, "wfdsl: --input %s: %s (line %d)\n", arg, je.text, je.line);
-        else if (!v) /* the file could not be read: je.line is -1 */
-            fprintf(stderr, "wfdsl: --input %s: %s\n", arg, je.text);
-    } else {
-        v = json_loads(arg, JSON_DECODE_ANY, &je);
-        if (!v) fprintf(stderr, "wfdsl: --input is not valid JSON: %s (column %d)\n", je.text, je.column);
-    }
+    v = json_loads(arg, JSON_DECODE_ANY, &je);
+    if (!v) fprintf(stderr, "wfdsl: --input is not valid JSON: %s (column %d)\n", je.text, je.column);
     return v;
 }
 

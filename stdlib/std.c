@@ -227,7 +227,15 @@ char *std_read_file(const char *path, size_t *len, std_err *e)
     std_buf b = {0};
     char chunk[65536];
     size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) std_buf_add(&b, chunk, k);
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        std_buf_add(&b, chunk, k);
+        if (b.len > STD_MAX_FILE) {
+            fclose(f);
+            std_buf_free(&b);
+            std_errf(e, "io", "%s: too large (the limit is %d bytes)", path, STD_MAX_FILE);
+            return NULL;
+        }
+    }
     int bad = ferror(f);
     fclose(f);
     if (bad) {

@@ -69,7 +69,10 @@ void std_sha256_hex(const void *data, size_t n, char out[65]);
 /* 128 random bits as 32 hex chars + NUL (from getrandom). */
 void std_random_hex(char out[33]);
 
-/* Read a whole file; returns malloc'd NUL-terminated bytes or NULL with e filled. */
+/* Read a whole file; returns malloc'd NUL-terminated bytes or NULL with e filled.
+ * Files (pipes included) past STD_MAX_FILE bytes are refused: definitions and
+ * inputs are small, and /dev/zero must not eat the memory. */
+#define STD_MAX_FILE (256 * 1024 * 1024)
 char *std_read_file(const char *path, size_t *len, std_err *e);
 
 /* Levenshtein distance, for did-you-mean hints. */

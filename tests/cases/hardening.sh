@@ -30,10 +30,28 @@ runt() {
     timeout -s KILL 20 "$WFDSL" "$@" >"$T/out" 2>"$T/err"
     RC=$?; OUT=$(cat "$T/out"); ERR=$(head -c 20000 "$T/err")
 }
+# runm ARGS...: runt, but the process is also killed once it holds more than
+# 1 GiB (an unbounded read must not take the machine down); MEMKILL says so
+runm() {
+    "$WFDSL" "$@" >"$T/out" 2>"$T/err" &
+    local pid=$! i rss
+    MEMKILL=""
+    for ((i = 0; i < 400; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+        if [ "${rss:-0}" -gt 1048576 ]; then MEMKILL="killed at ${rss} kB of memory"; break; fi
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid"; RC=$?
+    OUT=$(cat "$T/out"); ERR=$(head -c 20000 "$T/err")
+    [ -n "$MEMKILL" ] && ERR="$MEMKILL; $ERR"
+    [ "$i" -ge 400 ] && ERR="killed after 20 s; $ERR"
+}
 # sane NAME: the last command neither crashed nor hung nor tripped a sanitizer
 sane() {
     if [ "$RC" -gt 3 ]; then
-        fail "$1: no crash or hang" "exit $RC: $(tail -c 400 <<<"$ERR")"
+        fail "$1: no crash or hang" "exit $RC: $(head -c 400 <<<"$ERR")"
     elif grep -q -e 'Sanitizer' -e 'runtime error:' <<<"$ERR"; then
         fail "$1: no sanitizer report" "$(grep -m2 -e Sanitizer -e 'runtime error:' <<<"$ERR")"
     else
@@ -306,6 +324,25 @@ eq "100 MB input: refused as bad input (exit 2)" "$RC" 2
 matches "100 MB input: the message says it is too large" "$ERR" "input.*(too large|limit|cap|bytes)"
 eq "100 MB input: no run recorded" "$(nruns big-input "$T/big.db")" 0
 rm -f "$T/big.json" "$T/big.db"*
+
+# the same through a pipe (no file size to look at), and an endless one
+t0=$(date +%s%N)
+runt run "$S/hello.yaml" --db "$T/big.db" --id big-pipe \
+    --input @<(printf '{"name": "'; head -c 100000000 /dev/zero | tr '\0' a; printf '"}')
+sane "100 MB input through a pipe"
+eq "100 MB input through a pipe: refused as bad input (exit 2)" "$RC" 2
+matches "100 MB input through a pipe: the message says it is too large" "$ERR" "input.*(too large|limit|cap|bytes)"
+eq "100 MB input through a pipe: no run recorded" "$(nruns big-pipe "$T/big.db")" 0
+runm run "$S/hello.yaml" --db "$T/big.db" --id endless-pipe --input @<(printf '{"name": "'; yes | tr -d '\n')
+sane "endless input through a pipe (read within a bound, not until memory runs out)"
+eq "endless input through a pipe: refused as bad input (exit 2)" "$RC" 2
+rm -f "$T/big.db"*
+# an endless workflow file
+for c in check run; do
+    runm $c /dev/zero
+    sane "wfdsl $c /dev/zero (read within a bound, not until memory runs out)"
+    eq "wfdsl $c /dev/zero: exit 2" "$RC" 2
+done
 
 # --- deep nesting ----------------------------------------------------------------------
 python3 -c '
