@@ -77,6 +77,7 @@ struct exec {
     size_t nhist;
     json_t *hsched;     /* "seq" -> {step, kind, attempts} */
     size_t *res;        /* indexes in hist of step outcomes, in order */
+    json_t **respay;    /* their payloads, parsed once by index_history */
     size_t nres, rpos;
     json_t *hfinal;     /* the recorded run_completed/run_failed payload, if any */
     int64_t last_event; /* last event number written (or loaded) */
@@ -869,6 +870,7 @@ static int index_history(exec *x, std_err *e)
 {
     x->hsched = json_object();
     x->res = calloc(x->nhist + 1, sizeof *x->res);
+    x->respay = calloc(x->nhist + 1, sizeof *x->respay);
     for (size_t i = 0; i < x->nhist; i++) {
         store_event *ev = &x->hist[i];
         if (ev->seq != (int64_t)i + 1)
@@ -890,6 +892,7 @@ static int index_history(exec *x, std_err *e)
             if (s) json_object_set(s, "retry_at", json_object_get(p, "retry_at"));
         } else if (!strcmp(ev->type, "step_completed") ||
                    (!strcmp(ev->type, "step_failed") && json_is_true(json_object_get(p, "final")))) {
+            x->respay[x->nres] = json_incref(p);
             x->res[x->nres++] = i;
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set_new(s, "resolved", json_true());
@@ -900,6 +903,7 @@ static int index_history(exec *x, std_err *e)
             json_t *s = json_object_get(x->hsched, key);
             if (s) json_object_set_new(s, "cancelled", json_true());
         } else if (!strcmp(ev->type, "cancel_requested")) {
+            x->respay[x->nres] = json_incref(p);
             x->res[x->nres++] = i; /* delivered in order, like an outcome */
         } else if (!strcmp(ev->type, "run_completed") || !strcmp(ev->type, "run_failed") ||
                    !strcmp(ev->type, "run_terminated")) {
@@ -964,8 +968,9 @@ static int take_commands(exec *x)
 static int replay_next(exec *x)
 {
     if (x->rpos >= x->nres) return 0;
+    json_t *p = x->respay[x->rpos];
+    x->respay[x->rpos] = NULL;
     store_event *ev = &x->hist[x->res[x->rpos++]];
-    json_t *p = json_loads(ev->payload, 0, NULL);
     if (!strcmp(ev->type, "cancel_requested")) {
         vm_cancel(x->vm, json_string_value(json_object_get(p, "reason")));
         json_decref(p);
@@ -1217,6 +1222,8 @@ static void free_exec(exec *x)
     json_decref(x->can_input);
     json_decref(x->started);
     free(x->pending_request);
+    for (size_t i = 0; x->respay && i < x->nres; i++) json_decref(x->respay[i]);
+    free(x->respay);
     free(x->res);
     free(x->workflow_id);
     free(x);
