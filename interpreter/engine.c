@@ -427,6 +427,7 @@ static int64_t retry_delay(json_t *pol, int attempt, const char *type, int64_t r
     if (!pol) return -1;
     json_int_t max = json_integer_value(json_object_get(pol, "max_attempts"));
     if (max > 0 && attempt >= max) return -1;
+    if (!strcmp(type, "skipped")) return -1; /* a decision to skip, not a failure */
     if (!any_match(json_object_get(pol, "retry_on"), type) ||
         any_match(json_object_get(pol, "non_retryable"), type))
         return -1;
