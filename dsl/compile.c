@@ -1931,7 +1931,7 @@ static void compile_input(C *c, const dsl_node *in)
 static void compile_triggers(C *c, const dsl_node *t)
 {
     static const char *const fields[] = {"cron", "every", "timezone", "overlap", "catchup",
-                                         "jitter", "input", "start_at", "end_at"};
+                                         "jitter", "input", "start_at", "end_at", "interval"};
     static const char *const overlaps[] = {"skip", "buffer_one", "buffer_all", "cancel_other",
                                            "terminate_other", "allow_all"};
     if (t->kind != DSL_SEQ) {
@@ -1990,6 +1990,12 @@ static void compile_triggers(C *c, const dsl_node *t)
                 ERR(c, d, "'%s' must be an RFC 3339 time like 2026-01-01T00:00:00Z", times[k]);
             if (d) json_object_set_new(j, k == 0 ? "start_at_ms" : "end_at_ms", json_integer(ms));
         }
+        const dsl_node *iv = dsl_map_get(tr, "interval");
+        if (iv && !(is_scalar(iv) && (!strcmp(iv->str, "data") || !strcmp(iv->str, "trigger"))))
+            ERR(c, iv, "'interval' must be 'trigger' (a run covers its fire time) or 'data' (a run "
+                       "covers the time since the previous slot and fires at its end)");
+        else if (iv && !strcmp(iv->str, "data")) /* absent = trigger, keeping older programs' hashes */
+            json_object_set_new(j, "interval", json_string("data"));
         const dsl_node *in = dsl_map_get(tr, "input");
         json_object_set_new(j, "input", in ? dsl_plain_value(in) : json_object());
         json_array_append_new(out, j);

@@ -238,3 +238,17 @@ rc=$?
 run_wf show dag-cancel --json
 eq "cancel: the run ends cancelled" "$(json 'd["status"]' "$OUT")" "cancelled"
 check "cancel: the foreground run exits non-zero ($rc)" [ "$rc" -ne 0 ]
+
+# --- time helpers (Jinja's ds, ds_nodash, macros.ds_add) ---
+run_wf run tests/dag/time.yaml
+eq "time: format, add, parse" "$(json '[d[k] for k in ("nodash", "add", "back", "parse", "frac", "num", "same")]' "$OUT")" \
+    '["20260102","2026-02-01T00:00:00.000Z","2026-02-28T00:00:00.000Z",60,0.5,"Thursday January 001 4 4",true]'
+check "time: ds of a run by hand is its start date" [ "$(json 'd["ds"]' "$OUT")" = "$(date -u +%Y-%m-%d)" ]
+for bad in 'time.format(nil, "%Y")|expected an RFC 3339 time or Unix seconds, got nil' \
+    'time.format(1, "%s")|unsupported conversion %s' 'time.add("yesterday", 1)|got '"'"'yesterday'"'"'' \
+    'time.add(0, 1e300)|out of range'; do
+    printf 'wfdsl: 1\nname: tbad\nsteps: [{lua: %s}]\n' "'return ${bad%%|*}'" >"$T/tbad.yaml"
+    run_wf run "$T/tbad.yaml" --new
+    contains "time: $bad" "$RC:$ERR" "1:"
+    contains "time: error for ${bad%%|*}" "$ERR" "${bad#*|}"
+done
