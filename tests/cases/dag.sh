@@ -147,7 +147,12 @@ Y
 run_wf run "$T/leaf2.yaml" --id leaf2
 eq "leaf rule: a failed leaf fails the run" "$RC" 1
 contains "leaf rule: the error names the leaf" "$ERR" "dag.failed: dag failed: leaf task 'load' upstream_failed"
+run_wf show leaf2
+contains "show: the dag step failed, with every task's state under it" "$OUT" \
+    "$(printf '    broken                     failed\n    ok                         success\n    load                       upstream_failed')"
 run_wf show leaf2 --json
+eq "show --json: the dag step has its tasks' states" \
+    "$(json '[s["tasks"] for s in d["steps"] if s["kind"] == "dag"][0]' "$OUT")" '{"broken":"failed","ok":"success","load":"upstream_failed"}'
 eq "leaf rule: show has the states and the task's error" \
     "$(json 'dict(sorted(d["error"]["details"]["states"].items())), d["error"]["details"]["errors"]["broken"]["type"]' "$OUT")" \
     '[{"broken":"failed","load":"upstream_failed","ok":"success"},"boom"]'
@@ -213,8 +218,8 @@ for ((p = 2; p < NEV; p++)); do
 done
 eq "kill after each of $((NEV - 2)) events, resume: same output, same effects" "$bad" ""
 run_wf history dag-ref --json
-eq "history: each task that ran is a step named after it" \
-    "$(json 'sorted(e["payload"]["step"] for e in d if e["type"] == "step_scheduled")' "$OUT")" '["a","b","c","e","pick"]'
+eq "history: each task that ran is a step named after it, and the dag step records the states" \
+    "$(json 'sorted(e["payload"]["step"] for e in d if e["type"] == "step_scheduled")' "$OUT")" '["a","b","c","d","e","pick"]'
 
 # --- cancel a running dag: running tasks stop, the run ends cancelled ---
 cat >"$T/cancel.yaml" <<'Y'
