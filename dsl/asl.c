@@ -94,20 +94,6 @@ static dsl_node *L(X *x) { return dsl_new_seq(x->doc, 1, 1); }
 static void put(X *x, dsl_node *m, const char *k, dsl_node *v) { dsl_map_add(x->doc, m, P(x, k), v); }
 static void app(X *x, dsl_node *s, dsl_node *v) { dsl_seq_add(x->doc, s, v); }
 
-/* A string value, escaped so that `${` is not an expression. */
-static dsl_node *QS(X *x, const char *s)
-{
-    std_buf b = {0};
-    for (const char *p = s; *p; p++) {
-        if (p[0] == '$' && p[1] == '{') std_buf_adds(&b, "$$");
-        else std_buf_add(&b, p, 1);
-    }
-    std_buf_adds(&b, "");
-    dsl_node *n = Q(x, b.p);
-    std_buf_free(&b);
-    return n;
-}
-
 /* A unique step id from a state name: [a-z][a-z0-9_]*. */
 static const char *new_id(X *x, const char *base, const char *suffix)
 {
@@ -566,6 +552,7 @@ static int64_t wait_override(X *x, const char *state)
 typedef struct D { /* one dispatcher (a machine, branch or Map processor) */
     const char *start_id, *state_id;
     char cur[200]; /* Lua expression of the current record */
+    int nested;    /* a Parallel branch or Map processor */
 } D;
 
 static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
@@ -591,23 +578,21 @@ static char *fmt(const char *f, ...)
 static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
                          dsl_node *steps, const char **result_id);
 
-static const char *ERR_TYPES[] = {"asl", "lua", "shell", "http", "net", "timeout", "loop", "sleep", "error"};
-
-/* try + catch clause deciding retry/catch/raise; returns the steps list
- * that replaces body, and adds the pick step. */
+/* The body in a try whose catch clause (every error but a cancel) decides
+ * in asl.on_error to retry, catch or raise again (as an ASL error), then a
+ * step that picks the state's record. always: even without Retry and Catch
+ * (a Task, whose step's own errors become ASL errors). */
 static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char *spec, const char *out_id,
-                          dsl_node *body, dsl_node *into, int line)
+                          dsl_node *body, dsl_node *into, int line, int always)
 {
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
-    if (!json_array_size(rt) && !json_array_size(ca)) {
+    if (!always && !json_array_size(rt) && !json_array_size(ca)) {
         for (size_t i = 0; i < body->n; i++) app(x, into, body->vals[i]);
         return;
     }
     const char *err_id = new_id(x, name, "error");
-    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *errs = L(x), *cs = L(x);
+    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
     put(x, t, "steps", body);
-    for (size_t i = 0; i < sizeof ERR_TYPES / sizeof *ERR_TYPES; i++) app(x, errs, P(x, ERR_TYPES[i]));
-    put(x, c, "errors", errs);
     char *src = fmt("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
     app(x, cs, lua_step(x, err_id, src, line));
     free(src);
@@ -701,35 +686,10 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
-        json_t *e = json_object_get(st, "Error"), *c = json_object_get(st, "Cause");
-        if (!json_object_get(st, "ErrorPath") && !json_object_get(st, "CausePath") && (!e || is_str(e)) && (!c || is_str(c))) {
-            const char *en = e ? json_string_value(e) : "States.Fail";
-            char ty[200] = "asl.";
-            size_t k = 4;
-            for (const char *p = en; *p && k < sizeof ty - 2; p++) {
-                unsigned char ch = (unsigned char)*p;
-                if (isupper(ch) && p > en && islower((unsigned char)p[-1])) ty[k++] = '_';
-                if (isalnum(ch)) ty[k++] = (char)tolower(ch);
-                else if (ch == '.' || ch == '-' || ch == '_') ty[k++] = (char)ch;
-                else ty[k++] = '_';
-            }
-            ty[k] = 0;
-            dsl_node *s = M(x), *f = M(x), *det = M(x);
-            put(x, s, "id", P(x, new_id(x, name, NULL)));
-            put(x, f, "type", P(x, ty));
-            char *msg = c ? fmt("%s: %s", en, json_string_value(c)) : fmt("%s", en);
-            put(x, f, "message", QS(x, msg));
-            free(msg);
-            put(x, det, "error", QS(x, en));
-            put(x, det, "cause", c ? QS(x, json_string_value(c)) : P(x, "null"));
-            put(x, f, "details", det);
-            put(x, s, "fail", f);
-            app(x, into, s);
-        } else {
-            spec = spec_lit(st, name, flags);
-            src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
-            app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
-        }
+        if (dd->nested) json_object_set_new(flags, "_nested", json_true());
+        spec = spec_lit(st, name, flags);
+        src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
+        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
         spec = spec_lit(st, name, flags);
         int64_t ms = wait_override(x, name);
@@ -761,7 +721,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         app(x, body, res);
         src = fmt("local cur = %s\nreturn asl.task_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
         spec = spec_lit(st, name, flags);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
@@ -793,7 +753,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         src = fmt("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
         std_buf_free(&args);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     } else if (!strcmp(type, "Map")) {
         spec = spec_lit(st, name, flags);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
@@ -828,7 +788,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         app(x, body, fs);
         src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     }
     free(spec);
     free(src);
@@ -841,6 +801,7 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
                          dsl_node *steps, const char **result_id)
 {
     D dd;
+    dd.nested = result_id != NULL;
     dd.start_id = new_id(x, prefix, "start");
     dd.state_id = new_id(x, prefix, "state");
     snprintf(dd.cur, sizeof dd.cur, "asl.cur(steps.%s, steps.%s)", dd.start_id, dd.state_id);

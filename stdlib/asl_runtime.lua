@@ -9,8 +9,12 @@
 -- A state machine runs as a dispatcher whose state is a record:
 --   {n = transition counter, next = state name or nil, data = JSON value,
 --    vars = {ASL variables}, calls = {task state -> calls}, retry = {...}}
--- ASL errors are raised as error({asl_error = NAME, cause = TEXT}); the
--- engine turns them into errors of type "lua" whose message is that JSON.
+-- ASL errors are raised as typed errors: error({type = NAME, message = CAUSE}),
+-- so the run's error has the ASL name as its type and the Cause as its message
+-- ("" for none). A name that wfdsl's own error types could be mistaken for
+-- (lua, timeout, http.*...) or that is not a valid type (over 63 bytes, not
+-- printable ASCII) is raised as error({asl_error = NAME, cause = CAUSE}),
+-- which the engine keeps as JSON in the message of a "lua" error.
 
 local A = {}
 local NULL = json.null
@@ -21,7 +25,26 @@ local function is_obj(v) return type(v) == "table" and getmetatable(v) ~= ARRAY_
 local function arr(t) return json.array(t or {}) end
 A.is_array, A.is_object = is_arr, is_obj
 
-local function raise(name, cause) error({asl_error = name, cause = cause}, 0) end
+-- wfdsl's own error types (exact names, and prefixes ending in '.').
+local NATIVE = {lua = true, net = true, timeout = true, input = true, error = true, nondeterminism = true,
+  cancelled = true, terminated = true}
+local NATIVE_PREFIX = {"lua.", "shell.", "http.", "signal.", "sleep.", "loop.", "child.", "compensation."}
+local function native(t)
+  if NATIVE[t] then return true end
+  for _, p in ipairs(NATIVE_PREFIX) do if t:sub(1, #p) == p then return true end end
+  return false
+end
+local function typed_ok(name)
+  return type(name) == "string" and #name > 0 and #name < 64 and not name:find("[^\32-\126]") and not native(name)
+end
+
+local function raise(name, cause)
+  if cause == NULL then cause = nil end
+  if typed_ok(name) and (cause == nil or type(cause) == "string") then
+    error({type = name, message = cause or ""}, 0)
+  end
+  error({asl_error = name, cause = cause}, 0)
+end
 A.raise = raise
 local function runtime(cause) raise("States.Runtime", cause) end
 
@@ -300,7 +323,7 @@ local function b64dec(s)
   local out, bits, nb = {}, 0, 0
   for i = 1, #s do
     local v = map[s:byte(i)]
-    if not v then runtime("States.Base64Decode: invalid base64 input") end
+    if not v then raise("States.IntrinsicFailure", "States.Base64Decode: invalid base64 input") end
     bits = (bits << 6) | v
     nb = nb + 6
     if nb >= 8 then
@@ -407,8 +430,12 @@ local function md5(msg)
 end
 A.sha1, A.sha256, A.md5 = sha1, sha256, md5
 
+-- An intrinsic function that fails (bad arguments, bad input) raises
+-- States.IntrinsicFailure; a path in its arguments that points nowhere is
+-- States.Runtime like any path.
+local function intrinsic_failure(cause) raise("States.IntrinsicFailure", cause) end
 local function need(cond, fn, what)
-  if not cond then runtime("The arguments of " .. fn .. " are invalid: " .. what) end
+  if not cond then intrinsic_failure("The arguments of " .. fn .. " are invalid: " .. what) end
 end
 
 local function fmt_value(v)
@@ -439,7 +466,7 @@ intrinsics["States.StringToJson"] = function(args)
   need(type(args[1]) == "string", "States.StringToJson", "needs a string")
   if args[1]:match("^%s*$") then return NULL end
   local ok, v = pcall(json.decode, args[1])
-  if not ok then runtime("States.StringToJson: the string is not JSON: " .. args[1]) end
+  if not ok then intrinsic_failure("States.StringToJson: the string is not JSON: " .. args[1]) end
   if v == nil then return NULL end
   return v
 end
@@ -507,7 +534,7 @@ intrinsics["States.Hash"] = function(args)
   if alg == "SHA-1" then return sha1(data)
   elseif alg == "SHA-256" then return sha256(data)
   elseif alg == "MD5" then return md5(data) end
-  runtime("States.Hash: algorithm '" .. tostring(alg) .. "' is not supported by wfdsl (MD5, SHA-1, SHA-256 are)")
+  intrinsic_failure("States.Hash: algorithm '" .. tostring(alg) .. "' is not supported by wfdsl (MD5, SHA-1, SHA-256 are)")
 end
 intrinsics["States.JsonMerge"] = function(args)
   need(is_obj(args[1]) and is_obj(args[2]), "States.JsonMerge", "needs two objects")
@@ -549,7 +576,7 @@ A.intrinsic_names = intrinsics
 
 local function eval_call(c, data, env)
   local f = intrinsics[c.fn]
-  if not f then runtime("Unknown intrinsic function " .. c.fn) end
+  if not f then intrinsic_failure("Unknown intrinsic function " .. c.fn) end
   local args, raws = {}, {}
   for i, a in ipairs(c.args) do
     if a.call then args[i] = eval_call(a.call, data, env)
@@ -564,7 +591,7 @@ local function eval_dollar(v, data, env, key)
   if type(v) ~= "string" then runtime("The value of '" .. key .. "' must be a string") end
   if v:sub(1, 7) == "States." then
     local c, why = parse_intrinsic(v)
-    if not c then runtime("Invalid intrinsic function '" .. v .. "': " .. why) end
+    if not c then intrinsic_failure("Invalid intrinsic function '" .. v .. "': " .. why) end
     return eval_call(c, data, env)
   end
   local ok, r = resolve(data, v, env)
@@ -715,6 +742,10 @@ function A.fail(cur, s)
   local err, cause = s.Error, s.Cause
   if s.ErrorPath then err = eval_dollar(s.ErrorPath, cur.data, env, "ErrorPath") end
   if s.CausePath then cause = eval_dollar(s.CausePath, cur.data, env, "CausePath") end
+  -- a Fail without a Cause: none at the top level (as AWS records); inside a
+  -- Parallel branch or Map iteration the reference engine's text
+  if cause == nil and s._nested then cause = "Execution failed because of a Fail state" end
+  if err == nil then err = "FailStateError" end -- the reference engine's name; AWS records none
   raise(err, cause)
 end
 
@@ -916,16 +947,16 @@ function A.task_out(cur, s, result)
   return count_call(cur, s, finish_result(cur, s, result, env))
 end
 
--- The ASL name and cause of a wfdsl error.
+-- The ASL name and cause of a wfdsl error: a typed ASL error is its type and
+-- message; wfdsl's own errors map to States.Timeout, States.Http.StatusCode.N
+-- or States.TaskFailed.
 function A.error_of(err)
   if type(err) ~= "table" then return "States.Runtime", tostring(err) end
-  local d = err.details
-  if is_obj(d) and type(d.error) == "string" then
-    local c = d.cause
-    if c == NULL then c = nil end
-    return d.error, c
-  end
   local m = err.message
+  if type(err.type) == "string" and not native(err.type) then
+    if m == "" or m == NULL then m = nil end
+    return err.type, m
+  end
   if err.type == "lua" and type(m) == "string" then
     local j = m:find("{", 1, true)
     if j then
@@ -937,7 +968,7 @@ function A.error_of(err)
       end
     end
   end
-  if err.type == "timeout" then return "States.Timeout", m end
+  if err.type == "timeout" or err.type == "signal.timeout" then return "States.Timeout", m end
   if type(err.type) == "string" then
     local st = err.type:match("^http%.(%d+)$")
     if st then return "States.Http.StatusCode." .. st, m end

@@ -60,20 +60,25 @@ def truth(case):
     return None, None
 
 
+NATIVE = {"lua", "net", "timeout", "input", "error", "nondeterminism", "cancelled", "terminated"}
+NATIVE_PREFIX = ("lua.", "shell.", "http.", "signal.", "sleep.", "loop.", "child.", "compensation.")
+
+
 def error_of(err):
-    """The ASL name and cause of a wfdsl error (as asl.error_of in the runtime)."""
-    d = err.get("details")
-    if isinstance(d, dict) and isinstance(d.get("error"), str):
-        return d["error"], d.get("cause")
-    m = err.get("message") or ""
-    if err.get("type") == "lua" and "{" in m:
+    """The ASL name and cause of a run's error: an ASL error is a typed error
+    (type = the name, message = the Cause, "" for none); wfdsl's own types
+    are mapped as asl.error_of in the runtime does."""
+    t, m = err.get("type") or "", err.get("message")
+    if t not in NATIVE and not t.startswith(NATIVE_PREFIX):
+        return t, (m or None)
+    if t == "lua" and m and "{" in m:
         try:
             v = json.loads(m[m.index("{"):])
             if isinstance(v, dict) and "asl_error" in v:
                 return v["asl_error"], v.get("cause")
         except ValueError:
             pass
-    if err.get("type") == "timeout":
+    if t in ("timeout", "signal.timeout"):
         return "States.Timeout", m
     return "States.TaskFailed", m
 

@@ -39,10 +39,39 @@ el=$((($(date +%s%N) - start) / 1000000))
 eq "asl wait output" "$OUT" '"done"'
 check "asl wait took about 1s ($el ms)" test "$el" -ge 900 -a "$el" -lt 5000
 
-# a Fail state's ASL name shows in `show`
+# ASL errors are first-class error types: show, show --json and history print the
+# ASL name as the type and the Cause as the message, the same through the imported YAML
 cat >"$T/f.asl.json" <<'JSON'
 {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Rejected", "Cause": "no stock"}}}
 JSON
-run_wf run "$T/f.asl.json" --id aslfail --quiet
-run_wf show aslfail
-contains "asl error name in show" "$OUT" '"error":"Order.Rejected"'
+cat >"$T/r.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$.nope"}, "End": true}}}
+JSON
+cat >"$T/i.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"}, "End": true}}}
+JSON
+cat >"$T/t.asl.json" <<'JSON'
+{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}}
+JSON
+printf 'resources:\n  - match: "*"\n    step: {shell: {script: "echo boom >&2; exit 3"}}\n' >"$T/t.yaml"
+for how in run import; do
+    for c in f:Order.Rejected:'no stock' r:States.Runtime:"The JsonPath argument for the field 'x.\$' could not be found" \
+             i:States.IntrinsicFailure:'States.ArrayGetItem' t:States.TaskFailed:'exit code 3'; do
+        f=${c%%:*}; rest=${c#*:}; name=${rest%%:*}; cause=${rest#*:}
+        res=""; [ "$f" = t ] && res="--resources $T/t.yaml"
+        src="$T/$f.asl.json"
+        if [ "$how" = import ]; then
+            "$WFDSL" import stepfunctions "$src" $res >"$T/$f.imported.yaml" 2>/dev/null
+            src="$T/$f.imported.yaml"; res=""
+        fi
+        run_wf run "$src" $res --input '{"a": [1]}' --id "asl-$how-$f" --quiet
+        eq "asl $how $f: run fails" "$RC" 1
+        run_wf show "asl-$how-$f" --json
+        eq "asl $how $f: show --json error type" "$(json 'd["error"]["type"]' "$OUT")" "$name"
+        contains "asl $how $f: show --json cause" "$(json 'd["error"]["message"]' "$OUT")" "$cause"
+        run_wf show "asl-$how-$f"
+        contains "asl $how $f: show prints the ASL name" "$OUT" "\"type\":\"$name\""
+        run_wf history "asl-$how-$f"
+        contains "asl $how $f: history has the ASL name" "$OUT" "run_failed      {\"error\":{\"type\":\"$name\""
+    done
+done
