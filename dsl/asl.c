@@ -311,6 +311,9 @@ static void check_target(X *x, json_t *states, const char *state, const char *wh
 
 static void check_machine(X *x, json_t *m, const char *owner, int in_branch);
 
+static const char *const TOLERATED[] = {"ToleratedFailureCount", "ToleratedFailureCountPath",
+                                         "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
+
 static const char *const TYPES[] = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"};
 
 static void collect_names(X *x, json_t *m, const char *owner)
@@ -442,17 +445,26 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         else check_machine(x, ip ? ip : it, name, 2);
         const char *mode = json_string_value(json_object_get(json_object_get(ip, "ProcessorConfig"), "Mode"));
         if (mode && strcmp(mode, "INLINE")) ERRS(x, name, "Map mode '%s' is not supported by wfdsl yet (only INLINE)", mode);
-        static const char *const dist[] = {"ItemReader", "ResultWriter", "ItemBatcher", "ToleratedFailureCountPath",
-                                           "ToleratedFailurePercentagePath"};
-        for (int i = 0; i < 5; i++)
-            if (json_object_get(st, dist[i])) ERRS(x, name, "'%s' is not supported by wfdsl yet", dist[i]);
+        static const char *const dist[] = {"ItemReader", "ResultWriter", "ItemBatcher"};
+        for (int i = 0; i < 3; i++)
+            if (json_object_get(st, dist[i]))
+                ERRS(x, name, "'%s' belongs to a DISTRIBUTED Map: not supported by wfdsl yet (only INLINE)", dist[i]);
         json_t *tc = json_object_get(st, "ToleratedFailureCount"), *tp = json_object_get(st, "ToleratedFailurePercentage");
-        if ((tc && json_number_value(tc) != 0) || (tp && json_number_value(tp) != 0))
-            ERRS(x, name, "a non-zero ToleratedFailureCount/Percentage is not supported by wfdsl yet");
+        if (tc && (!json_is_integer(tc) || json_integer_value(tc) < 0))
+            ERRS(x, name, "'ToleratedFailureCount' must be a non-negative integer");
+        if (tp && (!json_is_number(tp) || json_number_value(tp) < 0 || json_number_value(tp) > 100))
+            ERRS(x, name, "'ToleratedFailurePercentage' must be a number from 0 to 100");
+        static const char *const pairs[][2] = {{"MaxConcurrency", "MaxConcurrencyPath"},
+                                               {"ToleratedFailureCount", "ToleratedFailureCountPath"},
+                                               {"ToleratedFailurePercentage", "ToleratedFailurePercentagePath"}};
+        for (int i = 0; i < 3; i++) {
+            if (count_of(st, pairs[i], 2) > 1)
+                ERRS(x, name, "a Map state may have at most one of '%s' and '%s'", pairs[i][0], pairs[i][1]);
+            check_path_field(x, name, st, pairs[i][1], 0);
+        }
         json_t *mc = json_object_get(st, "MaxConcurrency");
         if (mc && (!json_is_integer(mc) || json_integer_value(mc) < 0))
             ERRS(x, name, "'MaxConcurrency' must be a non-negative integer");
-        check_path_field(x, name, st, "MaxConcurrencyPath", 0);
     }
 }
 
@@ -761,32 +773,69 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
-        dsl_node *fs = M(x), *fe = M(x), *isteps = L(x);
-        char *items = fmt("steps.%s.items", in_id), *varexpr = fmt("steps.%s.vars", in_id);
-        put(x, fe, "items", P(x, items));
-        json_t *mc = json_object_get(st, "MaxConcurrency");
-        long long conc = json_object_get(st, "MaxConcurrencyPath") ? 1 : 40;
-        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
-        if (conc > 10000) conc = 10000;
-        char cs[32];
-        snprintf(cs, sizeof cs, "%lld", conc);
-        put(x, fe, "concurrency", P(x, cs));
         json_t *proc = json_object_get(st, "ItemProcessor");
         if (!proc) proc = json_object_get(st, "Iterator");
         char pre[200];
         snprintf(pre, sizeof pre, "%s_item", id);
         const char *rid = NULL;
+        dsl_node *isteps = L(x);
+        char *varexpr = fmt("steps.%s.vars", in_id);
         machine(x, proc, pre, "item", varexpr, isteps, &rid);
-        free(items);
         free(varexpr);
-        put(x, fe, "steps", isteps);
-        char *re = fmt("${ steps.%s }", rid);
-        put(x, fe, "result", Q(x, re));
-        free(re);
+        char *re;
+        if (count_of(st, TOLERATED, 4)) {
+            /* a failed iteration gives its error output instead of failing the Map */
+            const char *fid = new_id(x, pre, "failed");
+            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+            put(x, t, "steps", isteps);
+            app(x, cs, lua_step(x, fid, "return asl.item_failed(err)\n", line));
+            put(x, c, "steps", cs);
+            app(x, cl, c);
+            put(x, t, "catch", cl);
+            put(x, tr, "try", t);
+            isteps = L(x);
+            app(x, isteps, tr);
+            re = fmt("${ steps.%s or steps.%s }", fid, rid);
+        } else {
+            re = fmt("${ steps.%s }", rid);
+        }
+        dsl_node *fs = M(x), *fe = M(x);
         put(x, fs, "id", P(x, id));
         put(x, fs, "foreach", fe);
+        if (json_object_get(st, "MaxConcurrencyPath")) {
+            /* at most N at once, N known at run time: N lanes run at once, each
+             * runs its items (every N-th) one after the other */
+            char *lanes = fmt("steps.%s.lanes", in_id);
+            put(x, fe, "items", P(x, lanes));
+            free(lanes);
+            put(x, fe, "as", P(x, "lane"));
+            put(x, fe, "concurrency", P(x, "10000"));
+            dsl_node *ls = M(x), *le = M(x), *lsteps = L(x);
+            const char *lid = new_id(x, id, "lane");
+            put(x, ls, "id", P(x, lid));
+            put(x, le, "items", P(x, "lane"));
+            put(x, le, "steps", isteps);
+            put(x, le, "result", Q(x, re));
+            put(x, ls, "foreach", le);
+            app(x, lsteps, ls);
+            put(x, fe, "steps", lsteps);
+        } else {
+            char *items = fmt("steps.%s.items", in_id);
+            put(x, fe, "items", P(x, items));
+            free(items);
+            json_t *mc = json_object_get(st, "MaxConcurrency");
+            long long conc = 40;
+            if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
+            if (conc > 10000) conc = 10000;
+            char cs[32];
+            snprintf(cs, sizeof cs, "%lld", conc);
+            put(x, fe, "concurrency", P(x, cs));
+            put(x, fe, "steps", isteps);
+            put(x, fe, "result", Q(x, re));
+        }
+        free(re);
         app(x, body, fs);
-        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     }

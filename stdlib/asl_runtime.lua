@@ -1071,18 +1071,72 @@ function A.map_in(cur, s)
       out[i] = v
     end
   end
-  local mc = s.MaxConcurrency
-  if s.MaxConcurrencyPath then
-    mc = get(eff, s.MaxConcurrencyPath, env)
-    if math.type(mc) ~= "integer" or mc < 0 then runtime("MaxConcurrencyPath must point to a non-negative integer") end
+  local function path_number(field, what, ok)
+    local v = get(eff, s[field], env)
+    if not ok(v) then
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The " .. field ..
+        " field refers to value " .. enc(v) .. " which is not " .. what)
+    end
+    return v
   end
-  return {items = arr(out), vars = cur.vars, max_concurrency = mc}
+  local r = {items = arr(out), vars = cur.vars}
+  local function count(v) return math.tointeger(v) ~= nil and v >= 0 end
+  if s.MaxConcurrencyPath then
+    local mc = math.tointeger(path_number("MaxConcurrencyPath", "a non-negative integer", count))
+    -- at most mc iterations at once: mc lanes, each running its items in turn
+    local n = #out
+    if mc > 0 and mc < n then n = mc end
+    if n > 10000 then n = 10000 end
+    local lanes = {}
+    for k = 1, n do lanes[k] = arr() end
+    for i, v in ipairs(out) do local l = lanes[(i - 1) % n + 1]; l[#l + 1] = v end
+    r.lanes = arr(lanes)
+  end
+  if s.ToleratedFailureCount ~= nil then r.tolerated_count = s.ToleratedFailureCount end
+  if s.ToleratedFailureCountPath then
+    r.tolerated_count = math.tointeger(path_number("ToleratedFailureCountPath", "a non-negative integer", count))
+  end
+  if s.ToleratedFailurePercentage ~= nil then r.tolerated_percentage = s.ToleratedFailurePercentage end
+  if s.ToleratedFailurePercentagePath then
+    r.tolerated_percentage = path_number("ToleratedFailurePercentagePath", "a number from 0 to 100",
+      function(v) return type(v) == "number" and v >= 0 and v <= 100 end)
+  end
+  return r
 end
 
-function A.map_out(cur, s, results)
+-- A failed iteration of a Map that tolerates failures: its error output.
+function A.item_failed(err)
+  local name, cause = A.error_of(err)
+  return {asl_item_failed = {Error = name, Cause = cause == nil and NULL or cause}}
+end
+
+-- The results of a Map, in the order of its items (lanes put back in order);
+-- with tolerated failures, the failed items' slots hold their error output
+-- and the Map fails with States.ExceedToleratedFailureThreshold when there
+-- are more failures than tolerated.
+function A.map_out(cur, s, results, mi)
   local env = env_of(cur, s)
   local res = {}
-  for i, v in ipairs(results or {}) do res[i] = v end
+  if mi and mi.lanes then
+    local n = #mi.lanes
+    for k, lane in ipairs(results or {}) do
+      for j, v in ipairs(lane) do res[k + (j - 1) * n] = v end
+    end
+  else
+    for i, v in ipairs(results or {}) do res[i] = v end
+  end
+  if mi and (mi.tolerated_count ~= nil or mi.tolerated_percentage ~= nil) then
+    local failed = 0
+    for i, v in ipairs(res) do
+      if is_obj(v) and v.asl_item_failed ~= nil then failed = failed + 1; res[i] = v.asl_item_failed end
+    end
+    local over = mi.tolerated_count ~= nil and failed > mi.tolerated_count
+    if mi.tolerated_percentage ~= nil and #res > 0 and failed * 100 / #res > mi.tolerated_percentage then over = true end
+    if over then
+      raise("States.ExceedToleratedFailureThreshold", "The Map state '" .. s._name .. "' had " .. failed .. " failed of " ..
+        #res .. " items, more than the tolerated failure threshold")
+    end
+  end
   return finish_result(cur, s, arr(res), env)
 end
 

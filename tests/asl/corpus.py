@@ -9,7 +9,8 @@ Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.
-Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
+The same for the cases of tests/asl/cases (authored here, same file kinds, truth in
+X.expected.json). Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
 """
 import json, os, re, subprocess, sys
 
@@ -136,6 +137,16 @@ def brief(v):
 
 
 def main():
+    global CORPUS
+    shared = CORPUS
+    for d in (shared, os.path.join(HERE, "cases")):
+        CORPUS = d
+        run_dir()
+    CORPUS = shared
+    crash_resume()
+
+
+def run_dir():
     skip = unsupported()
     db = os.path.join(TMP, "asl.db")
     cases = sorted(f[:-9] for f in os.listdir(CORPUS) if f.endswith(".asl.json") and not f.endswith(".invalid.asl.json"))
@@ -181,7 +192,12 @@ def main():
         else:
             print("FAIL asl invalid %s: exit %d: %s" % (case, r.returncode, r.stderr.strip()[:300]))
 
-    # crash and resume: kill the process right after history event N, resume, compare
+
+
+def crash_resume():
+    """kill the process right after history event N, resume, compare"""
+    skip = unsupported()
+    db = os.path.join(TMP, "asl.db")
     for case in ("av-job-status-poller", "map-catch", "parallel-catch", "als-retry-three-retriers"):
         if case in skip:
             continue

@@ -39,6 +39,20 @@ el=$((($(date +%s%N) - start) / 1000000))
 eq "asl wait output" "$OUT" '"done"'
 check "asl wait took about 1s ($el ms)" test "$el" -ge 900 -a "$el" -lt 5000
 
+# MaxConcurrencyPath is honoured at run time: 4 items of 1 s, 2 at once, take about 2 s
+cat >"$T/mc.asl.json" <<'JSON'
+{"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrencyPath": "$.mc", "ItemsPath": "$.items",
+  "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}, "End": true}}}
+JSON
+for mc in 2:1900:2900 0:900:1900; do
+    n=${mc%%:*}; rest=${mc#*:}; lo=${rest%%:*}; hi=${rest#*:}
+    start=$(date +%s%N)
+    run_wf run "$T/mc.asl.json" --input "{\"mc\": $n, \"items\": [1, 2, 3, 4]}" --quiet
+    el=$((($(date +%s%N) - start) / 1000000))
+    eq "asl MaxConcurrencyPath $n: output" "$(json d "$OUT")" "[1,2,3,4]"
+    check "asl MaxConcurrencyPath $n: 4 waits of 1 s took $el ms" test "$el" -ge "$lo" -a "$el" -lt "$hi"
+done
+
 # ASL errors are first-class error types: show, show --json and history print the
 # ASL name as the type and the Cause as the message, the same through the imported YAML
 cat >"$T/f.asl.json" <<'JSON'
