@@ -311,6 +311,31 @@ static void check_target(X *x, json_t *states, const char *state, const char *wh
 
 static void check_machine(X *x, json_t *m, const char *owner, int in_branch);
 
+static int is_token_task(json_t *st)
+{
+    const char *res = json_string_value(json_object_get(st, "Resource"));
+    size_t n = res ? strlen(res) : 0, k = strlen(".waitForTaskToken");
+    return n > k && !strcmp(res + n - k, ".waitForTaskToken");
+}
+
+/* Does machine m (or a branch or processor inside it) have a
+ * `.waitForTaskToken` Task? */
+static int waits_for_tokens(json_t *m)
+{
+    const char *k;
+    json_t *st;
+    json_object_foreach(json_object_get(m, "States"), k, st) {
+        if (is_token_task(st)) return 1;
+        json_t *br = json_object_get(st, "Branches");
+        for (size_t i = 0; i < json_array_size(br); i++)
+            if (waits_for_tokens(json_array_get(br, i))) return 1;
+        json_t *p = json_object_get(st, "ItemProcessor");
+        if (!p) p = json_object_get(st, "Iterator");
+        if (json_is_object(p) && waits_for_tokens(p)) return 1;
+    }
+    return 0;
+}
+
 static const char *const TOLERATED[] = {"ToleratedFailureCount", "ToleratedFailureCountPath",
                                          "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
 
@@ -415,10 +440,22 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
     if (!strcmp(type, "Task")) {
         json_t *res = json_object_get(st, "Resource");
         if (!is_str(res)) ERRS(x, name, "a Task state needs a 'Resource' (an ARN)");
-        else if (strstr(json_string_value(res), ".waitForTaskToken"))
-            ERRS(x, name, "'.waitForTaskToken' resources are not supported by wfdsl yet");
-        if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSecondsPath"))
-            ERRS(x, name, "'TimeoutSecondsPath'/'HeartbeatSecondsPath' are not supported by wfdsl yet");
+        static const char *const tmo[] = {"TimeoutSeconds", "TimeoutSecondsPath"};
+        static const char *const hb[] = {"HeartbeatSeconds", "HeartbeatSecondsPath"};
+        if (count_of(st, tmo, 2) > 1) ERRS(x, name, "a Task may have at most one of 'TimeoutSeconds' and 'TimeoutSecondsPath'");
+        if (count_of(st, hb, 2) > 1) ERRS(x, name, "a Task may have at most one of 'HeartbeatSeconds' and 'HeartbeatSecondsPath'");
+        check_path_field(x, name, st, "TimeoutSecondsPath", 0);
+        json_t *ts = json_object_get(st, "TimeoutSeconds"), *hs = json_object_get(st, "HeartbeatSeconds");
+        if (ts && (!json_is_integer(ts) || json_integer_value(ts) < 1))
+            ERRS(x, name, "'TimeoutSeconds' must be a positive integer");
+        if (hs && (!json_is_integer(hs) || json_integer_value(hs) < 1))
+            ERRS(x, name, "'HeartbeatSeconds' must be a positive integer");
+        else if (hs && json_is_integer(ts) && json_integer_value(hs) >= json_integer_value(ts))
+            ERRS(x, name, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
+        if (json_object_get(st, "HeartbeatSecondsPath"))
+            ERRS(x, name, "'HeartbeatSecondsPath' is not supported by wfdsl yet (HeartbeatSeconds is)");
+        if (hs && is_str(res) && !is_token_task(st))
+            ERRS(x, name, "'HeartbeatSeconds' is supported by wfdsl only on '.waitForTaskToken' Tasks");
     }
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
     if ((rt || ca) && strcmp(type, "Task") && strcmp(type, "Parallel") && strcmp(type, "Map"))
@@ -724,14 +761,75 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
     } else if (!strcmp(type, "Task")) {
         json_object_set_new(flags, "_task", json_true());
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        int token = is_token_task(st);
+        int race = json_object_get(st, "TimeoutSecondsPath") || (token && json_object_get(st, "TimeoutSeconds"));
+        if (token) json_object_set_new(flags, "_token_signal", json_string(id));
+        if (race) json_object_set_new(flags, "_race", json_true());
         dsl_node *res = resource_step(x, st, name, in_id, id, flags);
         spec = spec_lit(st, name, flags);
-        dsl_node *body = L(x);
+        dsl_node *body = L(x), *work = L(x);
         src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
-        app(x, body, res);
-        src = fmt("local cur = %s\nreturn asl.task_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        app(x, work, res);
+        const char *sig_id = NULL;
+        if (token) {
+            /* wait for the answer: signal <id> carrying this call's token */
+            sig_id = new_id(x, name, "answer");
+            dsl_node *lp = M(x), *lo = M(x), *ls = L(x), *w = M(x), *wa = M(x);
+            char *until = fmt("asl.token_done(steps.%s, steps.%s)", in_id, sig_id);
+            put(x, lo, "until", P(x, until));
+            free(until);
+            put(x, wa, "signal", P(x, id));
+            json_t *hs = json_object_get(st, "HeartbeatSeconds");
+            if (json_is_integer(hs)) {
+                char t[32];
+                snprintf(t, sizeof t, "%llds", (long long)json_integer_value(hs));
+                put(x, wa, "timeout", P(x, t));
+            }
+            put(x, w, "id", P(x, sig_id));
+            put(x, w, "wait", wa);
+            app(x, ls, w);
+            put(x, lo, "steps", ls);
+            put(x, lp, "loop", lo);
+            app(x, work, lp);
+        }
+        char *out;
+        if (token) out = fmt("asl.task_token_out(cur, %s, steps.%s, steps.%s)", spec, in_id, sig_id);
+        else out = fmt("asl.task_out(cur, %s, steps.%s)", spec, id);
+        if (race) {
+            /* the call against a timer: a parallel that ends with the first
+             * branch to finish; the call branch keeps its failure as a value */
+            const char *race_id = new_id(x, name, "race"), *failed_id = new_id(x, name, "failed");
+            dsl_node *ps = M(x), *par = M(x), *brs = M(x), *call = L(x), *timer = L(x);
+            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+            put(x, t, "steps", work);
+            app(x, cs, lua_step(x, failed_id, "return {asl_failed = err}\n", line));
+            put(x, c, "steps", cs);
+            app(x, cl, c);
+            put(x, t, "catch", cl);
+            put(x, tr, "try", t);
+            app(x, call, tr);
+            dsl_node *sl = M(x), *u = M(x);
+            char *ex = fmt("${ asl.after(now(), steps.%s.timeout) }", in_id);
+            put(x, u, "until", Q(x, ex));
+            free(ex);
+            put(x, sl, "sleep", u);
+            app(x, timer, sl);
+            app(x, timer, lua_step(x, NULL, "return true\n", line));
+            put(x, brs, "call", call);
+            put(x, brs, "timer", timer);
+            put(x, par, "mode", P(x, "any"));
+            put(x, par, "branches", brs);
+            put(x, ps, "id", P(x, race_id));
+            put(x, ps, "parallel", par);
+            app(x, body, ps);
+            src = fmt("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
+        } else {
+            for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
+            src = fmt("local cur = %s\nreturn %s\n", dd->cur, out);
+        }
+        free(out);
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
@@ -767,6 +865,11 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     } else if (!strcmp(type, "Map")) {
+        json_t *proc0 = json_object_get(st, "ItemProcessor");
+        if (!proc0) proc0 = json_object_get(st, "Iterator");
+        /* a task token's signal is named after its Task: one waiter at a time */
+        int one = waits_for_tokens(proc0);
+        if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
         spec = spec_lit(st, name, flags);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
@@ -827,6 +930,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             long long conc = 40;
             if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
             if (conc > 10000) conc = 10000;
+            if (one) conc = 1;
             char cs[32];
             snprintf(cs, sizeof cs, "%lld", conc);
             put(x, fe, "concurrency", P(x, cs));

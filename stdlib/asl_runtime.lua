@@ -911,12 +911,66 @@ function A.wait(cur, s)
 end
 
 -- Task: the effective input and the call number (for per-call mocks).
+-- A `.waitForTaskToken` Task gets a token, $$.Task.Token in its Parameters:
+-- "SIGNAL:UUID:WORKFLOW-ID", where SIGNAL is the name of the signal its wait
+-- takes (the Task's step id) and WORKFLOW-ID the run's id, so that whoever
+-- holds the token can answer with
+--   wfdsl signal WORKFLOW-ID SIGNAL '{"token": TOKEN, "output": ...}'
+-- (or "error"/"cause" to fail the Task). TimeoutSecondsPath gives `timeout`.
 function A.task_in(cur, s)
-  local env = env_of(cur, s)
+  local token
+  if s._token_signal then token = s._token_signal .. ":" .. uuid() .. ":" .. tostring(run.id) end
+  local env = env_of(cur, s, token and {Task = {Token = token}} or nil)
   local eff = input_path(cur.data, s, env)
   if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env) end
   local calls = cur.calls or {}
-  return {input = eff, call = (calls[s._name] or 0) + 1}
+  local r = {input = eff, call = (calls[s._name] or 0) + 1, token = token}
+  if s.TimeoutSecondsPath then
+    local v = get(cur.data, s.TimeoutSecondsPath, env)
+    if math.tointeger(v) == nil or v < 1 then
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The TimeoutSecondsPath field refers to value " ..
+        enc(v) .. " which is not a positive integer")
+    end
+    r.timeout = math.tointeger(v)
+  elseif s._race then
+    r.timeout = s.TimeoutSeconds
+  end
+  return r
+end
+
+-- A Task raced against its timeout: the winner of the race (a parallel in
+-- mode any), which is the timer (States.Timeout), the failure the call
+-- branch caught (raised again), or the call's output.
+function A.raced(race)
+  if not is_obj(race) or race.call == nil then raise("States.Timeout", nil) end
+  local c = race.call
+  if is_obj(c) and c.asl_failed ~= nil then error(c.asl_failed, 0) end
+  return c
+end
+
+-- Has the wait of a `.waitForTaskToken` Task got its answer? A signal that
+-- carries another token (an answer to an earlier call of the Task) is
+-- skipped; one without a token ends the wait, and task_token_out fails.
+function A.token_done(task, sig)
+  if not is_obj(sig) or type(sig.token) ~= "string" then return true end
+  if sig.heartbeat == true and sig.token == task.token then return false end
+  return sig.token == task.token
+end
+
+-- The answer of a `.waitForTaskToken` Task: {"token", "output"} succeeds
+-- with output; {"token", "error", "cause"} fails with that error.
+function A.task_token_out(cur, s, task, sig)
+  if not is_obj(sig) or type(sig.token) ~= "string" then
+    runtime("The answer to the task token of state '" .. s._name .. "' must be a JSON object with a \"token\": got " .. enc(sig))
+  end
+  if sig.error ~= nil or sig.cause ~= nil then
+    local e = sig.error
+    if e == nil or e == NULL then e = "States.TaskFailed" end
+    local c = sig.cause
+    if c ~= nil and c ~= NULL and type(c) ~= "string" then c = enc(c) end
+    raise(tostring(e), c)
+  end
+  return A.task_out(cur, s, sig.output)
 end
 
 local function finish_result(cur, s, result, env)
@@ -976,9 +1030,10 @@ function A.error_of(err)
   return "States.TaskFailed", m
 end
 
-local function matches(names, e)
+local function matches(names, e, heartbeat)
   for _, n in ipairs(names or {}) do
     if n == e then return true end
+    if heartbeat and n == "States.HeartbeatTimeout" then return true end
     if n == "States.ALL" and e ~= "States.Runtime" and e ~= "States.DataLimitExceeded" then return true end
     if n == "States.TaskFailed" and e ~= "States.Runtime" and e ~= "States.Timeout"
       and e:sub(1, 7) ~= "States." then return true end
@@ -991,11 +1046,15 @@ A.matches = matches
 -- s._waits = false makes every retry pause 0 s (test runs).
 function A.on_error(cur, s, err)
   local name, cause = A.error_of(err)
+  -- the wait of a `.waitForTaskToken` Task with HeartbeatSeconds timed out:
+  -- States.Timeout, which States.HeartbeatTimeout also matches
+  local heartbeat = s.HeartbeatSeconds ~= nil and type(err) == "table" and err.type == "signal.timeout"
+  if heartbeat then cause = "no heartbeat or answer for the task token within " .. s.HeartbeatSeconds .. " seconds" end
   local env = env_of(cur, s)
   if name ~= "States.Runtime" then
     local counts = (cur.retry and cur.retry.state == s._name and cur.retry.counts) or {}
     for i, rt in ipairs(s.Retry or {}) do
-      if matches(rt.ErrorEquals, name) then
+      if matches(rt.ErrorEquals, name, heartbeat) then
         local max = rt.MaxAttempts
         if max == nil then max = 3 end
         local done = counts[tostring(i)] or 0
@@ -1018,7 +1077,7 @@ function A.on_error(cur, s, err)
       end
     end
     for _, c in ipairs(s.Catch or {}) do
-      if matches(c.ErrorEquals, name) then
+      if matches(c.ErrorEquals, name, heartbeat) then
         local eo = {Error = name, Cause = cause}
         if cause == nil then eo.Cause = NULL end
         local vars = cur.vars
@@ -1086,6 +1145,7 @@ function A.map_in(cur, s)
     -- at most mc iterations at once: mc lanes, each running its items in turn
     local n = #out
     if mc > 0 and mc < n then n = mc end
+    if s._one_at_a_time and n > 1 then n = 1 end
     if n > 10000 then n = 10000 end
     local lanes = {}
     for k = 1, n do lanes[k] = arr() end
