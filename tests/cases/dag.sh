@@ -110,13 +110,14 @@ steps:
           shell: {script: 'echo try >>"$L"; exit 99', env: {L: "${input.ledger}"}, skip_codes: [99]}
           retry: {max_attempts: 3, initial_interval: 1ms, retry_on: ["*"]}
         off: {if: input.ledger == "", lua: return 1}
-        after: {needs: [bash99, off], trigger: all_skipped, lua: return "both skipped"}
+        raised: {lua: 'error({type = "skipped", message = "nothing new"})'}
+        after: {needs: [bash99, off, raised], trigger: all_skipped, lua: return "all skipped"}
 output: ${ steps.d }
 Y
 run_wf run "$T/skip.yaml" --input "{\"ledger\": \"$L\"}"
 eq "skip: run succeeds" "$RC" 0
-eq "skip: exit code in skip_codes and a false if skip the task" "$(states all <<<"$OUT")" \
-    '{"after": "success", "bash99": "skipped", "off": "skipped"}'
+eq "skip: skip_codes, a false if and a Lua error of type skipped skip the task" "$(states all <<<"$OUT")" \
+    '{"after": "success", "bash99": "skipped", "off": "skipped", "raised": "skipped"}'
 eq "skip: a skipped task is not retried" "$(wc -l <"$L")" 1
 
 # --- the leaf rule: a failure upstream of an all_done leaf does not fail the run ---
