@@ -21,9 +21,14 @@
 
 /* Every statement the store runs more than once, prepared on first use:
  * X(id, what it is doing for error messages, SQL).
- * EVENT_APPEND is one statement so that the check and the insert are atomic
- * across processes: it inserts only when seq is last + 1, so a duplicate or
- * a gap inserts nothing. */
+ * EVENT_APPEND inserts only when EVENT_PREV finds seq - 1 (a gap inserts
+ * nothing) and the primary key refuses a duplicate; the engine appends in
+ * BEGIN IMMEDIATE transactions, so the check and the insert are atomic
+ * across processes.
+ * RUNS_CLAIMABLE is three disjoint index searches (runs running and not
+ * leased, runs parked and due, runs parked with a signal or a request: the
+ * partial index runs_flagged) with no sort and no temporary table: it runs
+ * on every claim of a worker, whatever the number of parked runs. */
 #define RUN_COLS                                                                              \
     "workflow_id, run_id, name, program_hash, status, input, output, error, created_ms,"      \
     " updated_ms"
@@ -89,11 +94,20 @@
       "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0"                \
       " WHERE run_id = ?1")                                                                   \
     X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
-      "SELECT run_id, owner FROM runs WHERE status IN ('running', 'waiting')"                 \
-      " AND (owner IS NULL OR lease_until < ?1 OR owner LIKE ?3)"                             \
-      " AND ((status = 'running' AND wake_at IS NULL) OR wake_at <= ?1"                      \
-      "      OR signal_pending = 1 OR request IS NOT NULL)"                                   \
-      " ORDER BY coalesce(wake_at, 0), created_ms LIMIT ?2")
+      "SELECT run_id, owner FROM runs WHERE status = 'running'"                               \
+      " AND (wake_at IS NULL OR wake_at <= ?1) AND (owner IS NULL OR lease_until < ?1)"       \
+      " UNION ALL SELECT run_id, owner FROM runs WHERE status = 'waiting' AND wake_at <= ?1"  \
+      " AND (owner IS NULL OR lease_until < ?1)"                                              \
+      " UNION ALL SELECT run_id, owner FROM runs"                                             \
+      " WHERE (signal_pending = 1 OR request IS NOT NULL) AND +status IN ('running', 'waiting')" \
+      " AND (wake_at > ?1 OR (+status = 'waiting' AND wake_at IS NULL))"                      \
+      " AND (owner IS NULL OR lease_until < ?1)"                                              \
+      " LIMIT ?2")                                                                            \
+    X(RUNS_LEASED_LOCAL, "finding runs to execute",                                           \
+      "SELECT run_id, owner FROM runs WHERE owner >= ?2 AND owner < ?3 AND owner <> ?4"       \
+      " AND lease_until >= ?1 AND status IN ('running', 'waiting')"                           \
+      " AND (status = 'running' OR wake_at <= ?1 OR signal_pending = 1 OR request IS NOT NULL)" \
+      " ORDER BY created_ms")
 
 enum {
 #define X(id, what, sql) ST_##id,
@@ -113,6 +127,13 @@ static const char *const stmt_what[ST_COUNT] = {
     STORE_STMTS(X)
 #undef X
 };
+
+/* Runs with a signal or a request waiting: the claim finds them without
+ * scanning every parked run. (Added to databases of version 2 that lack
+ * it when they are opened; the schema version is unchanged.) */
+#define RUNS_FLAGGED_SQL                                                                      \
+    "CREATE INDEX IF NOT EXISTS runs_flagged ON runs(status)"                                 \
+    " WHERE signal_pending = 1 OR request IS NOT NULL"
 
 static const char schema_sql[] =
     "CREATE TABLE programs ("
@@ -139,6 +160,7 @@ static const char schema_sql[] =
     "  wake_at INTEGER,"    /* parked: when its first timer is due */
     "  signal_pending INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX runs_wake ON runs(status, wake_at);"
+    RUNS_FLAGGED_SQL ";"
     "CREATE TABLE signals ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  run_id TEXT NOT NULL,"
@@ -330,7 +352,14 @@ static int version_error(store *s, int64_t version, std_err *e)
  * an existing one. */
 static int schema_check(store *s, int64_t version, std_err *e)
 {
-    if (version == STORE_SCHEMA_VERSION) return 0;
+    if (version == STORE_SCHEMA_VERSION) {
+        int64_t has = 1;
+        int rc;
+        if (one_value(s, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_flagged'", &has, NULL, 0, &rc) == 0 &&
+            has == 0) /* best effort: a read-only database works without it, slower */
+            sqlite3_exec(s->db, RUNS_FLAGGED_SQL, NULL, NULL, NULL);
+        return 0;
+    }
     if (version != 0) return version_error(s, version, e);
 
     /* Decide again under the write lock: another process may be creating
@@ -883,7 +912,7 @@ int store_run_unpark(store *s, const char *run_id, std_err *e)
     return run_done(s, ST_RUN_UNPARK, e) ? -1 : 0;
 }
 
-int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+int store_runs_claimable(store *s, int64_t now, int limit,
                          void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
                          std_err *e)
 {
@@ -891,12 +920,34 @@ int store_runs_claimable(store *s, int64_t now, int limit, const char *local_own
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int(q, 2, limit);
-    bind_text(q, 3, local_owners);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_CLAIMABLE, rc, e);
+    return 0;
+}
+
+int store_runs_leased_by(store *s, int64_t now, const char *prefix, const char *self,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUNS_LEASED_LOCAL, e);
+    if (!q) return -1;
+    /* owners in [prefix, prefix with its last byte + 1): an index range */
+    size_t n = strlen(prefix);
+    char *hi = dup_str(prefix);
+    if (n) hi[n - 1]++;
+    sqlite3_bind_int64(q, 1, now);
+    bind_text(q, 2, prefix);
+    sqlite3_bind_text(q, 3, hi, -1, SQLITE_TRANSIENT);
+    bind_text(q, 4, self);
+    free(hi);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_LEASED_LOCAL, rc, e);
     return 0;
 }
 

@@ -115,10 +115,15 @@ int store_signal_consume(store *s, int64_t id, std_err *e);
  * its lease is released. Unparking marks it running again. */
 int store_run_park(store *s, const char *run_id, const char *owner, int64_t wake_at, std_err *e);
 int store_run_unpark(store *s, const char *run_id, std_err *e);
-/* Runs a worker may take now: running or waiting, not leased (or leased by
- * an owner matching the LIKE pattern local_owners, for the caller to check),
- * and due (timer, signal or request). */
-int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+/* Runs a worker may take now: running or waiting, not leased or with an
+ * expired lease, and due (timer, signal or request); oldest due first. */
+int store_runs_claimable(store *s, int64_t now, int limit,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e);
+/* Runs that would be claimable but for an unexpired lease held by an owner
+ * that begins with prefix (another than self): for the caller to take over
+ * when that owner is known dead. */
+int store_runs_leased_by(store *s, int64_t now, const char *prefix, const char *self,
                          void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
                          std_err *e);
 
