@@ -128,6 +128,9 @@ struct vm_engine {
     json_t *results;     /* run_id -> {status, output, error} */
     char owner[128];     /* this process, as a lease holder */
     int acts_live;       /* activities not yet freed (cancelled ones until reaped) */
+    int txn;             /* the engine's write transaction is open (see txn_open) */
+    int txn_starts;      /* runs recorded in it */
+    int64_t txn_ms;      /* when it was opened */
     uint64_t tick;       /* the lease/request timer */
     int64_t next_sweep;  /* worker: when to look for runs of dead local processes */
     unsigned ticks;
@@ -136,6 +139,25 @@ struct vm_engine {
 };
 
 /* ---- recording --------------------------------------------------------- */
+
+/* The engine's write transaction. A new run is recorded into it (not in a
+ * transaction of its own) and the next flush commits it together with the
+ * events of the turn: a run is durable, with its input, before any of its
+ * effects starts (effects start only after a flush), and a run that has
+ * only pure steps costs one commit. While it is open the engine holds the
+ * database's write lock, so a drive flushes once it has been open for
+ * TXN_HOLD_MS. */
+#define TXN_HOLD_MS 250
+
+static int txn_open(vm_engine *g, std_err *e)
+{
+    if (g->txn) return 0;
+    if (store_begin(g->st, e) != 0) return -1;
+    g->txn = 1;
+    g->txn_starts = 0;
+    g->txn_ms = std_now_ms();
+    return 0;
+}
 
 static void record(exec *x, const char *type, json_t *payload)
 {
@@ -169,11 +191,11 @@ static int flush(vm_engine *g)
         drop_pending(g);
         return 0;
     }
-    if (g->npev == 0 && json_array_size(g->finish_rows) == 0 && json_array_size(g->consumed) == 0 &&
-        json_array_size(g->unparks) == 0)
+    if (!g->txn && g->npev == 0 && json_array_size(g->finish_rows) == 0 &&
+        json_array_size(g->consumed) == 0 && json_array_size(g->unparks) == 0)
         return 0;
     std_err *e = &g->fatal;
-    int rc = store_begin(g->st, e);
+    int rc = txn_open(g, e);
     size_t i;
     json_t *row;
     /* first, so that a run finished in this batch ends finished */
@@ -203,6 +225,7 @@ static int flush(vm_engine *g)
         store_rollback(g->st);
         g->failed = 1;
     }
+    g->txn = 0;
     json_array_clear(g->consumed);
     json_array_clear(g->unparks);
     if (rc == 0 && g->o.kill_after_event > 0)
@@ -514,6 +537,9 @@ static exec *find_exec(vm_engine *g, const char *run_id)
     return NULL;
 }
 
+static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
+                      json_t *input, const char *owner, char run_id[64], std_err *e);
+
 /* Start (or find again, after a crash) the child run of call step c. Its
  * workflow id is derived from the parent's, the step and the command, so a
  * resumed parent finds the child it started instead of starting another. */
@@ -564,11 +590,8 @@ static void start_call(exec *x, cmd *c)
             return;
         }
         int rc = -1;
-        if (p && detach) { /* recorded for a worker; not ours to drive */
-            rc = store_begin(g->st, &e);
-            if (rc == 0) rc = vm_record_run(g->st, p, NULL, wid, input, NULL, run_id, &e);
-            if (rc == 0) rc = store_commit(g->st, &e);
-            if (rc != 0) store_rollback(g->st);
+        if (p && detach) { /* recorded for a worker (by the next flush); not ours to drive */
+            rc = record_new(g, p, NULL, wid, input, NULL, run_id, &e);
             vm_program_free(p);
         } else if (p) {
             rc = vm_engine_start(g, p, NULL, wid, input, run_id, &e);
@@ -1125,6 +1148,7 @@ static void drive(exec *x)
             progressed = 1;
         }
         if (!progressed) return;
+        if (x->g->txn && std_now_ms() - x->g->txn_ms >= TXN_HOLD_MS) flush(x->g); /* see txn_open */
     }
 }
 
@@ -1189,7 +1213,7 @@ static void tick(std_loop *l, void *ud)
             if (c->status == CMD_RUNNING && !strcmp(step_kind(x, c), "wait")) take_signal(x, c);
         }
     }
-    if (++g->ticks % 20 == 0 && g->execs) { /* one commit for every lease */
+    if (++g->ticks % 20 == 0 && g->execs && !g->txn) { /* one commit for every lease */
         int rc = store_begin(g->st, &e);
         for (exec *x = g->execs; x && rc == 0; x = x->next)
             if (!x->done && store_run_lease(g->st, x->run_id, g->owner, std_now_ms() + LEASE_MS, &e) < 0) rc = -1;
@@ -1361,6 +1385,7 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
 void vm_engine_free(vm_engine *g)
 {
     if (!g) return;
+    if (g->txn) flush(g); /* runs started and never driven stay recorded */
     while (g->execs) {
         exec *x = g->execs;
         g->execs = x->next;
@@ -1419,15 +1444,35 @@ int vm_record_run_at(store *st, vm_program *prog, const char *source, const char
     return rc;
 }
 
+/* Record a new run into the engine's transaction (committed by the next
+ * flush). A failure leaves the transaction as it was. */
+static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
+                      json_t *input, const char *owner, char run_id[64], std_err *e)
+{
+    int rc = txn_open(g, e);
+    if (rc == 0 && (rc = store_savepoint(g->st, e)) == 0) {
+        rc = vm_record_run(g->st, prog, source, workflow_id, input, owner, run_id, e);
+        store_savepoint_end(g->st, rc == 0);
+    }
+    if (rc == 0) {
+        g->txn_starts++;
+    } else if (g->txn && !store_in_txn(g->st)) {
+        /* SQLite ended the transaction itself (an I/O error): the runs
+         * recorded in it are lost, which only the whole engine can report */
+        g->txn = 0;
+        if (g->txn_starts > 0 && !g->failed) {
+            g->fatal = *e;
+            g->failed = 1;
+        }
+    }
+    return rc;
+}
+
 int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
                     const char *workflow_id, json_t *input, char run_id[64], std_err *e)
 {
     int64_t now = std_now_ms();
-    int rc = store_begin(g->st, e);
-    if (rc == 0) rc = vm_record_run(g->st, prog, source, workflow_id, input, g->owner, run_id, e);
-    if (rc == 0) rc = store_commit(g->st, e);
-    if (rc != 0) store_rollback(g->st);
-    if (rc != 0) {
+    if (record_new(g, prog, source, workflow_id, input, g->owner, run_id, e) != 0) {
         vm_program_free(prog);
         return -1;
     }
@@ -1578,6 +1623,7 @@ static void park_idle(vm_engine *g)
 {
     int open = 0, rc = 0;
     std_err e = {0};
+    if (g->txn) return; /* (a turn ends with it committed) */
     for (exec *x = g->execs; x && rc == 0; x = x->next) {
         if (x->done || x->parked || !(x->running > 0 && x->running == x->waits && x->rpos >= x->nres &&
                                       !x->parent_cmd && !x->pending_request))
@@ -1657,6 +1703,7 @@ int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e)
         }
         free(queued);
         start_continuations(g);
+        dirty = g->txn && !g->failed; /* runs recorded since the flush: commit them this turn */
         for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
     }
     if (g->failed) {
@@ -1717,6 +1764,10 @@ static void on_leased_local(void *ud, const char *run_id, const char *owner)
 int vm_engine_claim(vm_engine *g, int max, std_err *e)
 {
     if (max <= 0) return 0;
+    if (g->txn && flush(g) != 0) {
+        *e = g->fatal;
+        return -1;
+    }
     claim_ctx c = {g, json_array(), NULL};
     if (store_runs_claimable(g->st, std_now_ms(), max, on_claimable, &c, e) != 0) {
         json_decref(c.ids);

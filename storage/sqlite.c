@@ -36,6 +36,9 @@
     X(BEGIN, "beginning a transaction", "BEGIN IMMEDIATE")                                    \
     X(COMMIT, "committing", "COMMIT")                                                         \
     X(ROLLBACK, "rolling back", "ROLLBACK")                                                   \
+    X(SAVEPOINT, "beginning a savepoint", "SAVEPOINT part")                                   \
+    X(RELEASE_SP, "releasing a savepoint", "RELEASE part")                                    \
+    X(ROLLBACK_SP, "rolling back a savepoint", "ROLLBACK TO part")                            \
     X(PROGRAM_PUT, "storing a program",                                                       \
       "INSERT OR IGNORE INTO programs(hash, name, source_file, source, code, created_ms)"      \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
@@ -476,6 +479,26 @@ void store_rollback(store *s)
     }
     if (!sqlite3_get_autocommit(s->db)) /* e.g. a statement still pending */
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
+
+int store_savepoint(store *s, std_err *e)
+{
+    if (!stmt(s, ST_SAVEPOINT, e)) return -1;
+    return run_done(s, ST_SAVEPOINT, e);
+}
+
+void store_savepoint_end(store *s, int keep)
+{
+    if (!keep && stmt(s, ST_ROLLBACK_SP, NULL)) {
+        sqlite3_step(s->st[ST_ROLLBACK_SP]);
+        sqlite3_reset(s->st[ST_ROLLBACK_SP]);
+    }
+    if (stmt(s, ST_RELEASE_SP, NULL)) {
+        sqlite3_step(s->st[ST_RELEASE_SP]);
+        sqlite3_reset(s->st[ST_RELEASE_SP]);
+    }
 }
 
 /* ---- programs ---------------------------------------------------------------- */

@@ -57,6 +57,13 @@ void store_close(store *s);
 int store_begin(store *s, std_err *e);
 int store_commit(store *s, std_err *e);
 void store_rollback(store *s);
+/* 1 while a transaction is open (SQLite ends one by itself on some I/O
+ * errors: a caller that kept one open can tell). */
+int store_in_txn(store *s);
+/* A savepoint inside the open transaction: store_savepoint_end keeps what
+ * was written since (keep) or undoes it, and ends the savepoint. */
+int store_savepoint(store *s, std_err *e);
+void store_savepoint_end(store *s, int keep);
 
 /* Programs are stored once per hash; putting an existing hash is a no-op. */
 int store_program_put(store *s, const char *hash, const char *name, const char *source_file,

@@ -1,10 +1,33 @@
-# claim.sh — batched claims. A worker takes the leases of a whole claim in one
-# transaction; each lease is still a conditional update under the write lock,
-# so two workers woken by the same due time never take the same run: every
-# effect runs once, and both workers take part. Parking is batched the same
-# way (one commit per turn), and a FULL worker fires many due timers with far
-# fewer fsyncs than runs.
+# commits.sh — what shares a commit, and what must be committed first.
+# 1. A new run is recorded in the engine's transaction and committed with the
+#    first events of its turn: an effect still sees, from another connection,
+#    the run, its input and its own step_started before it starts.
+# 2. Batched claims: a worker takes the leases of a whole claim in one
+#    transaction; each lease is still a conditional update under the write
+#    lock, so two workers woken by the same due time never take the same run:
+#    every effect runs once, and both workers take part. Parking is batched
+#    the same way (one commit per turn), and a FULL worker fires many due
+#    timers with far fewer fsyncs than runs.
 . tests/lib.sh
+
+# --- 1. the run and the effect's step_started are committed before it starts ------
+cat >"$T/sees.yaml" <<'Y'
+wfdsl: 1
+name: sees
+input:
+  db: {type: string}
+steps:
+  - id: pure
+    lua: return 41
+  - id: look
+    shell:
+      argv: [sqlite3, "${input.db}", "select r.input || ' ' || group_concat(e.type, ',') from runs r join events e using(run_id) where r.workflow_id = 'sees-1' group by r.run_id"]
+output: ${ steps.look.stdout }
+Y
+run_wf run "$T/sees.yaml" --id sees-1 --input "{\"db\": \"$WFDSL_DB\"}"
+eq "a run whose first steps are pure completes" "$RC" 0
+contains "its effect saw the run and its input committed" "$OUT" '{\"db\":'
+contains "... and every event before its own start" "$OUT" "run_started,step_scheduled,step_started,step_completed,step_scheduled,step_started"
 
 N=300
 AT=$(($(date +%s) + 8))
