@@ -106,7 +106,7 @@ struct exec {
 typedef struct pending_event {
     exec *x;
     int64_t seq;
-    char *type;
+    const char *type;   /* a literal */
     int64_t time_ms;
     char *payload;
 } pending_event;
@@ -169,20 +169,26 @@ static void record(exec *x, const char *type, json_t *payload)
         g->pev = realloc(g->pev, g->cappev * sizeof *g->pev);
         if (!g->pev) abort();
     }
-    g->pev[g->npev++] = (pending_event){x, ++x->last_event, strdup(type), std_now_ms(), text};
+    g->pev[g->npev++] = (pending_event){x, ++x->last_event, type, std_now_ms(), text};
 }
 
 /* Write every pending event and run status in one transaction. */
 static void drop_pending(vm_engine *g)
 {
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     g->npev = 0;
     json_array_clear(g->finish_rows);
     json_array_clear(g->consumed);
     json_array_clear(g->unparks);
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const pending_event *p = a, *q = b;
+    if (p->x != q->x) return (uintptr_t)p->x < (uintptr_t)q->x ? -1 : 1;
+    return p->seq < q->seq ? -1 : p->seq > q->seq;
 }
 
 static int flush(vm_engine *g)
@@ -203,6 +209,9 @@ static int flush(vm_engine *g)
         if (rc != 0) break;
         rc = store_run_unpark(g->st, json_string_value(row), e);
     }
+    /* each run's events together, in order: the store checks a run's
+     * sequence once per batch, and the inserts follow the table's key */
+    qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
     for (i = 0; rc == 0 && i < g->npev; i++) {
         pending_event *p = &g->pev[i];
         rc = store_event_append(g->st, p->x->run_id, p->seq, p->type, p->time_ms, p->payload, e);
@@ -232,7 +241,6 @@ static int flush(vm_engine *g)
         for (size_t k = 0; k < g->npev; k++)
             if (g->pev[k].seq >= g->o.kill_after_event) raise(SIGKILL);
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     g->npev = 0;
@@ -1392,7 +1400,6 @@ void vm_engine_free(vm_engine *g)
         free_exec(x);
     }
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     free(g->pev);

@@ -201,6 +201,11 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
+    /* the last event appended in the open transaction: the next one of the
+     * same run needs no look-up of its predecessor (no other process can
+     * write while it is open) */
+    char last_run[64];
+    int64_t last_seq;
 };
 
 static char *dup_str(const char *s)
@@ -460,18 +465,21 @@ void store_close(store *s)
 
 int store_begin(store *s, std_err *e)
 {
+    s->last_seq = 0;
     if (!stmt(s, ST_BEGIN, e)) return -1;
     return run_done(s, ST_BEGIN, e);
 }
 
 int store_commit(store *s, std_err *e)
 {
+    s->last_seq = 0;
     if (!stmt(s, ST_COMMIT, e)) return -1;
     return run_done(s, ST_COMMIT, e);
 }
 
 void store_rollback(store *s)
 {
+    s->last_seq = 0;
     if (sqlite3_get_autocommit(s->db)) return; /* nothing open (or already rolled back) */
     if (stmt(s, ST_ROLLBACK, NULL)) {
         sqlite3_step(s->st[ST_ROLLBACK]);
@@ -692,7 +700,10 @@ int store_event_append(store *s, const char *run_id, int64_t seq, const char *ty
      * INSERT ... SELECT on the same table would materialize a temporary
      * table per event); a duplicate is caught by the primary key */
     if (seq < 1) goto conflict;
-    if (seq > 1) {
+    int in_txn = !sqlite3_get_autocommit(s->db);
+    int known = in_txn && s->last_seq > 0 && seq == s->last_seq + 1 && !strcmp(s->last_run, run_id);
+    s->last_seq = 0;
+    if (seq > 1 && !known) {
         sqlite3_stmt *p = stmt(s, ST_EVENT_PREV, e);
         if (!p) return -1;
         bind_text(p, 1, run_id);
@@ -716,7 +727,13 @@ int store_event_append(store *s, const char *run_id, int64_t seq, const char *ty
     }
     if (rc != SQLITE_DONE) return step_fail(s, ST_EVENT_APPEND, rc, e);
     sqlite3_reset(q);
-    if (sqlite3_changes(s->db) == 1) return 0;
+    if (sqlite3_changes(s->db) == 1) {
+        if (in_txn && strlen(run_id) < sizeof s->last_run) {
+            strcpy(s->last_run, run_id);
+            s->last_seq = seq;
+        }
+        return 0;
+    }
 
 conflict:
     /* Not the next seq: a duplicate or a gap. Say which (cold path). */
