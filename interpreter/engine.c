@@ -220,10 +220,11 @@ static int flush(vm_engine *g)
         if (rc != 0) break;
         const char *rid = json_string_value(json_array_get(row, 0));
         const char *status = json_string_value(json_array_get(row, 1));
-        if (status) /* NULL: a replayed run that was finished already; only release it */
-            rc = store_run_finish(g->st, rid, status, json_string_value(json_array_get(row, 2)),
-                                  json_string_value(json_array_get(row, 3)), e);
-        if (rc == 0) rc = store_run_release(g->st, rid, g->owner, e);
+        if (status)
+            rc = store_run_end(g->st, rid, g->owner, status, json_string_value(json_array_get(row, 2)),
+                               json_string_value(json_array_get(row, 3)), e);
+        else /* a replayed run that was finished already: only release it */
+            rc = store_run_release(g->st, rid, g->owner, e);
     }
     json_array_foreach(g->consumed, i, row) {
         if (rc != 0) break;

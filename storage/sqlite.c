@@ -53,6 +53,11 @@
     X(RUN_FINISH, "finishing a run",                                                          \
       "UPDATE runs SET status = ?2, output = coalesce(?3, output),"                           \
       " error = coalesce(?4, error), updated_ms = ?5 WHERE run_id = ?1")                      \
+    X(RUN_END, "finishing a run",                                                             \
+      "UPDATE runs SET status = ?2, output = coalesce(?3, output),"                           \
+      " error = coalesce(?4, error), updated_ms = ?5,"                                        \
+      " lease_until = CASE WHEN owner = ?6 THEN NULL ELSE lease_until END,"                   \
+      " owner = CASE WHEN owner = ?6 THEN NULL ELSE owner END WHERE run_id = ?1")             \
     X(RUN_SET_STATUS, "setting a run's status",                                               \
       "UPDATE runs SET status = ?2, updated_ms = ?3 WHERE run_id = ?1")                       \
     X(RUNS_ALL, "listing runs",                                                               \
@@ -440,8 +445,10 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
         std_errf(e, "storage", "%s: cannot use WAL mode (journal mode stays %s)", path, mode);
         goto fail;
     }
-    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL"
-                                             : "PRAGMA synchronous = FULL",
+    /* a page cache (allocated as used) that holds a group commit of
+     * thousands of events without spilling pages to the WAL mid-transaction */
+    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
+                                             : "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384",
              "setting durability", e))
         goto fail;
     if (schema_check(s, version, e)) goto fail;
@@ -627,6 +634,21 @@ int store_run_finish(store *s, const char *run_id, const char *status, const cha
     bind_text(q, 4, error);
     sqlite3_bind_int64(q, 5, std_now_ms());
     if (run_done(s, ST_RUN_FINISH, e)) return -1;
+    return run_updated(s, run_id, e);
+}
+
+int store_run_end(store *s, const char *run_id, const char *owner, const char *status,
+                  const char *output, const char *error, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_END, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, status);
+    bind_text(q, 3, output);
+    bind_text(q, 4, error);
+    sqlite3_bind_int64(q, 5, std_now_ms());
+    bind_text(q, 6, owner);
+    if (run_done(s, ST_RUN_END, e)) return -1;
     return run_updated(s, run_id, e);
 }
 

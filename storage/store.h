@@ -78,6 +78,9 @@ int store_run_get(store *s, const char *id, store_run *out, std_err *e);
 /* Set status and, when not NULL, output and error (JSON text). */
 int store_run_finish(store *s, const char *run_id, const char *status, const char *output,
                      const char *error, std_err *e);
+/* store_run_finish and store_run_release (of owner's lease) in one statement. */
+int store_run_end(store *s, const char *run_id, const char *owner, const char *status,
+                  const char *output, const char *error, std_err *e);
 int store_run_set_status(store *s, const char *run_id, const char *status, std_err *e);
 /* Runs, newest first; status may be NULL for all; limit <= 0 for no limit. */
 int store_runs_list(store *s, const char *status, int limit, store_run **runs, size_t *n,
