@@ -421,6 +421,12 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* Keep the -wal file when the last connection closes (after its
+     * checkpoint, so the database file alone still holds everything): the
+     * next process neither creates it again (a directory fsync) nor pays
+     * its unlink. */
+    int persist = 1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 
     /* The first read of the file: tells a database from anything else. */
     int64_t version = 0;
