@@ -453,8 +453,8 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
     }
     /* a page cache (allocated as used) that holds a group commit of
      * thousands of events without spilling pages to the WAL mid-transaction */
-    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
-                                             : "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384",
+    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192"
+                                             : "PRAGMA synchronous = FULL; PRAGMA cache_size = -8192",
              "setting durability", e))
         goto fail;
     if (schema_check(s, version, e)) goto fail;

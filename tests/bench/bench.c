@@ -29,12 +29,13 @@
  *   startup     `wfdsl run samples/hello.yaml --db DIR/bench.db`, a whole
  *               process, median of 20 (and at --durability normal)
  *   parked      100,000 runs recorded (vm_record_run, one transaction), each
- *               taken to a 1 h sleep by `wfdsl worker --concurrency 1000
- *               --durability normal` (stated: parking is commit-bound at
- *               FULL): the worker's peak RSS (VmHWM) once all are parked
+ *               taken to a 1 h sleep by `wfdsl worker --concurrency 1000`
+ *               (FULL): the worker's peak RSS (VmHWM) once all are parked
  *   timers      10,000 runs sleeping until one absolute time, parked by a
- *               worker at normal, then fired by a new worker at FULL:
+ *               worker, then fired by a new worker (both FULL):
  *               completions per second from the due time
+ *   asl         tests/bench/map1000.asl.json by `wfdsl run` (FULL), and by
+ *               aws-local-stepfunctions in node when it is available
  * The binary for startup, parked and timers is $WFDSL (default ./wfdsl).
  * Prints one table and writes the same figures as flat JSON (default
  * bench-results.json); a figure that could not be measured is null.
@@ -1110,8 +1111,8 @@ static int64_t wait_count(sqlite3 *h, const char *sql, int64_t n, double cap_s, 
 
 static double park_rate = NAN; /* runs/s the parked scenario saw, for the timers' margin */
 
-/* 100k runs to a 1 h sleep under one worker at --durability normal (stated:
- * at FULL, parking is commit-bound and would not fit the time of the bench). */
+/* 100k runs to a 1 h sleep under one worker (FULL: a turn's runs are parked
+ * in one transaction). */
 static void bench_parked(void)
 {
     const char *text = "wfdsl: 1\nname: bench-parked\nsteps:\n  - id: hello\n    lua: return 1\n"
@@ -1125,7 +1126,7 @@ static void bench_parked(void)
     say("parked: %d runs recorded in %.2f s", n, now_s() - t0);
     sqlite3 *h = open_raw();
     if (!h) return;
-    pid_t pid = start_worker("normal");
+    pid_t pid = start_worker("full");
     long peak = 0;
     t0 = now_s();
     int64_t waiting = wait_count(h,
@@ -1144,12 +1145,11 @@ static void bench_parked(void)
         return;
     }
     figs[F_PARKED].v = peak / 1024.0;
-    note(F_PARKED, "--durability normal; %d parked in %.1f s", n, t);
+    note(F_PARKED, "FULL; %d parked in %.1f s", n, t);
 }
 
-/* 10k runs sleeping until one absolute time: parked by a worker at
- * --durability normal, then fired by a new worker at FULL; completions per
- * second from the due time. */
+/* 10k runs sleeping until one absolute time: parked by a worker, then fired
+ * by a new worker (both FULL); completions per second from the due time. */
 static void bench_timers(void)
 {
     const char *text = "wfdsl: 1\nname: bench-timer\ninput:\n  at: {type: number}\nsteps:\n"
@@ -1167,7 +1167,7 @@ static void bench_timers(void)
     say("timers: %d runs recorded in %.2f s, due in %.1f s", n, now_s() - t0, (due_ms - std_now_ms()) / 1e3);
     sqlite3 *h = open_raw();
     if (!h) return;
-    pid_t pid = start_worker("normal");
+    pid_t pid = start_worker("full");
     int64_t parked = wait_count(h,
                                 "SELECT count(*) FROM runs WHERE status = 'waiting' AND name = 'bench-timer'",
                                 n, (due_ms - std_now_ms() - 1200) / 1e3, &pid, NULL);
