@@ -49,6 +49,16 @@ typedef enum cmd_status {
     CMD_DONE
 } cmd_status;
 
+/* A program loaded from the store, shared by the runs in memory that run
+ * it (a worker resuming 1,000 runs of one workflow loads it once); freed
+ * with its last run. Programs are never changed once loaded. */
+typedef struct shared_prog {
+    char hash[65];
+    vm_program *p;
+    int refs;
+    struct shared_prog *next;
+} shared_prog;
+
 typedef struct exec exec;
 
 typedef struct cmd {
@@ -100,6 +110,7 @@ struct exec {
     json_t *secrets;    /* name -> value, read from the environment */
     uint64_t deadline_timer; /* whole-run timeout */
     int64_t deadline_ms;
+    shared_prog *sp;    /* prog is shared (NULL: owned by this run) */
     exec *next;
 };
 
@@ -122,6 +133,7 @@ struct vm_engine {
     json_t *finish_rows; /* runs to mark finished at the next flush: [[run_id, status, out, err]] */
     json_t *consumed;    /* signal ids consumed by events of this batch */
     json_t *unparks;     /* run ids claimed from the store: marked running at the next flush */
+    shared_prog *progs;  /* programs loaded from the store, in use */
     json_t *continuations; /* continue_as_new: [[program text, workflow id, input]] */
     cmd **to_start;      /* effects waiting for the commit of their events */
     size_t nstart, capstart;
@@ -1258,7 +1270,19 @@ static void free_exec(exec *x)
     free(x->cmds);
     if (x->deadline_timer) std_loop_timer_cancel(x->g->loop, x->deadline_timer);
     vm_run_free(x->vm);
-    vm_program_free(x->prog);
+    if (x->sp) { /* the last run of a shared program frees it */
+        if (--x->sp->refs == 0) {
+            for (shared_prog **pp = &x->g->progs; *pp; pp = &(*pp)->next)
+                if (*pp == x->sp) {
+                    *pp = x->sp->next;
+                    break;
+                }
+            vm_program_free(x->sp->p);
+            free(x->sp);
+        }
+    } else {
+        vm_program_free(x->prog);
+    }
     store_events_free(x->hist, x->nhist);
     json_decref(x->hsched);
     json_decref(x->hfinal);
@@ -1526,7 +1550,11 @@ static int take_lease(vm_engine *g, const char *run_id, std_err *e)
 static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_err *e)
 {
     vm_program *prog = forced;
+    shared_prog *sp = NULL;
     if (!prog) {
+        for (sp = g->progs; sp && strcmp(sp->hash, r->program_hash ? r->program_hash : ""); sp = sp->next) {}
+    }
+    if (!prog && !sp) {
         std_buf code = {0};
         int got = store_program_get(g->st, r->program_hash, &code, e);
         if (got <= 0) {
@@ -1536,8 +1564,21 @@ static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_e
         prog = vm_program_load(code.p, code.len, e);
         std_buf_free(&code);
         if (!prog) return -1;
+        if (strlen(r->program_hash) < sizeof sp->hash) {
+            sp = calloc(1, sizeof *sp);
+            if (!sp) abort();
+            snprintf(sp->hash, sizeof sp->hash, "%s", r->program_hash);
+            sp->p = prog;
+            sp->next = g->progs;
+            g->progs = sp;
+        }
+    }
+    if (sp) {
+        prog = sp->p;
+        sp->refs++;
     }
     exec *x = new_exec(g, r->run_id, r->workflow_id, prog);
+    x->sp = sp;
     if (load_run(g, x, e) == 0) return 0;
     for (exec **pp = &g->execs; *pp; pp = &(*pp)->next) /* out of the engine's list */
         if (*pp == x) {
