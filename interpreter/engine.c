@@ -49,6 +49,16 @@ typedef enum cmd_status {
     CMD_DONE
 } cmd_status;
 
+/* A program loaded from the store, shared by the runs in memory that run
+ * it (a worker resuming 1,000 runs of one workflow loads it once); freed
+ * with its last run. Programs are never changed once loaded. */
+typedef struct shared_prog {
+    char hash[65];
+    vm_program *p;
+    int refs;
+    struct shared_prog *next;
+} shared_prog;
+
 typedef struct exec exec;
 
 typedef struct cmd {
@@ -100,13 +110,14 @@ struct exec {
     json_t *secrets;    /* name -> value, read from the environment */
     uint64_t deadline_timer; /* whole-run timeout */
     int64_t deadline_ms;
+    shared_prog *sp;    /* prog is shared (NULL: owned by this run) */
     exec *next;
 };
 
 typedef struct pending_event {
     exec *x;
     int64_t seq;
-    char *type;
+    const char *type;   /* a literal */
     int64_t time_ms;
     char *payload;
 } pending_event;
@@ -121,19 +132,44 @@ struct vm_engine {
     size_t npev, cappev;
     json_t *finish_rows; /* runs to mark finished at the next flush: [[run_id, status, out, err]] */
     json_t *consumed;    /* signal ids consumed by events of this batch */
+    json_t *unparks;     /* run ids claimed from the store: marked running at the next flush */
+    shared_prog *progs;  /* programs loaded from the store, in use */
     json_t *continuations; /* continue_as_new: [[program text, workflow id, input]] */
     cmd **to_start;      /* effects waiting for the commit of their events */
     size_t nstart, capstart;
     json_t *results;     /* run_id -> {status, output, error} */
     char owner[128];     /* this process, as a lease holder */
     int acts_live;       /* activities not yet freed (cancelled ones until reaped) */
+    int txn;             /* the engine's write transaction is open (see txn_open) */
+    int txn_starts;      /* runs recorded in it */
+    int64_t txn_ms;      /* when it was opened */
     uint64_t tick;       /* the lease/request timer */
+    int64_t next_sweep;  /* worker: when to look for runs of dead local processes */
     unsigned ticks;
     std_err fatal;
     int failed;
 };
 
 /* ---- recording --------------------------------------------------------- */
+
+/* The engine's write transaction. A new run is recorded into it (not in a
+ * transaction of its own) and the next flush commits it together with the
+ * events of the turn: a run is durable, with its input, before any of its
+ * effects starts (effects start only after a flush), and a run that has
+ * only pure steps costs one commit. While it is open the engine holds the
+ * database's write lock, so a drive flushes once it has been open for
+ * TXN_HOLD_MS. */
+#define TXN_HOLD_MS 250
+
+static int txn_open(vm_engine *g, std_err *e)
+{
+    if (g->txn) return 0;
+    if (store_begin(g->st, e) != 0) return -1;
+    g->txn = 1;
+    g->txn_starts = 0;
+    g->txn_ms = std_now_ms();
+    return 0;
+}
 
 static void record(exec *x, const char *type, json_t *payload)
 {
@@ -145,19 +181,26 @@ static void record(exec *x, const char *type, json_t *payload)
         g->pev = realloc(g->pev, g->cappev * sizeof *g->pev);
         if (!g->pev) abort();
     }
-    g->pev[g->npev++] = (pending_event){x, ++x->last_event, strdup(type), std_now_ms(), text};
+    g->pev[g->npev++] = (pending_event){x, ++x->last_event, type, std_now_ms(), text};
 }
 
 /* Write every pending event and run status in one transaction. */
 static void drop_pending(vm_engine *g)
 {
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     g->npev = 0;
     json_array_clear(g->finish_rows);
     json_array_clear(g->consumed);
+    json_array_clear(g->unparks);
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const pending_event *p = a, *q = b;
+    if (p->x != q->x) return (uintptr_t)p->x < (uintptr_t)q->x ? -1 : 1;
+    return p->seq < q->seq ? -1 : p->seq > q->seq;
 }
 
 static int flush(vm_engine *g)
@@ -166,24 +209,34 @@ static int flush(vm_engine *g)
         drop_pending(g);
         return 0;
     }
-    if (g->npev == 0 && json_array_size(g->finish_rows) == 0 && json_array_size(g->consumed) == 0)
+    if (!g->txn && g->npev == 0 && json_array_size(g->finish_rows) == 0 &&
+        json_array_size(g->consumed) == 0 && json_array_size(g->unparks) == 0)
         return 0;
     std_err *e = &g->fatal;
-    int rc = store_begin(g->st, e);
-    for (size_t i = 0; rc == 0 && i < g->npev; i++) {
+    int rc = txn_open(g, e);
+    size_t i;
+    json_t *row;
+    /* first, so that a run finished in this batch ends finished */
+    json_array_foreach(g->unparks, i, row) {
+        if (rc != 0) break;
+        rc = store_run_unpark(g->st, json_string_value(row), e);
+    }
+    /* each run's events together, in order: the store checks a run's
+     * sequence once per batch, and the inserts follow the table's key */
+    qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
+    for (i = 0; rc == 0 && i < g->npev; i++) {
         pending_event *p = &g->pev[i];
         rc = store_event_append(g->st, p->x->run_id, p->seq, p->type, p->time_ms, p->payload, e);
     }
-    size_t i;
-    json_t *row;
     json_array_foreach(g->finish_rows, i, row) {
         if (rc != 0) break;
         const char *rid = json_string_value(json_array_get(row, 0));
         const char *status = json_string_value(json_array_get(row, 1));
-        if (status) /* NULL: a replayed run that was finished already; only release it */
-            rc = store_run_finish(g->st, rid, status, json_string_value(json_array_get(row, 2)),
-                                  json_string_value(json_array_get(row, 3)), e);
-        if (rc == 0) rc = store_run_release(g->st, rid, g->owner, e);
+        if (status)
+            rc = store_run_end(g->st, rid, g->owner, status, json_string_value(json_array_get(row, 2)),
+                               json_string_value(json_array_get(row, 3)), e);
+        else /* a replayed run that was finished already: only release it */
+            rc = store_run_release(g->st, rid, g->owner, e);
     }
     json_array_foreach(g->consumed, i, row) {
         if (rc != 0) break;
@@ -194,12 +247,13 @@ static int flush(vm_engine *g)
         store_rollback(g->st);
         g->failed = 1;
     }
+    g->txn = 0;
     json_array_clear(g->consumed);
+    json_array_clear(g->unparks);
     if (rc == 0 && g->o.kill_after_event > 0)
         for (size_t k = 0; k < g->npev; k++)
             if (g->pev[k].seq >= g->o.kill_after_event) raise(SIGKILL);
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     g->npev = 0;
@@ -505,6 +559,9 @@ static exec *find_exec(vm_engine *g, const char *run_id)
     return NULL;
 }
 
+static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
+                      json_t *input, const char *owner, char run_id[64], std_err *e);
+
 /* Start (or find again, after a crash) the child run of call step c. Its
  * workflow id is derived from the parent's, the step and the command, so a
  * resumed parent finds the child it started instead of starting another. */
@@ -555,11 +612,8 @@ static void start_call(exec *x, cmd *c)
             return;
         }
         int rc = -1;
-        if (p && detach) { /* recorded for a worker; not ours to drive */
-            rc = store_begin(g->st, &e);
-            if (rc == 0) rc = vm_record_run(g->st, p, NULL, wid, input, NULL, run_id, &e);
-            if (rc == 0) rc = store_commit(g->st, &e);
-            if (rc != 0) store_rollback(g->st);
+        if (p && detach) { /* recorded for a worker (by the next flush); not ours to drive */
+            rc = record_new(g, p, NULL, wid, input, NULL, run_id, &e);
             vm_program_free(p);
         } else if (p) {
             rc = vm_engine_start(g, p, NULL, wid, input, run_id, &e);
@@ -1120,6 +1174,7 @@ static void drive(exec *x)
             progressed = 1;
         }
         if (!progressed) return;
+        if (x->g->txn && std_now_ms() - x->g->txn_ms >= TXN_HOLD_MS) flush(x->g); /* see txn_open */
     }
 }
 
@@ -1184,9 +1239,13 @@ static void tick(std_loop *l, void *ud)
             if (c->status == CMD_RUNNING && !strcmp(step_kind(x, c), "wait")) take_signal(x, c);
         }
     }
-    if (++g->ticks % 20 == 0)
-        for (exec *x = g->execs; x; x = x->next)
-            if (!x->done) store_run_lease(g->st, x->run_id, g->owner, std_now_ms() + LEASE_MS, &e);
+    if (++g->ticks % 20 == 0 && g->execs && !g->txn) { /* one commit for every lease */
+        int rc = store_begin(g->st, &e);
+        for (exec *x = g->execs; x && rc == 0; x = x->next)
+            if (!x->done && store_run_lease(g->st, x->run_id, g->owner, std_now_ms() + LEASE_MS, &e) < 0) rc = -1;
+        if (rc == 0) rc = store_commit(g->st, &e);
+        if (rc != 0) store_rollback(g->st);
+    }
 }
 
 /* ---- runs -------------------------------------------------------------- */
@@ -1216,7 +1275,19 @@ static void free_exec(exec *x)
     free(x->cmds);
     if (x->deadline_timer) std_loop_timer_cancel(x->g->loop, x->deadline_timer);
     vm_run_free(x->vm);
-    vm_program_free(x->prog);
+    if (x->sp) { /* the last run of a shared program frees it */
+        if (--x->sp->refs == 0) {
+            for (shared_prog **pp = &x->g->progs; *pp; pp = &(*pp)->next)
+                if (*pp == x->sp) {
+                    *pp = x->sp->next;
+                    break;
+                }
+            vm_program_free(x->sp->p);
+            free(x->sp);
+        }
+    } else {
+        vm_program_free(x->prog);
+    }
     store_events_free(x->hist, x->nhist);
     json_decref(x->hsched);
     json_decref(x->hfinal);
@@ -1347,6 +1418,7 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
     g->http = std_http_new(g->loop);
     g->finish_rows = json_array();
     g->consumed = json_array();
+    g->unparks = json_array();
     g->continuations = json_array();
     g->results = json_object();
     char host[64] = "host", rnd[33];
@@ -1361,19 +1433,20 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
 void vm_engine_free(vm_engine *g)
 {
     if (!g) return;
+    if (g->txn) flush(g); /* runs started and never driven stay recorded */
     while (g->execs) {
         exec *x = g->execs;
         g->execs = x->next;
         free_exec(x);
     }
     for (size_t k = 0; k < g->npev; k++) {
-        free(g->pev[k].type);
         free(g->pev[k].payload);
     }
     free(g->pev);
     free(g->to_start);
     json_decref(g->finish_rows);
     json_decref(g->consumed);
+    json_decref(g->unparks);
     json_decref(g->continuations);
     json_decref(g->results);
     if (g->tick) std_loop_timer_cancel(g->loop, g->tick);
@@ -1419,15 +1492,35 @@ int vm_record_run_at(store *st, vm_program *prog, const char *source, const char
     return rc;
 }
 
+/* Record a new run into the engine's transaction (committed by the next
+ * flush). A failure leaves the transaction as it was. */
+static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
+                      json_t *input, const char *owner, char run_id[64], std_err *e)
+{
+    int rc = txn_open(g, e);
+    if (rc == 0 && (rc = store_savepoint(g->st, e)) == 0) {
+        rc = vm_record_run(g->st, prog, source, workflow_id, input, owner, run_id, e);
+        store_savepoint_end(g->st, rc == 0);
+    }
+    if (rc == 0) {
+        g->txn_starts++;
+    } else if (g->txn && !store_in_txn(g->st)) {
+        /* SQLite ended the transaction itself (an I/O error): the runs
+         * recorded in it are lost, which only the whole engine can report */
+        g->txn = 0;
+        if (g->txn_starts > 0 && !g->failed) {
+            g->fatal = *e;
+            g->failed = 1;
+        }
+    }
+    return rc;
+}
+
 int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
                     const char *workflow_id, json_t *input, char run_id[64], std_err *e)
 {
     int64_t now = std_now_ms();
-    int rc = store_begin(g->st, e);
-    if (rc == 0) rc = vm_record_run(g->st, prog, source, workflow_id, input, g->owner, run_id, e);
-    if (rc == 0) rc = store_commit(g->st, e);
-    if (rc != 0) store_rollback(g->st);
-    if (rc != 0) {
+    if (record_new(g, prog, source, workflow_id, input, g->owner, run_id, e) != 0) {
         vm_program_free(prog);
         return -1;
     }
@@ -1450,67 +1543,101 @@ int vm_engine_resume(vm_engine *g, const char *id, char run_id[64], std_err *e)
 
 static int load_run(vm_engine *g, exec *x, std_err *e);
 
+/* Take (or renew) run_id's lease for g: 1 if taken, 0 if a live process
+ * holds it, -1 on a storage error. A holder of this host whose process is
+ * gone (kill -9, crash) is taken over at once. */
+static int take_lease(vm_engine *g, const char *run_id, std_err *e)
+{
+    int leased = store_run_lease(g->st, run_id, g->owner, std_now_ms() + LEASE_MS, e);
+    if (leased == 0) {
+        char *owner = NULL;
+        int64_t until = 0;
+        store_run_lease_info(g->st, run_id, &owner, &until, e);
+        if (owner && vm_owner_is_dead(owner))
+            leased = store_run_lease_steal(g->st, run_id, g->owner, std_now_ms() + LEASE_MS, owner, e);
+        free(owner);
+    }
+    return leased;
+}
+
+/* Load run r (its lease taken, or not needed for a replay) into g, on
+ * forced or on its stored program: 0, or -1 with e filled and nothing left
+ * in g (the lease is the caller's to release). */
+static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_err *e)
+{
+    vm_program *prog = forced;
+    shared_prog *sp = NULL;
+    if (!prog) {
+        for (sp = g->progs; sp && strcmp(sp->hash, r->program_hash ? r->program_hash : ""); sp = sp->next) {}
+    }
+    if (!prog && !sp) {
+        std_buf code = {0};
+        int got = store_program_get(g->st, r->program_hash, &code, e);
+        if (got <= 0) {
+            if (got == 0) std_errf(e, "storage", "program %.12s of run %s is missing", r->program_hash, r->run_id);
+            return -1;
+        }
+        prog = vm_program_load(code.p, code.len, e);
+        std_buf_free(&code);
+        if (!prog) return -1;
+        if (strlen(r->program_hash) < sizeof sp->hash) {
+            sp = calloc(1, sizeof *sp);
+            if (!sp) abort();
+            snprintf(sp->hash, sizeof sp->hash, "%s", r->program_hash);
+            sp->p = prog;
+            sp->next = g->progs;
+            g->progs = sp;
+        }
+    }
+    if (sp) {
+        prog = sp->p;
+        sp->refs++;
+    }
+    exec *x = new_exec(g, r->run_id, r->workflow_id, prog);
+    x->sp = sp;
+    if (load_run(g, x, e) == 0) return 0;
+    for (exec **pp = &g->execs; *pp; pp = &(*pp)->next) /* out of the engine's list */
+        if (*pp == x) {
+            *pp = x->next;
+            break;
+        }
+    free_exec(x);
+    return -1;
+}
+
 int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char run_id[64], std_err *e)
 {
     store_run r = {0};
     int found = store_run_get(g->st, id, &r, e);
     if (found <= 0) {
+        vm_program_free(forced);
         if (found == 0) std_errf(e, "notfound", "no run with id '%s'", id);
         return -1;
     }
     snprintf(run_id, 64, "%s", r.run_id);
-    std_buf code = {0};
-    int got = store_program_get(g->st, r.program_hash, &code, e);
-    if (got <= 0) {
-        if (got == 0) std_errf(e, "storage", "program %.12s of run %s is missing", r.program_hash, r.run_id);
-        store_run_clear(&r);
-        return -1;
-    }
-    vm_program *prog = forced ? forced : vm_program_load(code.p, code.len, e);
-    std_buf_free(&code);
-    if (!prog) {
-        store_run_clear(&r);
-        return -1;
-    }
     /* a replay only reads: no lease */
-    int leased = g->o.replay_only ? 1 : store_run_lease(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, e);
+    int leased = g->o.replay_only ? 1 : take_lease(g, r.run_id, e);
     if (leased == 0) {
-        /* held by a process of this host that is gone (kill -9, crash): take it over */
         char *owner = NULL;
         int64_t until = 0;
         store_run_lease_info(g->st, r.run_id, &owner, &until, e);
-        if (owner && vm_owner_is_dead(owner))
-            leased = store_run_lease_steal(g->st, r.run_id, g->owner, std_now_ms() + LEASE_MS, owner, e);
+        std_errf(e, "leased",
+                 "run %s is being executed by another process (%s); its lease expires in %llds "
+                 "if that process is gone",
+                 r.workflow_id, owner ? owner : "?", (long long)((until - std_now_ms()) / 1000 + 1));
         free(owner);
     }
     if (leased <= 0) {
-        if (leased == 0) {
-            char *owner = NULL;
-            int64_t until = 0;
-            store_run_lease_info(g->st, r.run_id, &owner, &until, e);
-            std_errf(e, "leased",
-                     "run %s is being executed by another process (%s); its lease expires in %llds "
-                     "if that process is gone",
-                     r.workflow_id, owner ? owner : "?", (long long)((until - std_now_ms()) / 1000 + 1));
-            free(owner);
-        }
         store_run_clear(&r);
-        vm_program_free(prog);
+        vm_program_free(forced);
         return -1;
     }
-    exec *x = new_exec(g, r.run_id, r.workflow_id, prog);
-    store_run_clear(&r);
-    int rc = load_run(g, x, e);
-    if (rc != 0) { /* not loaded: out of the engine's list, lease released */
+    int rc = load_exec(g, &r, forced, e);
+    if (rc != 0 && !g->o.replay_only) { /* not loaded: lease released */
         std_err e2 = {0};
-        if (!g->o.replay_only) store_run_release(g->st, x->run_id, g->owner, &e2);
-        for (exec **pp = &g->execs; *pp; pp = &(*pp)->next)
-            if (*pp == x) {
-                *pp = x->next;
-                break;
-            }
-        free_exec(x);
+        store_run_release(g->st, r.run_id, g->owner, &e2);
     }
+    store_run_clear(&r);
     return rc;
 }
 
@@ -1539,9 +1666,9 @@ static int load_run(vm_engine *g, exec *x, std_err *e)
 /* A run whose next timer is closer than this stays in memory. */
 #define PARK_MIN_MS 1000
 
-/* Park x: it waits only on timers and signals, so it leaves memory; the
- * store keeps when its first timer is due. */
-static int park(exec *x)
+/* When a run that waits only on timers and signals is next due (0: only
+ * signals), or -1 when that is too soon to leave memory. */
+static int64_t park_wake(exec *x)
 {
     int64_t wake = 0;
     for (size_t i = 0; i < x->ncmds; i++) {
@@ -1551,25 +1678,52 @@ static int park(exec *x)
     }
     if (x->deadline_ms > 0 && (wake == 0 || x->deadline_ms < wake)) wake = x->deadline_ms;
     if (wake > 0 && wake - std_now_ms() < PARK_MIN_MS) return -1; /* due soon: stay */
+    return wake;
+}
+
+/* Park the runs of this turn that wait only on timers and signals: they
+ * leave memory, the store keeps when their first timer is due. One
+ * transaction for all of them (their events are committed already). */
+static void park_idle(vm_engine *g)
+{
+    int open = 0, rc = 0;
     std_err e = {0};
-    if (store_run_park(x->g->st, x->run_id, x->g->owner, wake, &e) != 0) return -1;
-    x->parked = 1;
-    return 0;
+    if (g->txn) return; /* (a turn ends with it committed) */
+    for (exec *x = g->execs; x && rc == 0; x = x->next) {
+        if (x->done || x->parked || !(x->running > 0 && x->running == x->waits && x->rpos >= x->nres &&
+                                      !x->parent_cmd && !x->pending_request))
+            continue;
+        int64_t wake = park_wake(x);
+        if (wake < 0) continue;
+        if (!open && (rc = store_begin(g->st, &e)) != 0) break;
+        open = 1;
+        rc = store_run_park(g->st, x->run_id, g->owner, wake, &e);
+        x->parked = 1;
+    }
+    if (open && rc == 0) rc = store_commit(g->st, &e);
+    if (open && rc != 0) { /* none parked: they stay in memory */
+        store_rollback(g->st);
+        for (exec *x = g->execs; x; x = x->next)
+            if (!x->done) x->parked = 0;
+    }
 }
 
 /* Unlink and free the runs that finished or parked (the worker keeps only
  * what is in flight in memory). */
-static void drop_idle(vm_engine *g)
+static int drop_idle(vm_engine *g)
 {
+    int n = 0;
     for (exec **pp = &g->execs; *pp;) {
         exec *x = *pp;
         if (x->done || x->parked) {
             *pp = x->next;
             free_exec(x);
+            n++;
         } else {
             pp = &x->next;
         }
     }
+    return n;
 }
 
 /* Start the next runs of continue_as_new: same workflow id, new run id,
@@ -1614,21 +1768,20 @@ int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e)
         }
         free(queued);
         start_continuations(g);
+        dirty = g->txn && !g->failed; /* runs recorded since the flush: commit them this turn */
         for (exec *x = g->execs; x; x = x->next) dirty |= !x->done && x->dirty;
     }
     if (g->failed) {
         *e = g->fatal;
         return -1;
     }
+    if (g->o.park) park_idle(g);
     int live = 0;
-    for (exec *x = g->execs; x; x = x->next) {
-        if (x->done || x->parked) continue;
-        if (g->o.park && x->running > 0 && x->running == x->waits && x->rpos >= x->nres && !x->parent_cmd &&
-            !x->pending_request && park(x) == 0)
-            continue;
-        live += x->running > 0;
-    }
-    drop_idle(g); /* finished runs leave memory; their results stay in g->results */
+    for (exec *x = g->execs; x; x = x->next)
+        if (!x->done && !x->parked) live += x->running > 0;
+    /* finished runs leave memory (their results stay in g->results); when
+     * some did, the caller may have room for more: no wait this time */
+    if (drop_idle(g) > 0 && max_wait_ms > 0) max_wait_ms = 0;
     if (!live && g->acts_live == 0 && max_wait_ms < 0) return 0; /* nothing left to wait for */
     if (std_loop_run_once(g->loop, live || g->acts_live ? (max_wait_ms < 0 ? -1 : max_wait_ms)
                                                         : (max_wait_ms < 0 ? 0 : max_wait_ms)) < 0)
@@ -1648,48 +1801,103 @@ int vm_engine_run(vm_engine *g, std_err *e)
 typedef struct claim_ctx {
     vm_engine *g;
     json_t *ids;
+    json_t *dead;  /* owner -> true/false, asked once per claim */
 } claim_ctx;
 
 static void on_claimable(void *ud, const char *run_id, const char *owner)
 {
     claim_ctx *c = ud;
-    if (owner && *owner && strcmp(owner, c->g->owner) != 0 && !vm_owner_is_dead(owner)) {
-        /* a live local owner; only an expired lease of another host is ours to take */
-        std_err e = {0};
-        char *o = NULL;
-        int64_t until = 0;
-        store_run_lease_info(c->g->st, run_id, &o, &until, &e);
-        int expired = until < std_now_ms();
-        free(o);
-        if (!expired) return;
-    }
-    for (exec *x = c->g->execs; x; x = x->next)
-        if (!strcmp(x->run_id, run_id)) return;
+    if (find_exec(c->g, run_id)) return; /* ours already (an expired lease of our own) */
     json_array_append_new(c->ids, json_string(run_id));
 }
+
+/* A run leased by another process of this host: ours to take if it is gone. */
+static void on_leased_local(void *ud, const char *run_id, const char *owner)
+{
+    claim_ctx *c = ud;
+    json_t *d = json_object_get(c->dead, owner);
+    if (!d) {
+        d = json_boolean(vm_owner_is_dead(owner));
+        json_object_set_new(c->dead, owner, d);
+    }
+    if (json_is_true(d) && !find_exec(c->g, run_id)) json_array_append_new(c->ids, json_string(run_id));
+}
+
+/* How often a worker looks for runs held by dead processes of its host. */
+#define SWEEP_MS 1000
 
 int vm_engine_claim(vm_engine *g, int max, std_err *e)
 {
     if (max <= 0) return 0;
-    char host[80] = "host", pat[100];
-    gethostname(host, sizeof host - 1);
-    snprintf(pat, sizeof pat, "%s/%%", host);
-    claim_ctx c = {g, json_array()};
-    if (store_runs_claimable(g->st, std_now_ms(), max, pat, on_claimable, &c, e) != 0) {
+    if (g->txn && flush(g) != 0) {
+        *e = g->fatal;
+        return -1;
+    }
+    claim_ctx c = {g, json_array(), NULL};
+    if (store_runs_claimable(g->st, std_now_ms(), max, on_claimable, &c, e) != 0) {
         json_decref(c.ids);
         return -1;
     }
-    int n = 0;
+    int64_t now = std_now_ms();
+    if ((int)json_array_size(c.ids) < max && now >= g->next_sweep) {
+        char host[80] = "host", prefix[100];
+        gethostname(host, sizeof host - 1);
+        snprintf(prefix, sizeof prefix, "%s/", host);
+        g->next_sweep = now + SWEEP_MS;
+        c.dead = json_object();
+        int rc = store_runs_leased_by(g->st, now, prefix, g->owner, on_leased_local, &c, e);
+        json_decref(c.dead);
+        if (rc != 0) {
+            json_decref(c.ids);
+            return -1;
+        }
+        while ((int)json_array_size(c.ids) > max) json_array_remove(c.ids, json_array_size(c.ids) - 1);
+    }
+    /* The leases of the whole claim in one transaction: one commit however
+     * many runs. Each lease is still a conditional update under the write
+     * lock, so of two workers claiming the same run one gets it. Nothing of
+     * a run is executed before its lease is committed. */
+    json_t *taken = json_array();
     size_t i;
     json_t *id;
+    std_err le = {0};
+    int rc = json_array_size(c.ids) ? store_begin(g->st, &le) : 0;
     json_array_foreach(c.ids, i, id) {
-        char run_id[64];
-        std_err e2 = {0};
-        if (vm_engine_resume(g, json_string_value(id), run_id, &e2) != 0) continue; /* taken */
-        store_run_unpark(g->st, run_id, &e2);
-        n++;
+        if (rc != 0) break;
+        int l = take_lease(g, json_string_value(id), &le);
+        if (l < 0) rc = -1;
+        else if (l > 0) json_array_append(taken, id);
     }
+    if (rc == 0 && json_array_size(c.ids)) rc = store_commit(g->st, &le);
     json_decref(c.ids);
+    if (rc != 0) { /* e.g. busy past the timeout: nothing taken, the next claim tries again */
+        store_rollback(g->st);
+        json_decref(taken);
+        return 0;
+    }
+    int n = 0;
+    json_t *failed = json_array();
+    json_array_foreach(taken, i, id) {
+        std_err e2 = {0};
+        store_run r = {0};
+        if (store_run_get(g->st, json_string_value(id), &r, &e2) > 0 && load_exec(g, &r, NULL, &e2) == 0) {
+            /* marked running by the next flush, before any event of it */
+            json_array_append(g->unparks, id);
+            n++;
+        } else {
+            json_array_append(failed, id);
+        }
+        store_run_clear(&r);
+    }
+    if (json_array_size(failed)) { /* runs it cannot load stay as they are, for another worker */
+        std_err e2 = {0};
+        int frc = store_begin(g->st, &e2);
+        json_array_foreach(failed, i, id) if (frc == 0) frc = store_run_release(g->st, json_string_value(id), g->owner, &e2);
+        if (frc == 0) frc = store_commit(g->st, &e2);
+        if (frc != 0) store_rollback(g->st);
+    }
+    json_decref(failed);
+    json_decref(taken);
     return n;
 }
 

@@ -21,9 +21,14 @@
 
 /* Every statement the store runs more than once, prepared on first use:
  * X(id, what it is doing for error messages, SQL).
- * EVENT_APPEND is one statement so that the check and the insert are atomic
- * across processes: it inserts only when seq is last + 1, so a duplicate or
- * a gap inserts nothing. */
+ * EVENT_APPEND inserts only when EVENT_PREV finds seq - 1 (a gap inserts
+ * nothing) and the primary key refuses a duplicate; the engine appends in
+ * BEGIN IMMEDIATE transactions, so the check and the insert are atomic
+ * across processes.
+ * RUNS_CLAIMABLE is three disjoint index searches (runs running and not
+ * leased, runs parked and due, runs parked with a signal or a request: the
+ * partial index runs_flagged) with no sort and no temporary table: it runs
+ * on every claim of a worker, whatever the number of parked runs. */
 #define RUN_COLS                                                                              \
     "workflow_id, run_id, name, program_hash, status, input, output, error, created_ms,"      \
     " updated_ms"
@@ -31,6 +36,9 @@
     X(BEGIN, "beginning a transaction", "BEGIN IMMEDIATE")                                    \
     X(COMMIT, "committing", "COMMIT")                                                         \
     X(ROLLBACK, "rolling back", "ROLLBACK")                                                   \
+    X(SAVEPOINT, "beginning a savepoint", "SAVEPOINT part")                                   \
+    X(RELEASE_SP, "releasing a savepoint", "RELEASE part")                                    \
+    X(ROLLBACK_SP, "rolling back a savepoint", "ROLLBACK TO part")                            \
     X(PROGRAM_PUT, "storing a program",                                                       \
       "INSERT OR IGNORE INTO programs(hash, name, source_file, source, code, created_ms)"      \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                     \
@@ -45,6 +53,11 @@
     X(RUN_FINISH, "finishing a run",                                                          \
       "UPDATE runs SET status = ?2, output = coalesce(?3, output),"                           \
       " error = coalesce(?4, error), updated_ms = ?5 WHERE run_id = ?1")                      \
+    X(RUN_END, "finishing a run",                                                             \
+      "UPDATE runs SET status = ?2, output = coalesce(?3, output),"                           \
+      " error = coalesce(?4, error), updated_ms = ?5,"                                        \
+      " lease_until = CASE WHEN owner = ?6 THEN NULL ELSE lease_until END,"                   \
+      " owner = CASE WHEN owner = ?6 THEN NULL ELSE owner END WHERE run_id = ?1")             \
     X(RUN_SET_STATUS, "setting a run's status",                                               \
       "UPDATE runs SET status = ?2, updated_ms = ?3 WHERE run_id = ?1")                       \
     X(RUNS_ALL, "listing runs",                                                               \
@@ -89,11 +102,21 @@
       "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0"                \
       " WHERE run_id = ?1")                                                                   \
     X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
-      "SELECT run_id, owner FROM runs WHERE status IN ('running', 'waiting')"                 \
-      " AND (owner IS NULL OR lease_until < ?1 OR owner LIKE ?3)"                             \
-      " AND ((status = 'running' AND wake_at IS NULL) OR wake_at <= ?1"                      \
-      "      OR signal_pending = 1 OR request IS NOT NULL)"                                   \
-      " ORDER BY coalesce(wake_at, 0), created_ms LIMIT ?2")
+      "SELECT run_id, owner FROM runs WHERE status = 'running'"                               \
+      " AND (wake_at IS NULL OR wake_at <= ?1) AND (owner IS NULL OR lease_until < ?1)"       \
+      " UNION ALL SELECT run_id, owner FROM runs WHERE status = 'waiting' AND wake_at <= ?1"  \
+      " AND (owner IS NULL OR lease_until < ?1)"                                              \
+      " UNION ALL SELECT run_id, owner FROM runs"                                             \
+      " WHERE (signal_pending = 1 OR request IS NOT NULL) AND +status IN ('running', 'waiting')" \
+      " AND (wake_at > ?1 OR (+status = 'waiting' AND wake_at IS NULL))"                      \
+      " AND (owner IS NULL OR lease_until < ?1)"                                              \
+      " LIMIT ?2")                                                                            \
+    X(SCHEDULES_ALL, "listing schedules", "SELECT name, data FROM schedules ORDER BY name")    \
+    X(RUNS_LEASED_LOCAL, "finding runs to execute",                                           \
+      "SELECT run_id, owner FROM runs WHERE owner >= ?2 AND owner < ?3 AND owner <> ?4"       \
+      " AND lease_until >= ?1 AND status IN ('running', 'waiting')"                           \
+      " AND (status = 'running' OR wake_at <= ?1 OR signal_pending = 1 OR request IS NOT NULL)" \
+      " ORDER BY created_ms")
 
 enum {
 #define X(id, what, sql) ST_##id,
@@ -113,6 +136,13 @@ static const char *const stmt_what[ST_COUNT] = {
     STORE_STMTS(X)
 #undef X
 };
+
+/* Runs with a signal or a request waiting: the claim finds them without
+ * scanning every parked run. (Added to databases of version 2 that lack
+ * it when they are opened; the schema version is unchanged.) */
+#define RUNS_FLAGGED_SQL                                                                      \
+    "CREATE INDEX IF NOT EXISTS runs_flagged ON runs(status)"                                 \
+    " WHERE signal_pending = 1 OR request IS NOT NULL"
 
 static const char schema_sql[] =
     "CREATE TABLE programs ("
@@ -139,6 +169,7 @@ static const char schema_sql[] =
     "  wake_at INTEGER,"    /* parked: when its first timer is due */
     "  signal_pending INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX runs_wake ON runs(status, wake_at);"
+    RUNS_FLAGGED_SQL ";"
     "CREATE TABLE signals ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  run_id TEXT NOT NULL,"
@@ -176,6 +207,11 @@ struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[ST_COUNT];
+    /* the last event appended in the open transaction: the next one of the
+     * same run needs no look-up of its predecessor (no other process can
+     * write while it is open) */
+    char last_run[64];
+    int64_t last_seq;
 };
 
 static char *dup_str(const char *s)
@@ -330,7 +366,14 @@ static int version_error(store *s, int64_t version, std_err *e)
  * an existing one. */
 static int schema_check(store *s, int64_t version, std_err *e)
 {
-    if (version == STORE_SCHEMA_VERSION) return 0;
+    if (version == STORE_SCHEMA_VERSION) {
+        int64_t has = 1;
+        int rc;
+        if (one_value(s, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_flagged'", &has, NULL, 0, &rc) == 0 &&
+            has == 0) /* best effort: a read-only database works without it, slower */
+            sqlite3_exec(s->db, RUNS_FLAGGED_SQL, NULL, NULL, NULL);
+        return 0;
+    }
     if (version != 0) return version_error(s, version, e);
 
     /* Decide again under the write lock: another process may be creating
@@ -379,6 +422,12 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* Keep the -wal file when the last connection closes (after its
+     * checkpoint, so the database file alone still holds everything): the
+     * next process neither creates it again (a directory fsync) nor pays
+     * its unlink. */
+    int persist = 1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 
     /* The first read of the file: tells a database from anything else. */
     int64_t version = 0;
@@ -403,8 +452,10 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
         std_errf(e, "storage", "%s: cannot use WAL mode (journal mode stays %s)", path, mode);
         goto fail;
     }
-    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL"
-                                             : "PRAGMA synchronous = FULL",
+    /* a page cache (allocated as used) that holds a group commit of
+     * thousands of events without spilling pages to the WAL mid-transaction */
+    if (exec(s, d == STORE_DURABILITY_NORMAL ? "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192"
+                                             : "PRAGMA synchronous = FULL; PRAGMA cache_size = -8192",
              "setting durability", e))
         goto fail;
     if (schema_check(s, version, e)) goto fail;
@@ -428,18 +479,21 @@ void store_close(store *s)
 
 int store_begin(store *s, std_err *e)
 {
+    s->last_seq = 0;
     if (!stmt(s, ST_BEGIN, e)) return -1;
     return run_done(s, ST_BEGIN, e);
 }
 
 int store_commit(store *s, std_err *e)
 {
+    s->last_seq = 0;
     if (!stmt(s, ST_COMMIT, e)) return -1;
     return run_done(s, ST_COMMIT, e);
 }
 
 void store_rollback(store *s)
 {
+    s->last_seq = 0;
     if (sqlite3_get_autocommit(s->db)) return; /* nothing open (or already rolled back) */
     if (stmt(s, ST_ROLLBACK, NULL)) {
         sqlite3_step(s->st[ST_ROLLBACK]);
@@ -447,6 +501,26 @@ void store_rollback(store *s)
     }
     if (!sqlite3_get_autocommit(s->db)) /* e.g. a statement still pending */
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_in_txn(store *s) { return !sqlite3_get_autocommit(s->db); }
+
+int store_savepoint(store *s, std_err *e)
+{
+    if (!stmt(s, ST_SAVEPOINT, e)) return -1;
+    return run_done(s, ST_SAVEPOINT, e);
+}
+
+void store_savepoint_end(store *s, int keep)
+{
+    if (!keep && stmt(s, ST_ROLLBACK_SP, NULL)) {
+        sqlite3_step(s->st[ST_ROLLBACK_SP]);
+        sqlite3_reset(s->st[ST_ROLLBACK_SP]);
+    }
+    if (stmt(s, ST_RELEASE_SP, NULL)) {
+        sqlite3_step(s->st[ST_RELEASE_SP]);
+        sqlite3_reset(s->st[ST_RELEASE_SP]);
+    }
 }
 
 /* ---- programs ---------------------------------------------------------------- */
@@ -570,6 +644,21 @@ int store_run_finish(store *s, const char *run_id, const char *status, const cha
     return run_updated(s, run_id, e);
 }
 
+int store_run_end(store *s, const char *run_id, const char *owner, const char *status,
+                  const char *output, const char *error, std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUN_END, e);
+    if (!q) return -1;
+    bind_text(q, 1, run_id);
+    bind_text(q, 2, status);
+    bind_text(q, 3, output);
+    bind_text(q, 4, error);
+    sqlite3_bind_int64(q, 5, std_now_ms());
+    bind_text(q, 6, owner);
+    if (run_done(s, ST_RUN_END, e)) return -1;
+    return run_updated(s, run_id, e);
+}
+
 int store_run_set_status(store *s, const char *run_id, const char *status, std_err *e)
 {
     sqlite3_stmt *q = stmt(s, ST_RUN_SET_STATUS, e);
@@ -640,7 +729,10 @@ int store_event_append(store *s, const char *run_id, int64_t seq, const char *ty
      * INSERT ... SELECT on the same table would materialize a temporary
      * table per event); a duplicate is caught by the primary key */
     if (seq < 1) goto conflict;
-    if (seq > 1) {
+    int in_txn = !sqlite3_get_autocommit(s->db);
+    int known = in_txn && s->last_seq > 0 && seq == s->last_seq + 1 && !strcmp(s->last_run, run_id);
+    s->last_seq = 0;
+    if (seq > 1 && !known) {
         sqlite3_stmt *p = stmt(s, ST_EVENT_PREV, e);
         if (!p) return -1;
         bind_text(p, 1, run_id);
@@ -664,7 +756,13 @@ int store_event_append(store *s, const char *run_id, int64_t seq, const char *ty
     }
     if (rc != SQLITE_DONE) return step_fail(s, ST_EVENT_APPEND, rc, e);
     sqlite3_reset(q);
-    if (sqlite3_changes(s->db) == 1) return 0;
+    if (sqlite3_changes(s->db) == 1) {
+        if (in_txn && strlen(run_id) < sizeof s->last_run) {
+            strcpy(s->last_run, run_id);
+            s->last_seq = seq;
+        }
+        return 0;
+    }
 
 conflict:
     /* Not the next seq: a duplicate or a gap. Say which (cold path). */
@@ -883,7 +981,7 @@ int store_run_unpark(store *s, const char *run_id, std_err *e)
     return run_done(s, ST_RUN_UNPARK, e) ? -1 : 0;
 }
 
-int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+int store_runs_claimable(store *s, int64_t now, int limit,
                          void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
                          std_err *e)
 {
@@ -891,12 +989,34 @@ int store_runs_claimable(store *s, int64_t now, int limit, const char *local_own
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int(q, 2, limit);
-    bind_text(q, 3, local_owners);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_CLAIMABLE, rc, e);
+    return 0;
+}
+
+int store_runs_leased_by(store *s, int64_t now, const char *prefix, const char *self,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e)
+{
+    sqlite3_stmt *q = stmt(s, ST_RUNS_LEASED_LOCAL, e);
+    if (!q) return -1;
+    /* owners in [prefix, prefix with its last byte + 1): an index range */
+    size_t n = strlen(prefix);
+    char *hi = dup_str(prefix);
+    if (n) hi[n - 1]++;
+    sqlite3_bind_int64(q, 1, now);
+    bind_text(q, 2, prefix);
+    sqlite3_bind_text(q, 3, hi, -1, SQLITE_TRANSIENT);
+    bind_text(q, 4, self);
+    free(hi);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return step_fail(s, ST_RUNS_LEASED_LOCAL, rc, e);
     return 0;
 }
 
@@ -957,13 +1077,15 @@ int store_schedule_delete(store *s, const char *name, std_err *e)
 int store_schedules_all(store *s, void (*cb)(void *ud, const char *name, const char *data), void *ud,
                         std_err *e)
 {
-    sqlite3_stmt *q = prep(s, "SELECT name, data FROM schedules ORDER BY name", "listing schedules", e, "");
+    /* (prepared once: every worker asks four times a second) */
+    sqlite3_stmt *q = stmt(s, ST_SCHEDULES_ALL, e);
     if (!q) return -1;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
         cb(ud, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, rc, "listing schedules");
+    if (rc != SQLITE_DONE) return step_fail(s, ST_SCHEDULES_ALL, rc, e);
+    sqlite3_reset(q);
+    return 0;
 }
 
 int store_slot_claim(store *s, const char *name, int64_t slot_ms, const char *kind,

@@ -57,6 +57,13 @@ void store_close(store *s);
 int store_begin(store *s, std_err *e);
 int store_commit(store *s, std_err *e);
 void store_rollback(store *s);
+/* 1 while a transaction is open (SQLite ends one by itself on some I/O
+ * errors: a caller that kept one open can tell). */
+int store_in_txn(store *s);
+/* A savepoint inside the open transaction: store_savepoint_end keeps what
+ * was written since (keep) or undoes it, and ends the savepoint. */
+int store_savepoint(store *s, std_err *e);
+void store_savepoint_end(store *s, int keep);
 
 /* Programs are stored once per hash; putting an existing hash is a no-op. */
 int store_program_put(store *s, const char *hash, const char *name, const char *source_file,
@@ -71,6 +78,9 @@ int store_run_get(store *s, const char *id, store_run *out, std_err *e);
 /* Set status and, when not NULL, output and error (JSON text). */
 int store_run_finish(store *s, const char *run_id, const char *status, const char *output,
                      const char *error, std_err *e);
+/* store_run_finish and store_run_release (of owner's lease) in one statement. */
+int store_run_end(store *s, const char *run_id, const char *owner, const char *status,
+                  const char *output, const char *error, std_err *e);
 int store_run_set_status(store *s, const char *run_id, const char *status, std_err *e);
 /* Runs, newest first; status may be NULL for all; limit <= 0 for no limit. */
 int store_runs_list(store *s, const char *status, int limit, store_run **runs, size_t *n,
@@ -115,10 +125,15 @@ int store_signal_consume(store *s, int64_t id, std_err *e);
  * its lease is released. Unparking marks it running again. */
 int store_run_park(store *s, const char *run_id, const char *owner, int64_t wake_at, std_err *e);
 int store_run_unpark(store *s, const char *run_id, std_err *e);
-/* Runs a worker may take now: running or waiting, not leased (or leased by
- * an owner matching the LIKE pattern local_owners, for the caller to check),
- * and due (timer, signal or request). */
-int store_runs_claimable(store *s, int64_t now, int limit, const char *local_owners,
+/* Runs a worker may take now: running or waiting, not leased or with an
+ * expired lease, and due (timer, signal or request); oldest due first. */
+int store_runs_claimable(store *s, int64_t now, int limit,
+                         void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
+                         std_err *e);
+/* Runs that would be claimable but for an unexpired lease held by an owner
+ * that begins with prefix (another than self): for the caller to take over
+ * when that owner is known dead. */
+int store_runs_leased_by(store *s, int64_t now, const char *prefix, const char *self,
                          void (*cb)(void *ud, const char *run_id, const char *owner), void *ud,
                          std_err *e);
 

@@ -87,6 +87,12 @@ def query_dict(qs):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One write per response: headers and body leave together (the handler
+    # flushes after each request), and TCP_NODELAY sends it at once. Two
+    # writes with Nagle on would hold the body until the client's delayed ACK
+    # (~40 ms per request on a kept-alive connection).
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return "wfdsl-test"

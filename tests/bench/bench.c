@@ -29,12 +29,13 @@
  *   startup     `wfdsl run samples/hello.yaml --db DIR/bench.db`, a whole
  *               process, median of 20 (and at --durability normal)
  *   parked      100,000 runs recorded (vm_record_run, one transaction), each
- *               taken to a 1 h sleep by `wfdsl worker --concurrency 1000
- *               --durability normal` (stated: parking is commit-bound at
- *               FULL): the worker's peak RSS (VmHWM) once all are parked
+ *               taken to a 1 h sleep by `wfdsl worker --concurrency 1000`
+ *               (FULL): the worker's peak RSS (VmHWM) once all are parked
  *   timers      10,000 runs sleeping until one absolute time, parked by a
- *               worker at normal, then fired by a new worker at FULL:
+ *               worker, then fired by a new worker (both FULL):
  *               completions per second from the due time
+ *   asl         tests/bench/map1000.asl.json by `wfdsl run` (FULL), and by
+ *               aws-local-stepfunctions in node when it is available
  * The binary for startup, parked and timers is $WFDSL (default ./wfdsl).
  * Prints one table and writes the same figures as flat JSON (default
  * bench-results.json); a figure that could not be measured is null.
@@ -50,7 +51,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,12 +88,13 @@ typedef struct counts {
     int startup;        /* processes; the median is kept */
     int parked;         /* runs parked on a 1 h sleep */
     int timers;         /* runs woken by one due time */
+    int asl;            /* ASL map1000 processes (odd, at most 9); the median is kept */
     double worker_cap_s; /* give up waiting on a worker after this long */
 } counts;
 
 static const counts FULL = {2000, 300, 3000, 400, 3.0, 1000, 3, 1000, 7, 33334, 100000, 20, 100000,
-                            10000, 120};
-static const counts SMOKE = {30, 5, 30, 5, 1.0, 40, 1, 20, 1, 100, 2000, 3, 200, 50, 30};
+                            10000, 5, 120};
+static const counts SMOKE = {30, 5, 30, 5, 1.0, 40, 1, 20, 1, 100, 2000, 3, 200, 50, 1, 30};
 
 /* ---- figures ------------------------------------------------------------------ */
 
@@ -105,8 +113,8 @@ typedef struct figure {
 enum {
     F_COMMITS, F_BATCHED,
     F_SEQ_LUA, F_SEQ_LUA_STEPS, F_SEQ_LUA_NORMAL, F_SEQ_HTTP, F_SEQ_HTTP_STEPS, F_SEQ_HTTP_BARE,
-    F_CONC, F_CONC_CPU, F_REPLAY, F_VM, F_STARTUP, F_STARTUP_NORMAL, F_PARKED, F_PARK_RATE, F_TIMERS,
-    F_FANOUT, F_FANOUT_CPU, F_FANOUT_BARE, F_FANOUT_ENGINE, F_ASL, F_COUNT
+    F_CONC, F_CONC_CPU, F_REPLAY, F_VM, F_STARTUP, F_STARTUP_NORMAL, F_PARKED, F_PARK_RATE, F_TIMERS, F_TIMERS_CPU,
+    F_FANOUT, F_FANOUT_CPU, F_FANOUT_BARE, F_FANOUT_ENGINE, F_ASL, F_ASL_PEER, F_COUNT
 };
 
 /* key, label, unit, target, better, goal */
@@ -135,11 +143,13 @@ static figure figs[F_COUNT] = {
     [F_PARKED] = FIG("parked_100k_rss_mb", "worker peak RSS, 100k parked", "MB", "< 100", -1, 100),
     [F_PARK_RATE] = FIG("parked_runs_per_s", "  runs taken to their sleep", "runs/s", "", 0, 0),
     [F_TIMERS] = FIG("timers_fired_per_s", "10k timers due at once", "runs/s", ">= 5000", 1, 5000),
+    [F_TIMERS_CPU] = FIG("timers_worker_cpu_us_per_run", "  worker CPU per woken run", "us", "", 0, 0),
     [F_FANOUT] = FIG("http_overhead_us", "HTTP fan-out: engine overhead", "us/req", "< 50", -1, 50),
     [F_FANOUT_CPU] = FIG("http_overhead_cpu_us", "  engine CPU per request over bare", "us/req", "", 0, 0),
     [F_FANOUT_BARE] = FIG("http_fanout_bare_s", "  bare curl-multi, 1,000 requests", "s", "", 0, 0),
     [F_FANOUT_ENGINE] = FIG("http_fanout_engine_s", "  engine, foreach of 1,000 http", "s", "", 0, 0),
-    [F_ASL] = FIG("asl_map1000_s", "ASL Map over 1,000 items", "s", "(later issue)", 0, 0),
+    [F_ASL] = FIG("asl_map1000_s", "ASL Map of 1,000 items (wfdsl run)", "s", "< 0.3", -1, 0.3),
+    [F_ASL_PEER] = FIG("asl_map1000_peer_s", "  aws-local-stepfunctions (node)", "s", "", 0, 0),
 };
 #undef FIG
 
@@ -277,6 +287,103 @@ static double cpu_s(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* ---- a fast local HTTP responder ----------------------------------------------------- */
+
+/* The fan-out compares the engine with a bare curl-multi loop making the same
+ * requests; for the difference to be measurable the server must cost far less
+ * than the engine does. tests/http_server.py (a Python thread per connection)
+ * takes ~0.5 ms of CPU per request and varies by more than the whole overhead
+ * measured, so the fan-out talks to this: one process, epoll, keep-alive,
+ * every request (up to its blank line; no bodies) answered 200 with the same
+ * small JSON body in one write. It dies with the bench. */
+static char fast_base[64];
+static pid_t fast_pid;
+
+static void fast_serve(int lfd)
+{
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 15\r\n\r\n{\"status\": 200}";
+    /* per fd: how many bytes of "\r\n\r\n" were matched so far */
+    static unsigned char state[65536];
+    struct epoll_event evs[256];
+    char buf[16384];
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == lfd) {
+                int c;
+                while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    if (c >= (int)sizeof state) {
+                        close(c);
+                        continue;
+                    }
+                    int one = 1;
+                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    state[c] = 0;
+                    struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+                }
+                continue;
+            }
+            ssize_t r = read(fd, buf, sizeof buf);
+            if (r <= 0) {
+                if (r < 0 && errno == EAGAIN) continue;
+                close(fd); /* also leaves the epoll set */
+                continue;
+            }
+            int answers = 0;
+            for (ssize_t k = 0; k < r; k++) { /* count the requests' ends */
+                static const char end[] = "\r\n\r\n";
+                state[fd] = buf[k] == end[state[fd]] ? state[fd] + 1 : buf[k] == '\r' ? 1 : 0;
+                if (state[fd] == 4) {
+                    state[fd] = 0;
+                    answers++;
+                }
+            }
+            for (int a = 0; a < answers; a++)
+                if (write(fd, resp, sizeof resp - 1) < 0) break;
+        }
+    }
+}
+
+static int fast_start(void)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4096) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0) {
+        say("fast responder: %s", strerror(errno));
+        if (lfd >= 0) close(lfd);
+        return -1;
+    }
+    pid_t parent = getpid();
+    fast_pid = fork();
+    if (fast_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(1);
+        fast_serve(lfd);
+        _exit(0);
+    }
+    close(lfd);
+    if (fast_pid < 0) return -1;
+    snprintf(fast_base, sizeof fast_base, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    return 0;
+}
+
+static void fast_stop(void)
+{
+    if (fast_pid > 0) {
+        kill(fast_pid, SIGKILL);
+        waitpid(fast_pid, NULL, 0);
+        fast_pid = 0;
+    }
 }
 
 /* ---- ceiling: raw SQLite on the same file ------------------------------------------ */
@@ -523,6 +630,7 @@ static void bench_seq_http(void)
 {
     json_t *in = json_pack("{s:s}", "base", base);
     int n = 0;
+    double c = probe_commits("seq_http");
     double r = sequential("seq-http", HTTP3, in, K->seq_http, &n, STORE_DURABILITY_FULL);
     json_decref(in);
     figs[F_SEQ_HTTP].v = r;
@@ -530,8 +638,8 @@ static void bench_seq_http(void)
     if (!isnan(r)) note(F_SEQ_HTTP, "%d runs", n);
     figs[F_SEQ_HTTP_BARE].v = bare_sequential(K->seq_http);
     if (!isnan(r) && !isnan(figs[F_SEQ_HTTP_BARE].v))
-        note(F_SEQ_HTTP, "%d runs; engine overhead %.0f us/step over bare", n,
-             (1 / r - 1 / figs[F_SEQ_HTTP_BARE].v) * 1e6 / 3);
+        note(F_SEQ_HTTP, "%d runs; %.0f us/step over bare = %.1f commit times (%.0f commits/s then)", n,
+             (1 / r - 1 / figs[F_SEQ_HTTP_BARE].v) * 1e6 / 3, (1 / r - 1 / figs[F_SEQ_HTTP_BARE].v) * c / 3, c);
 }
 
 static void bench_concurrent(void)
@@ -555,12 +663,12 @@ static void bench_concurrent(void)
     note(F_CONC, "median of %d; %.0f events/s (10 per run)", reps, 10.0 * K->concurrent / t);
 }
 
-static double bare_fanout(int n, double *cpu)
+static double bare_fanout(const char *server, int n, double *cpu)
 {
     std_loop *l = std_loop_new();
     std_http *h = std_http_new(l);
     char url[128];
-    snprintf(url, sizeof url, "%s/status/200", base);
+    snprintf(url, sizeof url, "%s/status/200", server);
     fan_ctx c = {0};
     std_err e = {0};
     double t0 = now_s(), c0 = cpu_s();
@@ -583,7 +691,7 @@ static double bare_fanout(int n, double *cpu)
 
 /* The engine's side of the fan-out: one run of a foreach over n items with
  * concurrency n, each one `http` step (started, then timed while driven). */
-static double engine_fanout(int n, double *cpu)
+static double engine_fanout(const char *server, int n, double *cpu)
 {
     char text[1024];
     snprintf(text, sizeof text,
@@ -600,7 +708,7 @@ static double engine_fanout(int n, double *cpu)
     std_err e = {0};
     char rid[64] = "", wid[64];
     snprintf(wid, sizeof wid, "fanout-%lld", (long long)std_mono_ns());
-    json_t *in = json_pack("{s:s}", "base", base);
+    json_t *in = json_pack("{s:s}", "base", server);
     vm_program *p = compile_text(text);
     int rc = p ? vm_engine_start(g, p, text, wid, in, rid, &e) : -1;
     json_decref(in);
@@ -627,8 +735,8 @@ static void bench_fanout(void)
     double d[9], dc[9], b[9], g[9];
     for (int r = 0; r < reps; r++) {
         double bc = 0, ec = 0;
-        b[r] = bare_fanout(n, &bc);
-        g[r] = engine_fanout(n, &ec);
+        b[r] = bare_fanout(fast_base, n, &bc);
+        g[r] = engine_fanout(fast_base, n, &ec);
         if (isnan(b[r]) || isnan(g[r])) return;
         d[r] = g[r] - b[r];
         dc[r] = ec - bc;
@@ -832,6 +940,113 @@ static void bench_startup(void)
         note(F_STARTUP_NORMAL, "median of %d; min %.1f, max %.1f", K->startup, lo, hi);
 }
 
+/* ASL: tests/bench/map1000.asl.json (a copy of the peer's example: a Map of
+ * 1,000 items, 3 Pass states each) run by `wfdsl run` as a whole process at
+ * FULL, median of K->asl; and, when node and the peer runner are here
+ * ($ASL_PEER, default ../shared/asl/peer, with its packages where run-asl.mjs
+ * looks for them), the same definition executed by aws-local-stepfunctions
+ * in memory inside node (its own --time: node's start-up excluded). */
+static double run_timed(char *const argv[], const char *out_path, const char *err_path, int *ok)
+{
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int dn = open("/dev/null", O_RDWR);
+        int of = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int ef = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : dn;
+        dup2(dn, 0);
+        dup2(of, 1);
+        dup2(ef, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *ok = pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    return now_s() - t0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    std_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) std_buf_add(&b, chunk, n);
+    fclose(f);
+    std_buf_add(&b, "", 1);
+    return b.p;
+}
+
+/* The expected result of map1000: {"count":1000,"first":1,"last":1999}. */
+static int map1000_ok(const char *path)
+{
+    json_t *v = json_load_file(path, 0, NULL);
+    int ok = json_integer_value(json_object_get(v, "count")) == 1000 &&
+             json_integer_value(json_object_get(v, "last")) == 1999;
+    json_decref(v);
+    return ok;
+}
+
+static void bench_asl(void)
+{
+    const char *def = "tests/bench/map1000.asl.json";
+    char out[400], errp[400];
+    snprintf(out, sizeof out, "%s/asl.out", dir);
+    snprintf(errp, sizeof errp, "%s/asl.err", dir);
+    int n = K->asl;
+    double t[9], c = probe_commits("asl");
+    for (int i = 0; i < n; i++) {
+        char *argv[] = {(char *)wfdsl_bin, "run", (char *)def, "--db", db, "--quiet", NULL};
+        int ok = 0;
+        t[i] = run_timed(argv, out, errp, &ok);
+        if (!ok || !map1000_ok(out)) {
+            char *e = slurp(errp);
+            say("asl: wfdsl run %s failed: %s", def, e ? e : "?");
+            free(e);
+            return;
+        }
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    figs[F_ASL].v = t[n / 2];
+    say("asl: wfdsl run map1000: median %.3f s (min %.3f, max %.3f)", t[n / 2], t[0], t[n - 1]);
+
+    const char *peer = getenv("ASL_PEER") ? getenv("ASL_PEER") : "../shared/asl/peer";
+    char runner[400];
+    snprintf(runner, sizeof runner, "%s/run-asl.mjs", peer);
+    double pt[9];
+    int pn = 0;
+    if (access(runner, R_OK) == 0) {
+        for (int i = 0; i < n; i++) {
+            char *argv[] = {"node", runner, (char *)def, "--time", NULL};
+            int ok = 0;
+            run_timed(argv, out, errp, &ok);
+            char *e = slurp(errp);
+            const char *m = e ? strstr(e, "execution took ") : NULL;
+            if (!ok || !m || !map1000_ok(out)) {
+                say("asl: the peer (node %s) did not run: %.200s", runner, e ? e : "?");
+                free(e);
+                break;
+            }
+            pt[pn++] = atof(m + strlen("execution took ")) / 1e3;
+            free(e);
+        }
+    } else {
+        say("asl: no peer runner at %s (set ASL_PEER)", runner);
+    }
+    if (pn == n) {
+        qsort(pt, (size_t)n, sizeof *pt, cmp_double);
+        figs[F_ASL_PEER].v = pt[n / 2];
+        note(F_ASL, "median of %d; whole process, FULL; %.2fx the peer's time; %.0f commits/s then", n,
+             t[n / 2] / pt[n / 2], c);
+        note(F_ASL_PEER, "median of %d; in memory, node start-up excluded", n);
+    } else {
+        note(F_ASL, "median of %d; whole process, FULL; %.0f commits/s then", n, c);
+        note(F_ASL_PEER, "not measured: node or the peer runner unavailable");
+    }
+}
+
 /* Record n runs of text (one program) in one transaction, as test_parked.c. */
 static int record_runs(const char *tag, const char *text, int n, json_t *input)
 {
@@ -897,8 +1112,8 @@ static int64_t wait_count(sqlite3 *h, const char *sql, int64_t n, double cap_s, 
 
 static double park_rate = NAN; /* runs/s the parked scenario saw, for the timers' margin */
 
-/* 100k runs to a 1 h sleep under one worker at --durability normal (stated:
- * at FULL, parking is commit-bound and would not fit the time of the bench). */
+/* 100k runs to a 1 h sleep under one worker (FULL: a turn's runs are parked
+ * in one transaction). */
 static void bench_parked(void)
 {
     const char *text = "wfdsl: 1\nname: bench-parked\nsteps:\n  - id: hello\n    lua: return 1\n"
@@ -912,7 +1127,7 @@ static void bench_parked(void)
     say("parked: %d runs recorded in %.2f s", n, now_s() - t0);
     sqlite3 *h = open_raw();
     if (!h) return;
-    pid_t pid = start_worker("normal");
+    pid_t pid = start_worker("full");
     long peak = 0;
     t0 = now_s();
     int64_t waiting = wait_count(h,
@@ -931,14 +1146,43 @@ static void bench_parked(void)
         return;
     }
     figs[F_PARKED].v = peak / 1024.0;
-    note(F_PARKED, "--durability normal; %d parked in %.1f s", n, t);
+    note(F_PARKED, "FULL; %d parked in %.1f s", n, t);
 }
 
-/* 10k runs sleeping until one absolute time: parked by a worker at
- * --durability normal, then fired by a new worker at FULL; completions per
- * second from the due time. */
+/* 10k runs sleeping until one absolute time: parked by a worker, then fired
+ * by a new worker (both FULL); completions per second from the due time. */
+/* CPU seconds (user + system) a process has used so far. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* fields after the command name */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return NAN;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void timers_on(const char *path);
+
+/* On a database of its own (DIR/timers.db, same disk), so that counting
+ * what is left is cheap for the poller and the 100k parked runs of the
+ * previous scenario are not in the way. */
 static void bench_timers(void)
 {
+    char saved[sizeof db], path[sizeof db];
+    snprintf(saved, sizeof saved, "%s", db);
+    snprintf(path, sizeof path, "%s/timers.db", dir);
+    timers_on(path);
+    snprintf(db, sizeof db, "%s", saved);
+}
+
+static void timers_on(const char *path)
+{
+    snprintf(db, sizeof db, "%s", path);
     const char *text = "wfdsl: 1\nname: bench-timer\ninput:\n  at: {type: number}\nsteps:\n"
                        "  - sleep: {until: \"${input.at}\"}\n";
     int n = K->timers;
@@ -954,7 +1198,7 @@ static void bench_timers(void)
     say("timers: %d runs recorded in %.2f s, due in %.1f s", n, now_s() - t0, (due_ms - std_now_ms()) / 1e3);
     sqlite3 *h = open_raw();
     if (!h) return;
-    pid_t pid = start_worker("normal");
+    pid_t pid = start_worker("full");
     int64_t parked = wait_count(h,
                                 "SELECT count(*) FROM runs WHERE status = 'waiting' AND name = 'bench-timer'",
                                 n, (due_ms - std_now_ms() - 1200) / 1e3, &pid, NULL);
@@ -963,10 +1207,14 @@ static void bench_timers(void)
     double c = due_ms - std_now_ms() > 1500 ? probe_commits("timers") : NAN;
     pid = start_worker("full");
     int64_t done = 0, first_ms = 0;
+    double cpu0 = NAN, cpu1 = NAN;
     while (std_now_ms() < due_ms + (int64_t)(K->worker_cap_s * 1000)) {
         usleep(std_now_ms() < due_ms - 100 ? 50000 : 5000);
         if (std_now_ms() < due_ms) continue;
-        done = count_sql(h, "SELECT count(*) FROM runs WHERE status = 'completed' AND name = 'bench-timer'");
+        if (isnan(cpu0)) cpu0 = proc_cpu_s(pid);
+        /* (an index-only count of what is left: the poller stays cheap) */
+        done = n - count_sql(h, "SELECT count(*) FROM runs WHERE status IN ('waiting', 'running')");
+        cpu1 = proc_cpu_s(pid);
         if (done > 0 && !first_ms) first_ms = std_now_ms();
         if (done >= n) break;
         if (waitpid(pid, NULL, WNOHANG) == pid) {
@@ -984,8 +1232,9 @@ static void bench_timers(void)
     figs[F_TIMERS].v = done / secs;
     if (parked < n) note(F_TIMERS, "only %lld of %d parked before the due time", (long long)parked, n);
     else if (done < n) note(F_TIMERS, "only %lld of %d done in %.0f s", (long long)done, n, secs);
-    else note(F_TIMERS, "%d due at once, FULL; all done %.2f s after; the first %.2f s; %.0f commits/s then",
-              n, secs, first_ms ? (first_ms - due_ms) / 1e3 : -1.0, c);
+    else note(F_TIMERS, "all done %.2f s after; the first %.2f s; worker CPU %.0f us/run; %.0f commits/s then",
+              secs, first_ms ? (first_ms - due_ms) / 1e3 : -1.0, (cpu1 - cpu0) * 1e6 / n, c);
+    figs[F_TIMERS_CPU].v = (cpu1 - cpu0) * 1e6 / n;
 }
 
 /* ---- output --------------------------------------------------------------------------- */
@@ -1005,7 +1254,6 @@ static void print_table(FILE *f)
         figure *g = &figs[i];
         char v[32];
         fmt_value(g->v, v, sizeof v);
-        if (i == F_ASL) snprintf(v, sizeof v, "not yet");
         const char *met = "";
         if (g->better && !isnan(g->v))
             met = g->noisy ? "NOISY" : (g->better > 0 ? g->v >= g->goal : g->v < g->goal) ? "MET" : "MISSED";
@@ -1046,7 +1294,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
             fprintf(stderr, "usage: bench [--smoke] [--json PATH] [--dir DIR] [--only NAME,...] [--keep]\n"
-                            "names: ceiling seq_lua seq_http concurrent fanout replay vm startup parked timers\n");
+                            "names: ceiling seq_lua seq_http concurrent fanout replay vm startup parked timers asl\n");
             return 2;
         }
     }
@@ -1075,18 +1323,21 @@ int main(int argc, char **argv)
 
     if (want("ceiling")) bench_ceiling();
     if (want("seq_lua")) bench_seq_lua();
-    int need_server = want("seq_http") || want("fanout");
-    int have_server = need_server && server_start() == 0;
-    if (need_server && !have_server) say("cannot start tests/http_server.py");
-    if (have_server && want("seq_http")) bench_seq_http();
-    if (want("concurrent")) bench_concurrent();
-    if (have_server && want("fanout")) bench_fanout();
+    int have_server = want("seq_http") && server_start() == 0;
+    if (want("seq_http") && !have_server) say("cannot start tests/http_server.py");
+    if (have_server) bench_seq_http();
     if (have_server) server_stop();
+    if (want("concurrent")) bench_concurrent();
+    if (want("fanout") && fast_start() == 0) {
+        bench_fanout();
+        fast_stop();
+    }
     if (want("replay")) bench_replay();
     if (want("vm")) bench_vm();
     if (want("startup")) bench_startup();
     if (want("parked")) bench_parked();
     if (want("timers")) bench_timers();
+    if (want("asl")) bench_asl();
 
     load_end = loadavg();
     printf("wfdsl bench (%s): %s, synchronous=FULL, WAL; %.0f s in all; load average %.2f at the start, "
