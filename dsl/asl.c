@@ -420,6 +420,7 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         for (size_t i = 0; i < json_array_size(ch); i++) {
             json_t *r = json_array_get(ch, i);
             if (json_object_get(r, "Condition")) ERRS(x, name, "Choice 'Condition' is JSONata: not supported by wfdsl yet");
+            if (json_object_get(r, "Assign")) check_payload(x, name, "Choices Assign", json_object_get(r, "Assign"));
             check_target(x, states, name, "Next", json_object_get(r, "Next"), in_branch);
         }
         json_t *def = json_object_get(st, "Default");
@@ -1087,13 +1088,40 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
         json_t *cm = json_object_get(root, "Comment");
         if (is_str(cm)) put(&x, w, "description", Q(&x, json_string_value(cm)));
         json_t *ts = json_object_get(root, "TimeoutSeconds");
-        if (json_is_integer(ts) && json_integer_value(ts) > 0) {
-            char t[32];
-            snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
-            put(&x, w, "timeout", P(&x, t));
-        }
         dsl_node *steps = L(&x);
-        machine(&x, root, "machine", "input", "nil", steps, NULL);
+        if (json_is_integer(ts) && json_integer_value(ts) > 0) {
+            /* the machine against a timer (States.Timeout): a parallel that ends
+             * with the first branch to finish; the machine's failure is kept as
+             * a value and raised again after it */
+            dsl_node *ms = L(&x), *tr = M(&x), *t = M(&x), *cl = L(&x), *c = M(&x), *cs = L(&x);
+            machine(&x, root, "machine", "input", "nil", ms, NULL);
+            put(&x, t, "steps", ms);
+            app(&x, cs, lua_step(&x, new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
+            put(&x, c, "steps", cs);
+            app(&x, cl, c);
+            put(&x, t, "catch", cl);
+            put(&x, tr, "try", t);
+            dsl_node *ps = M(&x), *par = M(&x), *brs = M(&x), *call = L(&x), *timer = L(&x), *sl = M(&x);
+            app(&x, call, tr);
+            char d[32];
+            snprintf(d, sizeof d, "%llds", (long long)json_integer_value(ts));
+            put(&x, sl, "sleep", P(&x, d));
+            app(&x, timer, sl);
+            app(&x, timer, lua_step(&x, NULL, "return true\n", 1));
+            put(&x, brs, "call", call);
+            put(&x, brs, "timer", timer);
+            put(&x, par, "mode", P(&x, "any"));
+            put(&x, par, "branches", brs);
+            const char *race_id = new_id(&x, "machine", "race");
+            put(&x, ps, "id", P(&x, race_id));
+            put(&x, ps, "parallel", par);
+            app(&x, steps, ps);
+            char *src = fmt("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
+            app(&x, steps, lua_step(&x, new_id(&x, "machine", "timeout"), src, 1));
+            free(src);
+        } else {
+            machine(&x, root, "machine", "input", "nil", steps, NULL);
+        }
         put(&x, w, "steps", steps);
         put(&x, w, "output", Q(&x, "${ asl.result(steps.machine_start, steps.machine_state) }"));
         doc->root = w;

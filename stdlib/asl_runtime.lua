@@ -862,14 +862,15 @@ A.rule = function(r, data) return rule(r, data, {}) end
 function A.choice(cur, s)
   local env = env_of(cur, s)
   local eff = input_path(cur.data, s, env)
-  local nx = s.Default
+  local nx, matched = s.Default, nil
   for _, r in ipairs(s.Choices or {}) do
-    if rule(r, eff, env) then nx = r.Next break end
+    if rule(r, eff, env) then nx = r.Next; matched = r break end
   end
   if nx == nil then
     raise("States.NoChoiceMatched", "No Matches!")
   end
-  local vars = assign(cur, s, eff, env)
+  -- the matched rule's Assign, else the state's
+  local vars = assign(cur, (matched and matched.Assign ~= nil) and matched or s, eff, env)
   local out = output_path(eff, s, env)
   local r = advance(cur, s, out, vars)
   r.next = nx
@@ -907,7 +908,9 @@ function A.wait(cur, s)
   -- validates the same way as wake (its errors come first), then moves on
   A.wake(cur, s, "1970-01-01T00:00:00Z")
   local env = env_of(cur, s)
-  return advance(cur, s, output_path(input_path(cur.data, s, env), s, env))
+  local eff = input_path(cur.data, s, env)
+  local vars = assign(cur, s, eff, env)
+  return advance(cur, s, output_path(eff, s, env), vars)
 end
 
 -- Task: the effective input and the call number (for per-call mocks).

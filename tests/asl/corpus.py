@@ -10,7 +10,8 @@ Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.
 The same for the cases of tests/asl/cases (authored here, same file kinds, truth in
-X.expected.json). Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
+X.expected.json). Cases that COVERAGE.md lists as refused (JSONata) must be refused by check, run and
+import, naming a state. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
 """
 import json, os, re, subprocess, sys
 
@@ -20,10 +21,13 @@ PAST = "2020-01-01T00:00:00Z"
 
 
 def unsupported():
-    names = set()
-    for line in open(os.path.join(HERE, "UNSUPPORTED.md")):
+    """The cases listed under "## Corpus cases wfdsl refuses" in COVERAGE.md."""
+    names, inside = set(), False
+    for line in open(os.path.join(HERE, "COVERAGE.md")):
+        if line.startswith("## "):
+            inside = line.startswith("## Corpus cases wfdsl refuses")
         m = re.match(r"^- `([^`]+)`", line)
-        if m:
+        if inside and m:
             names.add(m.group(1))
     return names
 
@@ -152,6 +156,17 @@ def run_dir():
     cases = sorted(f[:-9] for f in os.listdir(CORPUS) if f.endswith(".asl.json") and not f.endswith(".invalid.asl.json"))
     for case in cases:
         if case in skip:
+            # refused (JSONata): check, run and import exit 2 naming a state and JSONata
+            src = os.path.join(CORPUS, case + ".asl.json")
+            bad = []
+            for args in (["check", src], ["run", src, "--db", db], ["import", "stepfunctions", src]):
+                r = run(args)
+                if r.returncode != 2 or "state '" not in r.stderr or "JSONata" not in r.stderr:
+                    bad.append("%s: exit %d: %s" % (args[0], r.returncode, r.stderr.strip()[:200]))
+            if bad:
+                print("FAIL asl refused %s: %s" % (case, "; ".join(bad)))
+            else:
+                print("ok asl refused %s (JSONata, naming the state)" % case)
             continue
         ip, mp, want, kind = prepare(case)
         if want is None:

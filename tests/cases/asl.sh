@@ -1,7 +1,8 @@
 # asl.sh — AWS Step Functions (ASL) front end against the corpus in
 # ../shared/asl/corpus (ASL_CORPUS overrides): run, import + run, invalid
-# definitions, crash + resume; see tests/asl/corpus.py. Cases listed in
-# tests/asl/UNSUPPORTED.md are skipped (nothing printed for them).
+# definitions, crash + resume, and the cases of tests/asl/cases; see
+# tests/asl/corpus.py. Cases that tests/asl/COVERAGE.md lists as refused must be
+# refused naming the state.
 . tests/lib.sh
 
 CORPUS="${ASL_CORPUS:-$PWD/../shared/asl/corpus}"
@@ -9,7 +10,7 @@ check "asl runtime embedded copy is current" sh tests/asl/embed.sh --check
 if [ ! -d "$CORPUS" ]; then
     echo "asl.sh: corpus not found at $CORPUS; corpus cases not run" >&2
 else
-    python3 tests/asl/corpus.py "$WFDSL" "$CORPUS" "$T"
+    python3 tests/asl/corpus.py "$WFDSL" "$CORPUS" "$T" || echo "FAIL asl: corpus.py exited $?"
 fi
 
 # import errors: an unmapped resource is listed; JSONata is refused naming the state
@@ -231,3 +232,44 @@ done
 run_wf run "$T/tmo-path.asl.json" --resources "$T/tmo.yaml" --input '{"secs": 0, "limit": 0}'
 eq "asl TimeoutSecondsPath 0: exits 1" "$RC" 1
 contains "asl TimeoutSecondsPath 0: States.Runtime" "$ERR" "States.Runtime: An error occurred while executing the state 'Slow'. The TimeoutSecondsPath field refers to value 0"
+
+# the machine's TimeoutSeconds: States.Timeout when it runs longer, its own errors otherwise
+cat >"$T/mt.asl.json" <<'JSON'
+{"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "F"},
+  "F": {"Type": "Pass", "Result": "done", "End": true}}}
+JSON
+"$WFDSL" import stepfunctions "$T/mt.asl.json" >"$T/mt.yaml"
+for src in mt.asl.json mt.yaml; do
+    start=$(date +%s%N)
+    run_wf run "$T/$src" --input '{"s": 5}' --id "mt-slow-$src"
+    el=$((($(date +%s%N) - start) / 1000000))
+    contains "asl machine TimeoutSeconds $src: States.Timeout" "$ERR" "failed: States.Timeout"
+    check "asl machine TimeoutSeconds $src: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
+    run_wf run "$T/$src" --input '{"s": 0}' --quiet
+    eq "asl machine TimeoutSeconds $src: in time" "$OUT" '"done"'
+    run_wf run "$T/$src" --input '{"s": -1}' --id "mt-neg-$src"
+    run_wf show "mt-neg-$src" --json
+    eq "asl machine TimeoutSeconds $src: the machine's own error" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+done
+
+# arn:aws:states:::http:invoke is an `http` step (no resource map needed); an error status
+# is States.Http.StatusCode.NNN
+. tests/http.sh
+cat >"$T/http.asl.json" <<'JSON'
+{"StartAt": "Call", "States": {
+  "Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+    "Parameters": {"ApiEndpoint.$": "$.url", "Method": "POST", "RequestBody": {"a.$": "$.a"}},
+    "ResultSelector": {"status.$": "$.StatusCode", "sent.$": "$.ResponseBody.json"},
+    "Catch": [{"ErrorEquals": ["States.Http.StatusCode.503"], "ResultPath": "$.error", "Next": "Unavailable"}], "End": true},
+  "Unavailable": {"Type": "Pass", "Parameters": {"error.$": "$.error.Error"}, "End": true}}}
+JSON
+"$WFDSL" import stepfunctions "$T/http.asl.json" >"$T/http.yaml"
+for src in http.asl.json http.yaml; do
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/echo\", \"a\": 1}" --quiet
+    eq "asl http:invoke $src: request and result" "$(json d "$OUT")" '{"sent":{"a":1},"status":200}'
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/status/503\", \"a\": 1}" --quiet
+    eq "asl http:invoke $src: 503 caught by name" "$(json d "$OUT")" '{"error":"States.Http.StatusCode.503"}'
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/status/404\", \"a\": 1}" --id "http-404-$src"
+    run_wf show "http-404-$src" --json
+    eq "asl http:invoke $src: 404 uncaught" "$(json 'd["error"]["type"]' "$OUT")" States.Http.StatusCode.404
+done
