@@ -713,7 +713,8 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
     for (size_t i = 0; i < step->n; i++)
         if (strcmp(step->keys[i]->str, "id")) dsl_map_add(x->doc, out, step->keys[i], step->vals[i]);
     json_t *ts = json_object_get(st, "TimeoutSeconds");
-    if (json_is_integer(ts) && (dsl_map_get(out, "shell") || dsl_map_get(out, "http")) && !dsl_map_get(out, "timeout")) {
+    if (json_is_integer(ts) && !json_object_get(flags, "_race") && (dsl_map_get(out, "shell") || dsl_map_get(out, "http")) &&
+        !dsl_map_get(out, "timeout")) {
         char t[32];
         snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
         put(x, out, "timeout", P(x, t));
@@ -767,6 +768,11 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         if (token) json_object_set_new(flags, "_token_signal", json_string(id));
         if (race) json_object_set_new(flags, "_race", json_true());
         dsl_node *res = resource_step(x, st, name, in_id, id, flags);
+        if (!race && json_object_get(st, "TimeoutSeconds") && !dsl_map_get(res, "shell") && !dsl_map_get(res, "http") &&
+            !dsl_map_get(res, "lua")) {
+            race = 1; /* a step without a timeout of its own (call, sleep, wait...) */
+            json_object_set_new(flags, "_race", json_true());
+        }
         spec = spec_lit(st, name, flags);
         dsl_node *body = L(x), *work = L(x);
         src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);

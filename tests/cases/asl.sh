@@ -229,6 +229,13 @@ for c in 'path|{"secs": 5, "limit": 1}|{"timed_out":"States.Timeout"}' 'path|{"s
         check "asl TimeoutSeconds $kind $in: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
     fi
 done
+# a mapped step without a timeout of its own (here a sleep) races a timer
+printf 'resources:\n  - match: "*"\n    step: {sleep: 5s}\n' >"$T/tmo-sleep.yaml"
+start=$(date +%s%N)
+run_wf run "$T/tmo-static.asl.json" --resources "$T/tmo-sleep.yaml" --input '{"secs": 5}' --quiet
+el=$((($(date +%s%N) - start) / 1000000))
+eq "asl TimeoutSeconds on a sleep step: States.Timeout caught" "$(json d "$OUT")" '{"timed_out":"States.Timeout"}'
+check "asl TimeoutSeconds on a sleep step: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
 run_wf run "$T/tmo-path.asl.json" --resources "$T/tmo.yaml" --input '{"secs": 0, "limit": 0}'
 eq "asl TimeoutSecondsPath 0: exits 1" "$RC" 1
 contains "asl TimeoutSecondsPath 0: States.Runtime" "$ERR" "States.Runtime: An error occurred while executing the state 'Slow'. The TimeoutSecondsPath field refers to value 0"
