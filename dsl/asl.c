@@ -557,6 +557,86 @@ static const dsl_node *find_rule(X *x, const char *state, const char *resource)
     return NULL;
 }
 
+static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id);
+
+/* Compile a rule's step alone, after a step `task` like the Task's input, so
+ * that its errors point into the map file. */
+static void check_rule_step(X *x, const char *file, const dsl_node *step)
+{
+    dsl_doc *saved = x->doc, *doc = dsl_doc_new(file);
+    x->doc = doc;
+    dsl_node *w = M(x), *steps = L(x), *task = M(x);
+    put(x, w, "wfdsl", P(x, "1"));
+    put(x, w, "name", P(x, "resource-map"));
+    put(x, task, "id", P(x, "task"));
+    put(x, task, "lua", P(x, "return {input = {}, call = 1}"));
+    app(x, steps, task);
+    dsl_node *c = copy_node(x, step, "task");
+    /* an id of its own is replaced by the Task's */
+    dsl_node *s = M(x);
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->keys[i]->str, "id")) dsl_map_add(x->doc, s, c->keys[i], c->vals[i]);
+    app(x, steps, s);
+    put(x, w, "steps", steps);
+    doc->root = w;
+    vm_program *p = NULL;
+    if (dsl_compile(doc, &p, x->d) != 0) x->errors++;
+    vm_program_free(p);
+    dsl_doc_free(doc);
+    x->doc = saved;
+}
+
+/* The resource map's shape: {resources: [{state|match: GLOB, step: {...},
+ * lambda_payload: BOOL}], waits: {GLOB: DURATION}, retry_waits: BOOL}. The
+ * steps themselves are checked when the workflow compiles. */
+static void check_map(X *x, const char *file)
+{
+#define MERR(n, ...) (std_diag(x->d, file, (n)->line, (n)->col, __VA_ARGS__), x->errors++)
+    const dsl_node *root = x->map->root;
+    if (root->kind != DSL_MAP) {
+        MERR(root, "a resource map must be a mapping with 'resources'");
+        return;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->str;
+        if (strcmp(k, "resources") && strcmp(k, "waits") && strcmp(k, "retry_waits"))
+            MERR(root->keys[i], "unknown field '%s' in the resource map (resources, waits, retry_waits)", k);
+    }
+    const dsl_node *rw = dsl_map_get(root, "retry_waits");
+    if (rw && (rw->kind != DSL_SCALAR || (strcmp(rw->str, "true") && strcmp(rw->str, "false"))))
+        MERR(rw, "'retry_waits' must be true or false");
+    if (x->rules && x->rules->kind != DSL_SEQ) MERR(x->rules, "'resources' must be a list of rules");
+    for (size_t i = 0; x->rules && x->rules->kind == DSL_SEQ && i < x->rules->n; i++) {
+        const dsl_node *r = x->rules->vals[i];
+        if (r->kind != DSL_MAP) {
+            MERR(r, "a rule must be a mapping: {state|match: GLOB, step: STEP}");
+            continue;
+        }
+        for (size_t j = 0; j < r->n; j++) {
+            const char *k = r->keys[j]->str;
+            if (strcmp(k, "state") && strcmp(k, "match") && strcmp(k, "step") && strcmp(k, "lambda_payload"))
+                MERR(r->keys[j], "unknown field '%s' in a rule (state, match, step, lambda_payload)", k);
+        }
+        const dsl_node *st = dsl_map_get(r, "state"), *m = dsl_map_get(r, "match"), *sp = dsl_map_get(r, "step");
+        const dsl_node *lp = dsl_map_get(r, "lambda_payload");
+        if ((st != NULL) == (m != NULL)) MERR(r, "a rule needs exactly one of 'state' and 'match' (a glob)");
+        if ((st && st->kind != DSL_SCALAR) || (m && m->kind != DSL_SCALAR)) MERR(st ? st : m, "a glob must be a string");
+        if (!sp || sp->kind != DSL_MAP) MERR(sp ? sp : r, "a rule needs a 'step': a mapping like {lua: ...} or {http: ...}");
+        else check_rule_step(x, file, sp);
+        if (lp && (lp->kind != DSL_SCALAR || (strcmp(lp->str, "true") && strcmp(lp->str, "false"))))
+            MERR(lp, "'lambda_payload' must be true or false");
+    }
+    if (x->waits && x->waits->kind != DSL_MAP) MERR(x->waits, "'waits' must map state-name globs to durations");
+    for (size_t i = 0; x->waits && x->waits->kind == DSL_MAP && i < x->waits->n; i++) {
+        int64_t ms = 0;
+        std_err e = {0};
+        const dsl_node *v = x->waits->vals[i];
+        if (v->kind != DSL_SCALAR || std_duration_parse(v->str, &ms, &e) != 0)
+            MERR(v, "'waits': '%s' must be a duration like 0, 20ms or 2s", x->waits->keys[i]->str);
+    }
+#undef MERR
+}
+
 /* Copy a mapped step, with "steps.task." rewritten to "steps.<in_id>.". */
 static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id)
 {
@@ -1060,6 +1140,10 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
             x.waits = dsl_map_get(x.map->root, "waits");
             const dsl_node *rw = dsl_map_get(x.map->root, "retry_waits");
             if (rw && rw->kind == DSL_SCALAR && !strcmp(rw->str, "false")) x.retry_waits = 0;
+            check_map(&x, resources);
+        } else if (x.map) {
+            std_diag(diags, resources, 1, 1, "a resource map must be a mapping with 'resources'");
+            x.errors++;
         }
     }
     const char *ql = json_string_value(json_object_get(root, "QueryLanguage"));

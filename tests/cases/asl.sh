@@ -280,3 +280,33 @@ for src in http.asl.json http.yaml; do
     run_wf show "http-404-$src" --json
     eq "asl http:invoke $src: 404 uncaught" "$(json 'd["error"]["type"]' "$OUT")" States.Http.StatusCode.404
 done
+
+# a bad resource map: every problem at once, with the map's file:line:col
+printf 'resources:\n  - match: "*"\n    stp: {lua: "return 1"}\n  - state: a\n    match: b\n    step: 5\n    lambda_payload: maybe\n  - match: "*"\n    step: {lua: "return steps.nope"}\nwaits: {"*": soon}\nretry_waits: nope\nextra: 1\n' >"$T/badmap.yaml"
+run_wf check "$T/m.asl.json" --resources "$T/badmap.yaml"
+eq "asl bad resource map: exit 2" "$RC" 2
+for want in "badmap.yaml:12:1: error: unknown field 'extra' in the resource map" \
+            "badmap.yaml:11:14: error: 'retry_waits' must be true or false" \
+            "badmap.yaml:3:5: error: unknown field 'stp' in a rule" \
+            "badmap.yaml:2:5: error: a rule needs a 'step'" \
+            "badmap.yaml:4:5: error: a rule needs exactly one of 'state' and 'match'" \
+            "badmap.yaml:6:11: error: a rule needs a 'step'" \
+            "badmap.yaml:7:21: error: 'lambda_payload' must be true or false" \
+            "badmap.yaml:9:17: error: unknown step 'nope' in expression" \
+            "badmap.yaml:10:14: error: 'waits': '*' must be a duration"; do
+    contains "asl bad resource map: ${want#*error: }" "$ERR" "$want"
+done
+echo '[1]' >"$T/badmap2.yaml"
+run_wf import stepfunctions "$T/m.asl.json" --resources "$T/badmap2.yaml"
+contains "asl resource map not a mapping" "$ERR" "badmap2.yaml:1:1: error: a resource map must be a mapping"
+run_wf run "$T/m.asl.json" --resources "$T/nonexistent.yaml"
+eq "asl missing resource map: exit 2" "$RC" 2
+contains "asl missing resource map: message" "$ERR" "cannot read resource map"
+
+# a malformed answer to a task token fails the Task with States.Runtime
+start_tok "$T/tok-plain.asl.json" tok-bad
+run_wf signal tok-bad ask_approval '"just text"'
+wait $TOKPID
+run_wf show tok-bad --json
+eq "asl task token malformed answer: States.Runtime" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+contains "asl task token malformed answer: cause" "$(json 'd["error"]["message"]' "$OUT")" 'must be a JSON object with a "token"'
