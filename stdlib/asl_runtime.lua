@@ -189,8 +189,15 @@ local function context(cur, name, extra)
                  RoleArn = "arn:aws:iam::000000000000:role/wfdsl"},
     StateMachine = {Id = "arn:aws:states:local:000000000000:stateMachine:" .. tostring(run.workflow),
                     Name = run.workflow},
-    State = {Name = name, EnteredTime = run.started_at,
-             RetryCount = cur and cur.retry and cur.retry.total or 0},
+    -- EnteredTime: the time it is first read in this evaluation (now(), so
+    -- recorded), which for Parameters is when the state was entered
+    State = setmetatable({Name = name, RetryCount = cur and cur.retry and cur.retry.total or 0},
+      {__index = function(t, k)
+        if k ~= "EnteredTime" then return nil end
+        local v = now()
+        t.EnteredTime = v
+        return v
+      end}),
   }
   if extra then for k, v in pairs(extra) do ctx[k] = v end end
   return ctx
@@ -202,7 +209,10 @@ local function resolve(data, p, env)
   local r = parse_path(p)
   if not r then runtime("Invalid JSONPath '" .. tostring(p) .. "'") end
   local root = data
-  if r.root == "$$" then root = context(env.cur, env.name, env.ctx)
+  if r.root == "$$" then
+    root = context(env.cur, env.name, env.ctx)
+    -- the whole State object (or $$) includes EnteredTime
+    if #r.segs == 0 or (#r.segs == 1 and r.segs[1].key == "State") then local _ = root.State.EnteredTime end
   elseif r.root == "var" then
     local vars = env.cur and env.cur.vars or {}
     root = vars[r.var]
