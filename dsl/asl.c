@@ -245,6 +245,23 @@ static int valid_path(const char *p, int reference)
     return 1;
 }
 
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm). */
+static int valid_timestamp(const char *t)
+{
+    int y, mo, d, h, mi, se, n = 0;
+    if (sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19) return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return 0;
+    const char *p = t + n;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) return 0;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && !p[1]) return 1;
+    return (*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) && p[3] == ':' &&
+           isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) && !p[6];
+}
+
 static int valid_dollar_value(const char *v)
 {
     if (!strncmp(v, "States.", 7)) return strchr(v, '(') && v[strlen(v) - 1] == ')';
@@ -437,6 +454,11 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
             ERRS(x, name, "a Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'");
         check_path_field(x, name, st, "SecondsPath", 0);
         check_path_field(x, name, st, "TimestampPath", 0);
+        json_t *sec = json_object_get(st, "Seconds"), *tsv = json_object_get(st, "Timestamp");
+        if (sec && (!json_is_integer(sec) || json_integer_value(sec) < 0))
+            ERRS(x, name, "'Seconds' must be a non-negative integer");
+        if (tsv && (!is_str(tsv) || !valid_timestamp(json_string_value(tsv))))
+            ERRS(x, name, "'Timestamp' must be an RFC 3339 time like 2026-03-14T01:59:00Z");
     }
     if (!strcmp(type, "Task")) {
         json_t *res = json_object_get(st, "Resource");
