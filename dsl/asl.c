@@ -22,6 +22,7 @@ typedef struct X {
     json_t *ids;          /* used step ids */
     json_t *names;        /* every state name -> 1 (machine-wide uniqueness) */
     json_t *missing;      /* unmapped resources: resource -> state */
+    json_t *tokens;       /* `.waitForTaskToken` states -> signal name, or NULL */
     dsl_doc *map;         /* resource map, or NULL */
     const dsl_node *rules, *waits;
     int retry_waits;      /* 0: every retry pause is 0 s */
@@ -868,6 +869,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         int token = is_token_task(st);
         int race = json_object_get(st, "TimeoutSecondsPath") || (token && json_object_get(st, "TimeoutSeconds"));
         if (token) json_object_set_new(flags, "_token_signal", json_string(id));
+        if (token && x->tokens) json_object_set_new(x->tokens, name, json_string(id));
         if (race) json_object_set_new(flags, "_race", json_true());
         dsl_node *res = resource_step(x, st, name, in_id, id, flags);
         if (!race && json_object_get(st, "TimeoutSeconds") && !dsl_map_get(res, "shell") && !dsl_map_get(res, "http") &&
@@ -1130,7 +1132,9 @@ static void workflow_name(const char *path, char *out, size_t cap)
     out[k] = 0;
 }
 
-int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags)
+/* dsl_asl_load; tokens (when not NULL) gets state -> signal name for each
+ * `.waitForTaskToken` Task. */
+static int asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags, json_t *tokens)
 {
     *out = NULL;
     size_t len = 0;
@@ -1150,7 +1154,7 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
         return -1;
     }
     X x = {.file = path, .text = text, .d = diags, .ids = json_object(), .names = json_object(),
-           .missing = json_object(), .retry_waits = 1};
+           .missing = json_object(), .tokens = tokens, .retry_waits = 1};
     if (resources) {
         size_t ml = 0;
         char *mt = std_read_file(resources, &ml, &e);
@@ -1261,6 +1265,11 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
     }
     *out = doc;
     return 0;
+}
+
+int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags)
+{
+    return asl_load(path, resources, out, diags, NULL);
 }
 
 int dsl_asl_compile_file(const char *path, const char *resources, vm_program **out, char **source,
@@ -1402,7 +1411,11 @@ void dsl_emit_yaml(const dsl_node *n, std_buf *out) { emit(n, 0, out); }
 int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_diags *diags)
 {
     dsl_doc *doc = NULL;
-    if (dsl_asl_load(path, resources, &doc, diags) != 0) return -1;
+    json_t *tokens = json_object();
+    if (asl_load(path, resources, &doc, diags, tokens) != 0) {
+        json_decref(tokens);
+        return -1;
+    }
     vm_program *p = NULL;
     int rc = dsl_compile(doc, &p, diags);
     vm_program_free(p);
@@ -1412,8 +1425,22 @@ int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_di
                           "# Each ASL state is a branch of the switch below; the `asl` runtime\n"
                           "# (paths, payload templates, Choice rules, intrinsics) does the data flow.\n",
                      b ? b + 1 : path);
+        if (json_object_size(tokens)) {
+            std_buf_adds(out, "# Task tokens: each state below hands out $$.Task.Token (SIGNAL:UUID:WORKFLOW-ID)\n"
+                              "# and waits for its answer:\n");
+            const char *k;
+            json_t *v;
+            json_object_foreach(tokens, k, v) {
+                std_buf_adds(out, "#   ");
+                for (const char *c = k; *c; c++) std_buf_add(out, *c == '\n' || *c == '\r' ? " " : c, 1);
+                std_buf_addf(out, ": wfdsl signal WORKFLOW-ID %s '{\"token\": TOKEN, \"output\": RESULT}'\n",
+                             json_string_value(v));
+            }
+            std_buf_adds(out, "#   (or \"error\" and \"cause\" to fail the Task, \"heartbeat\": true to extend it)\n");
+        }
         dsl_emit_yaml(doc->root, out);
     }
+    json_decref(tokens);
     dsl_doc_free(doc);
     return rc;
 }

@@ -117,6 +117,8 @@ sed 's/"TIMEOUT_FIELDS"//' "$T/tok.asl.json" >"$T/tok-plain.asl.json"
 sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-timeout.asl.json"
 sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 4, "HeartbeatSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-heartbeat.asl.json"
 "$WFDSL" import stepfunctions "$T/tok-plain.asl.json" --resources "$T/tok.yaml" >"$T/tok-plain.yaml"
+contains "asl task token: the imported YAML says how to answer" "$(cat "$T/tok-plain.yaml")" \
+    "#   Ask Approval: wfdsl signal WORKFLOW-ID ask_approval '{\"token\": TOKEN, \"output\": RESULT}'"
 # start FILE ID: wfdsl run in the background; TOKEN gets the token it hands out
 start_tok() {
     rm -f "$T/token"
