@@ -211,9 +211,14 @@ def run_dir():
 
 def crash_resume():
     """kill the process right after history event N, resume, compare"""
+    global CORPUS
     skip = unsupported()
     db = os.path.join(TMP, "asl.db")
-    for case in ("av-job-status-poller", "map-catch", "parallel-catch", "als-retry-three-retriers"):
+    shared, own = CORPUS, os.path.join(HERE, "cases")
+    for d, case in ((shared, "av-job-status-poller"), (shared, "map-catch"), (shared, "parallel-catch"),
+                    (shared, "als-retry-three-retriers"), (own, "map-tolerated-count"),
+                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice")):
+        CORPUS = d
         if case in skip:
             continue
         ip, mp, want, kind = prepare(case)
@@ -234,6 +239,7 @@ def crash_resume():
             print("FAIL asl crash-resume %s: %s" % (case, "; ".join(bad)))
         else:
             print("ok asl crash-resume %s" % case)
+    CORPUS = shared
 
 
 main()
