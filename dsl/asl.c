@@ -135,8 +135,43 @@ static void lua_str(std_buf *b, const char *s, size_t n)
     std_buf_add(b, "\"", 1);
 }
 
-static void lua_lit(std_buf *b, json_t *v, int depth)
+static void lua_lit(std_buf *b, json_t *v, int depth, int pretty);
+
+/* Pretty: is the compact form of container v too long for one line? */
+static int too_long(json_t *v, int pretty)
 {
+    if (!pretty || !(json_is_object(v) ? json_object_size(v) : json_is_array(v) ? json_array_size(v) : 0)) return 0;
+    std_buf t = {0};
+    lua_lit(&t, v, 0, 0);
+    int r = t.len > 72;
+    std_buf_free(&t);
+    return r;
+}
+
+static void lua_sep(std_buf *b, int first, int multi, int depth)
+{
+    if (multi) {
+        std_buf_adds(b, first ? "\n" : ",\n");
+        for (int i = 0; i < 2 * (depth + 1); i++) std_buf_add(b, " ", 1);
+    } else if (!first) {
+        std_buf_adds(b, ", ");
+    }
+}
+
+static void lua_close(std_buf *b, int multi, int depth, const char *end)
+{
+    if (multi) {
+        std_buf_adds(b, ",\n");
+        for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
+    }
+    std_buf_adds(b, end);
+}
+
+/* v as a Lua value; pretty: containers too long for a line get one entry per
+ * line, indented by depth. */
+static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
+{
+    int multi = too_long(v, pretty);
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
@@ -144,7 +179,7 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
         std_buf_adds(b, "{");
         int first = 1;
         json_object_foreach(v, k, val) {
-            if (!first) std_buf_adds(b, ", ");
+            lua_sep(b, first, multi, depth);
             first = 0;
             int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
             for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
@@ -160,18 +195,18 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
                 std_buf_adds(b, "]");
             }
             std_buf_adds(b, " = ");
-            lua_lit(b, val, depth + 1);
+            lua_lit(b, val, depth + 1, pretty);
         }
-        std_buf_adds(b, "}");
+        lua_close(b, multi && !first, depth, "}");
         break;
     }
     case JSON_ARRAY: {
         std_buf_adds(b, "json.array({");
         for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) std_buf_adds(b, ", ");
-            lua_lit(b, json_array_get(v, i), depth + 1);
+            lua_sep(b, i == 0, multi, depth);
+            lua_lit(b, json_array_get(v, i), depth + 1, pretty);
         }
-        std_buf_adds(b, "})");
+        lua_close(b, multi && json_array_size(v), depth, "})");
         break;
     }
     case JSON_STRING: lua_str(b, json_string_value(v), json_string_length(v)); break;
@@ -191,7 +226,7 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
 
 /* The spec of a state as a Lua literal: its fields (minus nested machines)
  * plus _name and the front end's flags. */
-static char *spec_lit(json_t *st, const char *name, json_t *flags)
+static char *spec_lit(json_t *st, const char *name, json_t *flags, int pretty)
 {
     json_t *s = json_object();
     const char *k;
@@ -205,7 +240,7 @@ static char *spec_lit(json_t *st, const char *name, json_t *flags)
     json_object_set_new(s, "_name", json_string(name));
     if (flags) json_object_update(s, flags);
     std_buf b = {0};
-    lua_lit(&b, s, 0);
+    lua_lit(&b, s, 0, pretty);
     json_decref(s);
     std_buf_adds(&b, "");
     return std_buf_take(&b);
@@ -835,17 +870,17 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
     if (!x->retry_waits) json_object_set_new(flags, "_no_retry_wait", json_true());
     char *spec = NULL, *src = NULL;
     if (!strcmp(type, "Pass") || !strcmp(type, "Succeed") || !strcmp(type, "Choice")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *fn = !strcmp(type, "Pass") ? "pass" : !strcmp(type, "Succeed") ? "succeed" : "choice";
         src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
         if (dd->nested) json_object_set_new(flags, "_nested", json_true());
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         int64_t ms = wait_override(x, name);
         if (ms > 0) {
             char d[32];
@@ -855,7 +890,9 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             app(x, into, s);
         } else if (ms < 0) {
             dsl_node *s = M(x), *u = M(x);
-            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, spec);
+            char *one = spec_lit(st, name, flags, 0); /* one line in an expression */
+            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, one);
+            free(one);
             put(x, u, "until", Q(x, ex));
             free(ex);
             put(x, s, "sleep", u);
@@ -877,7 +914,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             race = 1; /* a step without a timeout of its own (call, sleep, wait...) */
             json_object_set_new(flags, "_race", json_true());
         }
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         dsl_node *body = L(x), *work = L(x);
         src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
@@ -944,7 +981,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
         src = fmt("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
@@ -981,7 +1018,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         /* a task token's signal is named after its Task: one waiter at a time */
         int one = waits_for_tokens(proc0);
         if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
         src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
