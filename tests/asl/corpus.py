@@ -2,9 +2,9 @@
 """corpus.py — run the ASL corpus (../shared/asl/corpus) against wfdsl.
 
 Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
-  * every valid case not listed in tests/asl/UNSUPPORTED.md: `wfdsl run X.asl.json`
-    with its input and a resource map made from X.mocks.json gives the expected
-    envelope (ground truth: aws-expected > spec-expected > expected);
+  * every valid case: `wfdsl run X.asl.json` with its input and a resource map made
+    from X.mocks.json gives the expected envelope (ground truth: aws-expected >
+    spec-expected > expected), and `wfdsl replay` replays it without divergence;
   * the same through `wfdsl import stepfunctions` then `wfdsl check` and `run` of the YAML;
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
@@ -179,6 +179,11 @@ def run_dir():
             print("ok asl run %s (%s)" % (case, kind))
         else:
             print("FAIL asl run %s: got %s, want %s (%s) %s" % (case, brief(got), brief(want), kind, r.stderr.strip()[:300]))
+        r = run(["replay", "run-" + case, "--db", db])
+        if r.returncode == 0 and "without divergence" in r.stdout:
+            print("ok asl replay %s" % case)
+        else:
+            print("FAIL asl replay %s: exit %d: %s" % (case, r.returncode, (r.stdout + r.stderr).strip()[:300]))
         # import, check, run the YAML
         yp = os.path.join(TMP, case + ".yaml")
         r = run(["import", "stepfunctions", os.path.join(CORPUS, case + ".asl.json"), "--resources", mp])
