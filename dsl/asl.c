@@ -22,6 +22,7 @@ typedef struct X {
     json_t *ids;          /* used step ids */
     json_t *names;        /* every state name -> 1 (machine-wide uniqueness) */
     json_t *missing;      /* unmapped resources: resource -> state */
+    json_t *tokens;       /* `.waitForTaskToken` states -> signal name, or NULL */
     dsl_doc *map;         /* resource map, or NULL */
     const dsl_node *rules, *waits;
     int retry_waits;      /* 0: every retry pause is 0 s */
@@ -134,8 +135,43 @@ static void lua_str(std_buf *b, const char *s, size_t n)
     std_buf_add(b, "\"", 1);
 }
 
-static void lua_lit(std_buf *b, json_t *v, int depth)
+static void lua_lit(std_buf *b, json_t *v, int depth, int pretty);
+
+/* Pretty: is the compact form of container v too long for one line? */
+static int too_long(json_t *v, int pretty)
 {
+    if (!pretty || !(json_is_object(v) ? json_object_size(v) : json_is_array(v) ? json_array_size(v) : 0)) return 0;
+    std_buf t = {0};
+    lua_lit(&t, v, 0, 0);
+    int r = t.len > 72;
+    std_buf_free(&t);
+    return r;
+}
+
+static void lua_sep(std_buf *b, int first, int multi, int depth)
+{
+    if (multi) {
+        std_buf_adds(b, first ? "\n" : ",\n");
+        for (int i = 0; i < 2 * (depth + 1); i++) std_buf_add(b, " ", 1);
+    } else if (!first) {
+        std_buf_adds(b, ", ");
+    }
+}
+
+static void lua_close(std_buf *b, int multi, int depth, const char *end)
+{
+    if (multi) {
+        std_buf_adds(b, ",\n");
+        for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
+    }
+    std_buf_adds(b, end);
+}
+
+/* v as a Lua value; pretty: containers too long for a line get one entry per
+ * line, indented by depth. */
+static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
+{
+    int multi = too_long(v, pretty);
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
@@ -143,7 +179,7 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
         std_buf_adds(b, "{");
         int first = 1;
         json_object_foreach(v, k, val) {
-            if (!first) std_buf_adds(b, ", ");
+            lua_sep(b, first, multi, depth);
             first = 0;
             int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
             for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
@@ -159,18 +195,18 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
                 std_buf_adds(b, "]");
             }
             std_buf_adds(b, " = ");
-            lua_lit(b, val, depth + 1);
+            lua_lit(b, val, depth + 1, pretty);
         }
-        std_buf_adds(b, "}");
+        lua_close(b, multi && !first, depth, "}");
         break;
     }
     case JSON_ARRAY: {
         std_buf_adds(b, "json.array({");
         for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) std_buf_adds(b, ", ");
-            lua_lit(b, json_array_get(v, i), depth + 1);
+            lua_sep(b, i == 0, multi, depth);
+            lua_lit(b, json_array_get(v, i), depth + 1, pretty);
         }
-        std_buf_adds(b, "})");
+        lua_close(b, multi && json_array_size(v), depth, "})");
         break;
     }
     case JSON_STRING: lua_str(b, json_string_value(v), json_string_length(v)); break;
@@ -190,7 +226,7 @@ static void lua_lit(std_buf *b, json_t *v, int depth)
 
 /* The spec of a state as a Lua literal: its fields (minus nested machines)
  * plus _name and the front end's flags. */
-static char *spec_lit(json_t *st, const char *name, json_t *flags)
+static char *spec_lit(json_t *st, const char *name, json_t *flags, int pretty)
 {
     json_t *s = json_object();
     const char *k;
@@ -204,7 +240,7 @@ static char *spec_lit(json_t *st, const char *name, json_t *flags)
     json_object_set_new(s, "_name", json_string(name));
     if (flags) json_object_update(s, flags);
     std_buf b = {0};
-    lua_lit(&b, s, 0);
+    lua_lit(&b, s, 0, pretty);
     json_decref(s);
     std_buf_adds(&b, "");
     return std_buf_take(&b);
@@ -243,6 +279,23 @@ static int valid_path(const char *p, int reference)
         }
     }
     return 1;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm). */
+static int valid_timestamp(const char *t)
+{
+    int y, mo, d, h, mi, se, n = 0;
+    if (sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19) return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return 0;
+    const char *p = t + n;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) return 0;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && !p[1]) return 1;
+    return (*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) && p[3] == ':' &&
+           isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) && !p[6];
 }
 
 static int valid_dollar_value(const char *v)
@@ -420,6 +473,7 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         for (size_t i = 0; i < json_array_size(ch); i++) {
             json_t *r = json_array_get(ch, i);
             if (json_object_get(r, "Condition")) ERRS(x, name, "Choice 'Condition' is JSONata: not supported by wfdsl yet");
+            if (json_object_get(r, "Assign")) check_payload(x, name, "Choices Assign", json_object_get(r, "Assign"));
             check_target(x, states, name, "Next", json_object_get(r, "Next"), in_branch);
         }
         json_t *def = json_object_get(st, "Default");
@@ -436,6 +490,11 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
             ERRS(x, name, "a Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'");
         check_path_field(x, name, st, "SecondsPath", 0);
         check_path_field(x, name, st, "TimestampPath", 0);
+        json_t *sec = json_object_get(st, "Seconds"), *tsv = json_object_get(st, "Timestamp");
+        if (sec && (!json_is_integer(sec) || json_integer_value(sec) < 0))
+            ERRS(x, name, "'Seconds' must be a non-negative integer");
+        if (tsv && (!is_str(tsv) || !valid_timestamp(json_string_value(tsv))))
+            ERRS(x, name, "'Timestamp' must be an RFC 3339 time like 2026-03-14T01:59:00Z");
     }
     if (!strcmp(type, "Task")) {
         json_t *res = json_object_get(st, "Resource");
@@ -554,6 +613,86 @@ static const dsl_node *find_rule(X *x, const char *state, const char *resource)
         if (m && m->kind == DSL_SCALAR && resource && fnmatch(m->str, resource, 0) == 0) return r;
     }
     return NULL;
+}
+
+static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id);
+
+/* Compile a rule's step alone, after a step `task` like the Task's input, so
+ * that its errors point into the map file. */
+static void check_rule_step(X *x, const char *file, const dsl_node *step)
+{
+    dsl_doc *saved = x->doc, *doc = dsl_doc_new(file);
+    x->doc = doc;
+    dsl_node *w = M(x), *steps = L(x), *task = M(x);
+    put(x, w, "wfdsl", P(x, "1"));
+    put(x, w, "name", P(x, "resource-map"));
+    put(x, task, "id", P(x, "task"));
+    put(x, task, "lua", P(x, "return {input = {}, call = 1}"));
+    app(x, steps, task);
+    dsl_node *c = copy_node(x, step, "task");
+    /* an id of its own is replaced by the Task's */
+    dsl_node *s = M(x);
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->keys[i]->str, "id")) dsl_map_add(x->doc, s, c->keys[i], c->vals[i]);
+    app(x, steps, s);
+    put(x, w, "steps", steps);
+    doc->root = w;
+    vm_program *p = NULL;
+    if (dsl_compile(doc, &p, x->d) != 0) x->errors++;
+    vm_program_free(p);
+    dsl_doc_free(doc);
+    x->doc = saved;
+}
+
+/* The resource map's shape: {resources: [{state|match: GLOB, step: {...},
+ * lambda_payload: BOOL}], waits: {GLOB: DURATION}, retry_waits: BOOL}. The
+ * steps themselves are checked when the workflow compiles. */
+static void check_map(X *x, const char *file)
+{
+#define MERR(n, ...) (std_diag(x->d, file, (n)->line, (n)->col, __VA_ARGS__), x->errors++)
+    const dsl_node *root = x->map->root;
+    if (root->kind != DSL_MAP) {
+        MERR(root, "a resource map must be a mapping with 'resources'");
+        return;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->str;
+        if (strcmp(k, "resources") && strcmp(k, "waits") && strcmp(k, "retry_waits"))
+            MERR(root->keys[i], "unknown field '%s' in the resource map (resources, waits, retry_waits)", k);
+    }
+    const dsl_node *rw = dsl_map_get(root, "retry_waits");
+    if (rw && (rw->kind != DSL_SCALAR || (strcmp(rw->str, "true") && strcmp(rw->str, "false"))))
+        MERR(rw, "'retry_waits' must be true or false");
+    if (x->rules && x->rules->kind != DSL_SEQ) MERR(x->rules, "'resources' must be a list of rules");
+    for (size_t i = 0; x->rules && x->rules->kind == DSL_SEQ && i < x->rules->n; i++) {
+        const dsl_node *r = x->rules->vals[i];
+        if (r->kind != DSL_MAP) {
+            MERR(r, "a rule must be a mapping: {state|match: GLOB, step: STEP}");
+            continue;
+        }
+        for (size_t j = 0; j < r->n; j++) {
+            const char *k = r->keys[j]->str;
+            if (strcmp(k, "state") && strcmp(k, "match") && strcmp(k, "step") && strcmp(k, "lambda_payload"))
+                MERR(r->keys[j], "unknown field '%s' in a rule (state, match, step, lambda_payload)", k);
+        }
+        const dsl_node *st = dsl_map_get(r, "state"), *m = dsl_map_get(r, "match"), *sp = dsl_map_get(r, "step");
+        const dsl_node *lp = dsl_map_get(r, "lambda_payload");
+        if ((st != NULL) == (m != NULL)) MERR(r, "a rule needs exactly one of 'state' and 'match' (a glob)");
+        if ((st && st->kind != DSL_SCALAR) || (m && m->kind != DSL_SCALAR)) MERR(st ? st : m, "a glob must be a string");
+        if (!sp || sp->kind != DSL_MAP) MERR(sp ? sp : r, "a rule needs a 'step': a mapping like {lua: ...} or {http: ...}");
+        else check_rule_step(x, file, sp);
+        if (lp && (lp->kind != DSL_SCALAR || (strcmp(lp->str, "true") && strcmp(lp->str, "false"))))
+            MERR(lp, "'lambda_payload' must be true or false");
+    }
+    if (x->waits && x->waits->kind != DSL_MAP) MERR(x->waits, "'waits' must map state-name globs to durations");
+    for (size_t i = 0; x->waits && x->waits->kind == DSL_MAP && i < x->waits->n; i++) {
+        int64_t ms = 0;
+        std_err e = {0};
+        const dsl_node *v = x->waits->vals[i];
+        if (v->kind != DSL_SCALAR || std_duration_parse(v->str, &ms, &e) != 0)
+            MERR(v, "'waits': '%s' must be a duration like 0, 20ms or 2s", x->waits->keys[i]->str);
+    }
+#undef MERR
 }
 
 /* Copy a mapped step, with "steps.task." rewritten to "steps.<in_id>.". */
@@ -712,7 +851,8 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
     for (size_t i = 0; i < step->n; i++)
         if (strcmp(step->keys[i]->str, "id")) dsl_map_add(x->doc, out, step->keys[i], step->vals[i]);
     json_t *ts = json_object_get(st, "TimeoutSeconds");
-    if (json_is_integer(ts) && (dsl_map_get(out, "shell") || dsl_map_get(out, "http")) && !dsl_map_get(out, "timeout")) {
+    if (json_is_integer(ts) && !json_object_get(flags, "_race") && (dsl_map_get(out, "shell") || dsl_map_get(out, "http")) &&
+        !dsl_map_get(out, "timeout")) {
         char t[32];
         snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
         put(x, out, "timeout", P(x, t));
@@ -730,17 +870,17 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
     if (!x->retry_waits) json_object_set_new(flags, "_no_retry_wait", json_true());
     char *spec = NULL, *src = NULL;
     if (!strcmp(type, "Pass") || !strcmp(type, "Succeed") || !strcmp(type, "Choice")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *fn = !strcmp(type, "Pass") ? "pass" : !strcmp(type, "Succeed") ? "succeed" : "choice";
         src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
         if (dd->nested) json_object_set_new(flags, "_nested", json_true());
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         int64_t ms = wait_override(x, name);
         if (ms > 0) {
             char d[32];
@@ -750,7 +890,9 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             app(x, into, s);
         } else if (ms < 0) {
             dsl_node *s = M(x), *u = M(x);
-            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, spec);
+            char *one = spec_lit(st, name, flags, 0); /* one line in an expression */
+            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, one);
+            free(one);
             put(x, u, "until", Q(x, ex));
             free(ex);
             put(x, s, "sleep", u);
@@ -764,9 +906,15 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         int token = is_token_task(st);
         int race = json_object_get(st, "TimeoutSecondsPath") || (token && json_object_get(st, "TimeoutSeconds"));
         if (token) json_object_set_new(flags, "_token_signal", json_string(id));
+        if (token && x->tokens) json_object_set_new(x->tokens, name, json_string(id));
         if (race) json_object_set_new(flags, "_race", json_true());
         dsl_node *res = resource_step(x, st, name, in_id, id, flags);
-        spec = spec_lit(st, name, flags);
+        if (!race && json_object_get(st, "TimeoutSeconds") && !dsl_map_get(res, "shell") && !dsl_map_get(res, "http") &&
+            !dsl_map_get(res, "lua")) {
+            race = 1; /* a step without a timeout of its own (call, sleep, wait...) */
+            json_object_set_new(flags, "_race", json_true());
+        }
+        spec = spec_lit(st, name, flags, 1);
         dsl_node *body = L(x), *work = L(x);
         src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
@@ -833,7 +981,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
         src = fmt("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
@@ -870,7 +1018,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         /* a task token's signal is named after its Task: one waiter at a time */
         int one = waits_for_tokens(proc0);
         if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
-        spec = spec_lit(st, name, flags);
+        spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
         src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
@@ -1021,7 +1169,9 @@ static void workflow_name(const char *path, char *out, size_t cap)
     out[k] = 0;
 }
 
-int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags)
+/* dsl_asl_load; tokens (when not NULL) gets state -> signal name for each
+ * `.waitForTaskToken` Task. */
+static int asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags, json_t *tokens)
 {
     *out = NULL;
     size_t len = 0;
@@ -1041,7 +1191,7 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
         return -1;
     }
     X x = {.file = path, .text = text, .d = diags, .ids = json_object(), .names = json_object(),
-           .missing = json_object(), .retry_waits = 1};
+           .missing = json_object(), .tokens = tokens, .retry_waits = 1};
     if (resources) {
         size_t ml = 0;
         char *mt = std_read_file(resources, &ml, &e);
@@ -1053,6 +1203,10 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
             x.waits = dsl_map_get(x.map->root, "waits");
             const dsl_node *rw = dsl_map_get(x.map->root, "retry_waits");
             if (rw && rw->kind == DSL_SCALAR && !strcmp(rw->str, "false")) x.retry_waits = 0;
+            check_map(&x, resources);
+        } else if (x.map) {
+            std_diag(diags, resources, 1, 1, "a resource map must be a mapping with 'resources'");
+            x.errors++;
         }
     }
     const char *ql = json_string_value(json_object_get(root, "QueryLanguage"));
@@ -1087,13 +1241,40 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
         json_t *cm = json_object_get(root, "Comment");
         if (is_str(cm)) put(&x, w, "description", Q(&x, json_string_value(cm)));
         json_t *ts = json_object_get(root, "TimeoutSeconds");
-        if (json_is_integer(ts) && json_integer_value(ts) > 0) {
-            char t[32];
-            snprintf(t, sizeof t, "%llds", (long long)json_integer_value(ts));
-            put(&x, w, "timeout", P(&x, t));
-        }
         dsl_node *steps = L(&x);
-        machine(&x, root, "machine", "input", "nil", steps, NULL);
+        if (json_is_integer(ts) && json_integer_value(ts) > 0) {
+            /* the machine against a timer (States.Timeout): a parallel that ends
+             * with the first branch to finish; the machine's failure is kept as
+             * a value and raised again after it */
+            dsl_node *ms = L(&x), *tr = M(&x), *t = M(&x), *cl = L(&x), *c = M(&x), *cs = L(&x);
+            machine(&x, root, "machine", "input", "nil", ms, NULL);
+            put(&x, t, "steps", ms);
+            app(&x, cs, lua_step(&x, new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
+            put(&x, c, "steps", cs);
+            app(&x, cl, c);
+            put(&x, t, "catch", cl);
+            put(&x, tr, "try", t);
+            dsl_node *ps = M(&x), *par = M(&x), *brs = M(&x), *call = L(&x), *timer = L(&x), *sl = M(&x);
+            app(&x, call, tr);
+            char d[32];
+            snprintf(d, sizeof d, "%llds", (long long)json_integer_value(ts));
+            put(&x, sl, "sleep", P(&x, d));
+            app(&x, timer, sl);
+            app(&x, timer, lua_step(&x, NULL, "return true\n", 1));
+            put(&x, brs, "call", call);
+            put(&x, brs, "timer", timer);
+            put(&x, par, "mode", P(&x, "any"));
+            put(&x, par, "branches", brs);
+            const char *race_id = new_id(&x, "machine", "race");
+            put(&x, ps, "id", P(&x, race_id));
+            put(&x, ps, "parallel", par);
+            app(&x, steps, ps);
+            char *src = fmt("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
+            app(&x, steps, lua_step(&x, new_id(&x, "machine", "timeout"), src, 1));
+            free(src);
+        } else {
+            machine(&x, root, "machine", "input", "nil", steps, NULL);
+        }
         put(&x, w, "steps", steps);
         put(&x, w, "output", Q(&x, "${ asl.result(steps.machine_start, steps.machine_state) }"));
         doc->root = w;
@@ -1121,6 +1302,11 @@ int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_dia
     }
     *out = doc;
     return 0;
+}
+
+int dsl_asl_load(const char *path, const char *resources, dsl_doc **out, std_diags *diags)
+{
+    return asl_load(path, resources, out, diags, NULL);
 }
 
 int dsl_asl_compile_file(const char *path, const char *resources, vm_program **out, char **source,
@@ -1262,7 +1448,11 @@ void dsl_emit_yaml(const dsl_node *n, std_buf *out) { emit(n, 0, out); }
 int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_diags *diags)
 {
     dsl_doc *doc = NULL;
-    if (dsl_asl_load(path, resources, &doc, diags) != 0) return -1;
+    json_t *tokens = json_object();
+    if (asl_load(path, resources, &doc, diags, tokens) != 0) {
+        json_decref(tokens);
+        return -1;
+    }
     vm_program *p = NULL;
     int rc = dsl_compile(doc, &p, diags);
     vm_program_free(p);
@@ -1272,8 +1462,22 @@ int dsl_asl_import(const char *path, const char *resources, std_buf *out, std_di
                           "# Each ASL state is a branch of the switch below; the `asl` runtime\n"
                           "# (paths, payload templates, Choice rules, intrinsics) does the data flow.\n",
                      b ? b + 1 : path);
+        if (json_object_size(tokens)) {
+            std_buf_adds(out, "# Task tokens: each state below hands out $$.Task.Token (SIGNAL:UUID:WORKFLOW-ID)\n"
+                              "# and waits for its answer:\n");
+            const char *k;
+            json_t *v;
+            json_object_foreach(tokens, k, v) {
+                std_buf_adds(out, "#   ");
+                for (const char *c = k; *c; c++) std_buf_add(out, *c == '\n' || *c == '\r' ? " " : c, 1);
+                std_buf_addf(out, ": wfdsl signal WORKFLOW-ID %s '{\"token\": TOKEN, \"output\": RESULT}'\n",
+                             json_string_value(v));
+            }
+            std_buf_adds(out, "#   (or \"error\" and \"cause\" to fail the Task, \"heartbeat\": true to extend it)\n");
+        }
         dsl_emit_yaml(doc->root, out);
     }
+    json_decref(tokens);
     dsl_doc_free(doc);
     return rc;
 }

@@ -22,8 +22,18 @@
  *
  * In a mapped step, `steps.task.input` is the Task's effective input (after
  * InputPath and Parameters) and `steps.task.call` its call number (1, 2, ...)
- * in this run. `arn:aws:states:::http:invoke` needs no rule: it becomes an
- * `http` step. An unmapped Resource is an error that lists what is missing.
+ * in its dispatcher (the machine, a branch or an iteration).
+ * `arn:aws:states:::http:invoke` needs no rule: it becomes an `http` step. An
+ * unmapped Resource is an error that lists what is missing.
+ *
+ * Every Task runs in a try, so that its step's own errors become ASL errors.
+ * ASL errors are typed errors (type = the ASL name, message = the Cause). A
+ * `.waitForTaskToken` Task waits in a loop for the signal named after its
+ * step id whose payload carries its token ($$.Task.Token); TimeoutSecondsPath
+ * (and TimeoutSeconds on such Tasks, and on the machine) is a `parallel` in
+ * mode any against a durable `sleep`. A Map with tolerated failures catches
+ * each iteration's error as a value; MaxConcurrencyPath runs N lanes, each a
+ * sequential foreach. tests/asl/COVERAGE.md lists what is supported.
  */
 #ifndef WF_DSL_ASL_H
 #define WF_DSL_ASL_H

@@ -189,8 +189,15 @@ local function context(cur, name, extra)
                  RoleArn = "arn:aws:iam::000000000000:role/wfdsl"},
     StateMachine = {Id = "arn:aws:states:local:000000000000:stateMachine:" .. tostring(run.workflow),
                     Name = run.workflow},
-    State = {Name = name, EnteredTime = run.started_at,
-             RetryCount = cur and cur.retry and cur.retry.total or 0},
+    -- EnteredTime: the time it is first read in this evaluation (now(), so
+    -- recorded), which for Parameters is when the state was entered
+    State = setmetatable({Name = name, RetryCount = cur and cur.retry and cur.retry.total or 0},
+      {__index = function(t, k)
+        if k ~= "EnteredTime" then return nil end
+        local v = now()
+        t.EnteredTime = v
+        return v
+      end}),
   }
   if extra then for k, v in pairs(extra) do ctx[k] = v end end
   return ctx
@@ -202,7 +209,10 @@ local function resolve(data, p, env)
   local r = parse_path(p)
   if not r then runtime("Invalid JSONPath '" .. tostring(p) .. "'") end
   local root = data
-  if r.root == "$$" then root = context(env.cur, env.name, env.ctx)
+  if r.root == "$$" then
+    root = context(env.cur, env.name, env.ctx)
+    -- the whole State object (or $$) includes EnteredTime
+    if #r.segs == 0 or (#r.segs == 1 and r.segs[1].key == "State") then local _ = root.State.EnteredTime end
   elseif r.root == "var" then
     local vars = env.cur and env.cur.vars or {}
     root = vars[r.var]
@@ -862,14 +872,15 @@ A.rule = function(r, data) return rule(r, data, {}) end
 function A.choice(cur, s)
   local env = env_of(cur, s)
   local eff = input_path(cur.data, s, env)
-  local nx = s.Default
+  local nx, matched = s.Default, nil
   for _, r in ipairs(s.Choices or {}) do
-    if rule(r, eff, env) then nx = r.Next break end
+    if rule(r, eff, env) then nx = r.Next; matched = r break end
   end
   if nx == nil then
     raise("States.NoChoiceMatched", "No Matches!")
   end
-  local vars = assign(cur, s, eff, env)
+  -- the matched rule's Assign, else the state's
+  local vars = assign(cur, (matched and matched.Assign ~= nil) and matched or s, eff, env)
   local out = output_path(eff, s, env)
   local r = advance(cur, s, out, vars)
   r.next = nx
@@ -907,7 +918,9 @@ function A.wait(cur, s)
   -- validates the same way as wake (its errors come first), then moves on
   A.wake(cur, s, "1970-01-01T00:00:00Z")
   local env = env_of(cur, s)
-  return advance(cur, s, output_path(input_path(cur.data, s, env), s, env))
+  local eff = input_path(cur.data, s, env)
+  local vars = assign(cur, s, eff, env)
+  return advance(cur, s, output_path(eff, s, env), vars)
 end
 
 -- Task: the effective input and the call number (for per-call mocks).

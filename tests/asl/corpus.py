@@ -2,15 +2,16 @@
 """corpus.py — run the ASL corpus (../shared/asl/corpus) against wfdsl.
 
 Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
-  * every valid case not listed in tests/asl/UNSUPPORTED.md: `wfdsl run X.asl.json`
-    with its input and a resource map made from X.mocks.json gives the expected
-    envelope (ground truth: aws-expected > spec-expected > expected);
+  * every valid case: `wfdsl run X.asl.json` with its input and a resource map made
+    from X.mocks.json gives the expected envelope (ground truth: aws-expected >
+    spec-expected > expected), and `wfdsl replay` replays it without divergence;
   * the same through `wfdsl import stepfunctions` then `wfdsl check` and `run` of the YAML;
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.
 The same for the cases of tests/asl/cases (authored here, same file kinds, truth in
-X.expected.json). Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
+X.expected.json). Cases that COVERAGE.md lists as refused (JSONata) must be refused by check, run and
+import, naming a state. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
 """
 import json, os, re, subprocess, sys
 
@@ -20,10 +21,13 @@ PAST = "2020-01-01T00:00:00Z"
 
 
 def unsupported():
-    names = set()
-    for line in open(os.path.join(HERE, "UNSUPPORTED.md")):
+    """The cases listed under "## Corpus cases wfdsl refuses" in COVERAGE.md."""
+    names, inside = set(), False
+    for line in open(os.path.join(HERE, "COVERAGE.md")):
+        if line.startswith("## "):
+            inside = line.startswith("## Corpus cases wfdsl refuses")
         m = re.match(r"^- `([^`]+)`", line)
-        if m:
+        if inside and m:
             names.add(m.group(1))
     return names
 
@@ -152,6 +156,17 @@ def run_dir():
     cases = sorted(f[:-9] for f in os.listdir(CORPUS) if f.endswith(".asl.json") and not f.endswith(".invalid.asl.json"))
     for case in cases:
         if case in skip:
+            # refused (JSONata): check, run and import exit 2 naming a state and JSONata
+            src = os.path.join(CORPUS, case + ".asl.json")
+            bad = []
+            for args in (["check", src], ["run", src, "--db", db], ["import", "stepfunctions", src]):
+                r = run(args)
+                if r.returncode != 2 or "state '" not in r.stderr or "JSONata" not in r.stderr:
+                    bad.append("%s: exit %d: %s" % (args[0], r.returncode, r.stderr.strip()[:200]))
+            if bad:
+                print("FAIL asl refused %s: %s" % (case, "; ".join(bad)))
+            else:
+                print("ok asl refused %s (JSONata, naming the state)" % case)
             continue
         ip, mp, want, kind = prepare(case)
         if want is None:
@@ -164,6 +179,11 @@ def run_dir():
             print("ok asl run %s (%s)" % (case, kind))
         else:
             print("FAIL asl run %s: got %s, want %s (%s) %s" % (case, brief(got), brief(want), kind, r.stderr.strip()[:300]))
+        r = run(["replay", "run-" + case, "--db", db])
+        if r.returncode == 0 and "without divergence" in r.stdout:
+            print("ok asl replay %s" % case)
+        else:
+            print("FAIL asl replay %s: exit %d: %s" % (case, r.returncode, (r.stdout + r.stderr).strip()[:300]))
         # import, check, run the YAML
         yp = os.path.join(TMP, case + ".yaml")
         r = run(["import", "stepfunctions", os.path.join(CORPUS, case + ".asl.json"), "--resources", mp])
@@ -196,9 +216,14 @@ def run_dir():
 
 def crash_resume():
     """kill the process right after history event N, resume, compare"""
+    global CORPUS
     skip = unsupported()
     db = os.path.join(TMP, "asl.db")
-    for case in ("av-job-status-poller", "map-catch", "parallel-catch", "als-retry-three-retriers"):
+    shared, own = CORPUS, os.path.join(HERE, "cases")
+    for d, case in ((shared, "av-job-status-poller"), (shared, "map-catch"), (shared, "parallel-catch"),
+                    (shared, "als-retry-three-retriers"), (own, "map-tolerated-count"),
+                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice")):
+        CORPUS = d
         if case in skip:
             continue
         ip, mp, want, kind = prepare(case)
@@ -219,6 +244,7 @@ def crash_resume():
             print("FAIL asl crash-resume %s: %s" % (case, "; ".join(bad)))
         else:
             print("ok asl crash-resume %s" % case)
+    CORPUS = shared
 
 
 main()

@@ -1,7 +1,8 @@
 # asl.sh — AWS Step Functions (ASL) front end against the corpus in
 # ../shared/asl/corpus (ASL_CORPUS overrides): run, import + run, invalid
-# definitions, crash + resume; see tests/asl/corpus.py. Cases listed in
-# tests/asl/UNSUPPORTED.md are skipped (nothing printed for them).
+# definitions, crash + resume, and the cases of tests/asl/cases; see
+# tests/asl/corpus.py. Cases that tests/asl/COVERAGE.md lists as refused must be
+# refused naming the state.
 . tests/lib.sh
 
 CORPUS="${ASL_CORPUS:-$PWD/../shared/asl/corpus}"
@@ -9,7 +10,7 @@ check "asl runtime embedded copy is current" sh tests/asl/embed.sh --check
 if [ ! -d "$CORPUS" ]; then
     echo "asl.sh: corpus not found at $CORPUS; corpus cases not run" >&2
 else
-    python3 tests/asl/corpus.py "$WFDSL" "$CORPUS" "$T"
+    python3 tests/asl/corpus.py "$WFDSL" "$CORPUS" "$T" || echo "FAIL asl: corpus.py exited $?"
 fi
 
 # import errors: an unmapped resource is listed; JSONata is refused naming the state
@@ -116,6 +117,8 @@ sed 's/"TIMEOUT_FIELDS"//' "$T/tok.asl.json" >"$T/tok-plain.asl.json"
 sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-timeout.asl.json"
 sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 4, "HeartbeatSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-heartbeat.asl.json"
 "$WFDSL" import stepfunctions "$T/tok-plain.asl.json" --resources "$T/tok.yaml" >"$T/tok-plain.yaml"
+contains "asl task token: the imported YAML says how to answer" "$(cat "$T/tok-plain.yaml")" \
+    "#   Ask Approval: wfdsl signal WORKFLOW-ID ask_approval '{\"token\": TOKEN, \"output\": RESULT}'"
 # start FILE ID: wfdsl run in the background; TOKEN gets the token it hands out
 start_tok() {
     rm -f "$T/token"
@@ -228,6 +231,84 @@ for c in 'path|{"secs": 5, "limit": 1}|{"timed_out":"States.Timeout"}' 'path|{"s
         check "asl TimeoutSeconds $kind $in: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
     fi
 done
+# a mapped step without a timeout of its own (here a sleep) races a timer
+printf 'resources:\n  - match: "*"\n    step: {sleep: 5s}\n' >"$T/tmo-sleep.yaml"
+start=$(date +%s%N)
+run_wf run "$T/tmo-static.asl.json" --resources "$T/tmo-sleep.yaml" --input '{"secs": 5}' --quiet
+el=$((($(date +%s%N) - start) / 1000000))
+eq "asl TimeoutSeconds on a sleep step: States.Timeout caught" "$(json d "$OUT")" '{"timed_out":"States.Timeout"}'
+check "asl TimeoutSeconds on a sleep step: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
 run_wf run "$T/tmo-path.asl.json" --resources "$T/tmo.yaml" --input '{"secs": 0, "limit": 0}'
 eq "asl TimeoutSecondsPath 0: exits 1" "$RC" 1
 contains "asl TimeoutSecondsPath 0: States.Runtime" "$ERR" "States.Runtime: An error occurred while executing the state 'Slow'. The TimeoutSecondsPath field refers to value 0"
+
+# the machine's TimeoutSeconds: States.Timeout when it runs longer, its own errors otherwise
+cat >"$T/mt.asl.json" <<'JSON'
+{"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "F"},
+  "F": {"Type": "Pass", "Result": "done", "End": true}}}
+JSON
+"$WFDSL" import stepfunctions "$T/mt.asl.json" >"$T/mt.yaml"
+for src in mt.asl.json mt.yaml; do
+    start=$(date +%s%N)
+    run_wf run "$T/$src" --input '{"s": 5}' --id "mt-slow-$src"
+    el=$((($(date +%s%N) - start) / 1000000))
+    contains "asl machine TimeoutSeconds $src: States.Timeout" "$ERR" "failed: States.Timeout"
+    check "asl machine TimeoutSeconds $src: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
+    run_wf run "$T/$src" --input '{"s": 0}' --quiet
+    eq "asl machine TimeoutSeconds $src: in time" "$OUT" '"done"'
+    run_wf run "$T/$src" --input '{"s": -1}' --id "mt-neg-$src"
+    run_wf show "mt-neg-$src" --json
+    eq "asl machine TimeoutSeconds $src: the machine's own error" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+done
+
+# arn:aws:states:::http:invoke is an `http` step (no resource map needed); an error status
+# is States.Http.StatusCode.NNN
+. tests/http.sh
+cat >"$T/http.asl.json" <<'JSON'
+{"StartAt": "Call", "States": {
+  "Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+    "Parameters": {"ApiEndpoint.$": "$.url", "Method": "POST", "RequestBody": {"a.$": "$.a"}},
+    "ResultSelector": {"status.$": "$.StatusCode", "sent.$": "$.ResponseBody.json"},
+    "Catch": [{"ErrorEquals": ["States.Http.StatusCode.503"], "ResultPath": "$.error", "Next": "Unavailable"}], "End": true},
+  "Unavailable": {"Type": "Pass", "Parameters": {"error.$": "$.error.Error"}, "End": true}}}
+JSON
+"$WFDSL" import stepfunctions "$T/http.asl.json" >"$T/http.yaml"
+for src in http.asl.json http.yaml; do
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/echo\", \"a\": 1}" --quiet
+    eq "asl http:invoke $src: request and result" "$(json d "$OUT")" '{"sent":{"a":1},"status":200}'
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/status/503\", \"a\": 1}" --quiet
+    eq "asl http:invoke $src: 503 caught by name" "$(json d "$OUT")" '{"error":"States.Http.StatusCode.503"}'
+    run_wf run "$T/$src" --input "{\"url\": \"$BASE/status/404\", \"a\": 1}" --id "http-404-$src"
+    run_wf show "http-404-$src" --json
+    eq "asl http:invoke $src: 404 uncaught" "$(json 'd["error"]["type"]' "$OUT")" States.Http.StatusCode.404
+done
+
+# a bad resource map: every problem at once, with the map's file:line:col
+printf 'resources:\n  - match: "*"\n    stp: {lua: "return 1"}\n  - state: a\n    match: b\n    step: 5\n    lambda_payload: maybe\n  - match: "*"\n    step: {lua: "return steps.nope"}\nwaits: {"*": soon}\nretry_waits: nope\nextra: 1\n' >"$T/badmap.yaml"
+run_wf check "$T/m.asl.json" --resources "$T/badmap.yaml"
+eq "asl bad resource map: exit 2" "$RC" 2
+for want in "badmap.yaml:12:1: error: unknown field 'extra' in the resource map" \
+            "badmap.yaml:11:14: error: 'retry_waits' must be true or false" \
+            "badmap.yaml:3:5: error: unknown field 'stp' in a rule" \
+            "badmap.yaml:2:5: error: a rule needs a 'step'" \
+            "badmap.yaml:4:5: error: a rule needs exactly one of 'state' and 'match'" \
+            "badmap.yaml:6:11: error: a rule needs a 'step'" \
+            "badmap.yaml:7:21: error: 'lambda_payload' must be true or false" \
+            "badmap.yaml:9:17: error: unknown step 'nope' in expression" \
+            "badmap.yaml:10:14: error: 'waits': '*' must be a duration"; do
+    contains "asl bad resource map: ${want#*error: }" "$ERR" "$want"
+done
+echo '[1]' >"$T/badmap2.yaml"
+run_wf import stepfunctions "$T/m.asl.json" --resources "$T/badmap2.yaml"
+contains "asl resource map not a mapping" "$ERR" "badmap2.yaml:1:1: error: a resource map must be a mapping"
+run_wf run "$T/m.asl.json" --resources "$T/nonexistent.yaml"
+eq "asl missing resource map: exit 2" "$RC" 2
+contains "asl missing resource map: message" "$ERR" "cannot read resource map"
+
+# a malformed answer to a task token fails the Task with States.Runtime
+start_tok "$T/tok-plain.asl.json" tok-bad
+run_wf signal tok-bad ask_approval '"just text"'
+wait $TOKPID
+run_wf show tok-bad --json
+eq "asl task token malformed answer: States.Runtime" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+contains "asl task token malformed answer: cause" "$(json 'd["error"]["message"]' "$OUT")" 'must be a JSON object with a "token"'
