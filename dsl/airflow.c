@@ -1194,12 +1194,20 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
     /* the interval, for LatestOnlyOperator */
     if (every_ms) x->period_s = every_ms / 1000;
     else if (cp) {
+        /* the shortest gap between fires (cron intervals may vary: weekends, months) */
         std_err e = {0};
         std_tz *z = tz ? std_tz_load(tz, &e) : NULL;
-        int64_t a = std_cron_next_tz(cp, z, have_start ? start : 1704067200);
-        int64_t b2 = a ? std_cron_next_tz(cp, z, a) : 0;
+        int64_t a = std_cron_next_tz(cp, z, have_start ? start : 1704067200), lo = 0, hi = 0;
+        for (int i = 0; i < 60 && a; i++) {
+            int64_t b2 = std_cron_next_tz(cp, z, a);
+            if (!b2) break;
+            if (!lo || b2 - a < lo) lo = b2 - a;
+            if (b2 - a > hi) hi = b2 - a;
+            a = b2;
+        }
         std_tz_free(z);
-        x->period_s = a && b2 ? b2 - a : 0;
+        x->period_s = lo;
+        x->period_varies = hi != lo;
     }
     std_cron_free(cp);
     json_decref(implicit);

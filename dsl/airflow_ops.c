@@ -705,6 +705,9 @@ static dsl_node *op_latest_only(af_ctx *x, json_t *task, json_t *kw, const char 
         af_put(x, st, "short_circuit", af_p(x, "direct"));
         return st;
     }
+    if (x->period_varies)
+        af_report(x, task_line(task), "warning", task_id(task), "LatestOnlyOperator: the schedule's intervals vary; the shortest (%llds) "
+                  "is taken as the time until the next slot", (long long)x->period_s);
     /* a scheduled run is the latest while its next slot has not come;
      * a run started by hand always is */
     char *src = af_fmt("if not run.scheduled_at then return true end\n"
