@@ -29,7 +29,7 @@ static const char *op_module_path(json_t *task, char *buf, size_t n)
     const char *op = json_string_value(json_object_get(task, "operator"));
     const char *mod = json_string_value(json_object_get(task, "module"));
     if (!op) return "?";
-    if (strchr(op, '.') || !mod) return op;
+    if (op[0] == '@' || strchr(op, '.') || !mod) return op;
     snprintf(buf, n, "%s.%s", mod, op);
     return buf;
 }
@@ -922,6 +922,15 @@ static dsl_node *instantiate(inst *in, const dsl_node *n, int raw)
         if (in->expanded && !strcmp(k, in->expanded)) return af_q(x, "${ item }");
         json_t *v = json_object_get(in->kw, k);
         if (!v) return af_p(x, "null");
+        const char *tag = af_tag(v);
+        if (tag && strcmp(tag, "xcom") && strcmp(tag, "variable")) { /* a callable: its name */
+            std_buf b = {0};
+            af_summary(&b, v, 0);
+            std_buf_adds(&b, "");
+            dsl_node *r = af_lit(x, b.p);
+            std_buf_free(&b);
+            return r;
+        }
         return af_value(x, v, task_id(in->task), task_line(in->task), &in->bad);
     }
     std_buf b = {0};

@@ -7,11 +7,12 @@ EXPECT is a space-separated list of
   status=completed|failed     the run's status
   TASK=STATE                  a task's final state (success, failed, upstream_failed, skipped)
   A<B                         task A ended before task B started
-  TASK~TEXT                   TEXT is in the task's output (as compact JSON)
-  error~TEXT                  TEXT is in the run's error (as compact JSON)
+  TASK~REGEX                  REGEX matches in the task's output (as compact JSON)
+  error~REGEX                 REGEX matches in the run's error (as compact JSON)
 It prints nothing and exits 0 when all hold, else one line per mismatch.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -49,12 +50,12 @@ def main():
             if a not in end or b not in start or not end[a] < start[b]:
                 bad.append("%s did not end before %s started" % (a, b))
         elif e.startswith("error~"):
-            if e[6:] not in json.dumps(err, separators=(",", ":")):
+            if not re.search(e[6:], json.dumps(err, separators=(",", ":"))):
                 bad.append("%r not in the error %s" % (e[6:], json.dumps(err)[:300]))
         elif "~" in e:
             t, text = e.split("~", 1)
             got = json.dumps((tasks.get(t) or {}).get("output"), separators=(",", ":"))
-            if text not in got:
+            if not re.search(text, got):
                 bad.append("%r not in the output of %s: %s" % (text, t, got[:300]))
         else:
             t, want = e.split("=", 1)
