@@ -1086,6 +1086,25 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
         cron = s;
         for (size_t i = 0; i < sizeof PRESETS / sizeof *PRESETS; i++)
             if (!strcmp(s, PRESETS[i][0])) cron = PRESETS[i][1];
+        if (!strcmp(s, "@once")) {
+            /* one run at start_date: a single slot, start_at = end_at */
+            int64_t st = 0;
+            const char *otz = NULL;
+            json_t *sd = dag_arg(x, "start_date");
+            if (af_tag(sd) && !strcmp(af_tag(sd), "datetime") && af_datetime(sd, &st, &otz)) {
+                char b[64];
+                dsl_node *t = af_map(x), *l = af_seq(x);
+                rfc3339(st, b, sizeof b);
+                af_put(x, t, "every", af_p(x, "1d"));
+                af_put(x, t, "interval", af_p(x, "trigger"));
+                af_put(x, t, "catchup", af_p(x, catchup ? "3650d" : "1m"));
+                af_put(x, t, "start_at", af_q(x, b));
+                af_put(x, t, "end_at", af_q(x, b));
+                af_app(x, l, t);
+                af_report(x, line, "note", NULL, "schedule '@once': one slot at start_date (start_at = end_at)");
+                return l;
+            }
+        }
         if (!strcmp(s, "@once") || !strcmp(s, "@continuous")) {
             af_report(x, line, "unconverted", NULL, "schedule '%s' has no wfdsl trigger; the workflow runs only when started", s);
             json_decref(implicit);
@@ -1387,11 +1406,12 @@ static dsl_node *task_node(af_ctx *x, json_t *task, dag_notes *nt)
                 af_put(x, rt, "timeout", af_p(x, b));
             }
         }
-        /* the task's own kwargs that no part of the mapping used */
+        /* the task's own kwargs that no part of the mapping used (an operator
+         * map's template takes what it wants) */
         const char *k;
         json_t *v;
         json_object_foreach(json_object_get(task, "kwargs"), k, v)
-            if (!json_object_get(x->used, k) && !in_list(k, GENERIC_KEYS, sizeof GENERIC_KEYS / sizeof *GENERIC_KEYS))
+            if (!x->mapped && !json_object_get(x->used, k) && !in_list(k, GENERIC_KEYS, sizeof GENERIC_KEYS / sizeof *GENERIC_KEYS))
                 af_report(x, line, "warning", id, "argument %s is ignored", k);
     }
     if (af_truthy(json_object_get(kw, "depends_on_past")) || af_truthy(json_object_get(kw, "wait_for_downstream")))

@@ -33,6 +33,7 @@ typedef struct af_ctx {
     json_t *ids;         /* step ids made for blocks' inner steps */
     dsl_node *inner;     /* the step inside a task's foreach (for its retry), or NULL */
     const char *inner_kind;
+    int mapped;          /* the current task came from the operator map */
 } af_ctx;
 
 /* builders (strings copied into the document's arena) */

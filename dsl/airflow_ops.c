@@ -1026,6 +1026,7 @@ dsl_node *af_task_step(af_ctx *x, json_t *task, json_t *kw, const char **kind)
     const char *cls = op_class(task);
     x->inner = NULL;
     const dsl_node *r = map_rule(x, task);
+    x->mapped = r != NULL;
     const char *ekey = NULL;
     char *items = NULL;
     int expanded = json_object_size(json_object_get(task, "expand")) > 0;

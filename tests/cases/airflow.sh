@@ -270,6 +270,9 @@ prev cron_trigger $G/sched_cron_trigger.yaml 2024-01-01T09:00:00Z 2024-01-08T09:
 prev quarterly $G/sched_quarterly.yaml 2024-04-01T00:00:00Z 2024-07-01T00:00:00Z
 # AF3 "30 6 * * 1-5" in Europe/Berlin from Friday 2024-03-01: 06:30 CET = 05:30Z, then Monday.
 prev branching $G/ir_branching.yaml 2024-03-01T05:30:00Z 2024-03-04T05:30:00Z 2024-03-05T05:30:00Z
+# @once: Airflow runs it once, at start_date.
+got=$("$WFDSL" schedule preview $G/sched_once.yaml -n 5 --from 2023-12-01T00:00:00Z | tr '\n' ' ')
+eq "airflow schedule once" "$got" "2024-01-01T00:00:00Z "
 check "airflow schedule None has no trigger" sh -c "! grep -q '^triggers' $G/sched_manual.yaml"
 check "airflow AF3 without schedule has no trigger" sh -c "! grep -q '^triggers' $G/sched_implicit_af3.yaml"
 check "airflow AF2 without schedule runs daily" grep -q 'cron: "0 0 \* \* \*"' $G/sched_implicit.yaml
