@@ -572,6 +572,24 @@ static dsl_node *op_short_circuit(af_ctx *x, json_t *task, json_t *kw, const cha
     return st;
 }
 
+/* A python callable whose whole body is `return <constant or simple
+ * expression>` and that takes no arguments: a lua task giving that value. */
+static dsl_node *op_python(af_ctx *x, json_t *task, json_t *kw, const char **kind)
+{
+    json_t *cb = task_callable(x, task, kw);
+    json_t *oa = kwarg(x, kw, "op_args"), *ok = kwarg(x, kw, "op_kwargs");
+    kwarg(x, kw, "templates_dict");
+    if (json_array_size(json_object_get(cb, "params")) || json_array_size(oa) || json_object_size(ok) ||
+        json_array_size(json_object_get(task, "call_args")) || json_object_size(json_object_get(task, "call_kwargs")))
+        return stub(x, task, kind, NULL);
+    char *src = callable_lua(x, cb);
+    if (!src) return stub(x, task, kind, NULL);
+    dsl_node *st = lua_step(x, src, kind);
+    free(src);
+    af_report(x, task_line(task), "note", task_id(task), "%s: its callable only returns a value; converted to a lua task", op_class(task));
+    return st;
+}
+
 /* The run date a date branch compares: logical date or the wall clock. */
 static const char *branch_now(af_ctx *x, json_t *kw)
 {
@@ -1015,6 +1033,11 @@ const char *af_task_kind(af_ctx *x, json_t *task)
     if (is_op(cls, BASH)) return "shell";
     if (is_op(cls, HTTP)) return "http";
     if (!strcmp(cls, "TriggerDagRunOperator")) return "call";
+    if (!strcmp(cls, "PythonOperator") || !strcmp(cls, "@task")) {
+        json_t *cb = json_object_get(task, "callable");
+        if (!cb) cb = json_object_get(json_object_get(task, "kwargs"), "python_callable");
+        return json_object_get(cb, "returns") || json_object_get(cb, "lua") ? "lua" : "fail";
+    }
     if (is_op(cls, EMPTY) || is_op(cls, BRANCH) || is_op(cls, SHORT) || !strcmp(cls, "LatestOnlyOperator") ||
         !strcmp(cls, "BranchDayOfWeekOperator") || !strcmp(cls, "BranchDateTimeOperator"))
         return "lua";
@@ -1084,5 +1107,6 @@ dsl_node *af_task_step(af_ctx *x, json_t *task, json_t *kw, const char **kind)
         return op_time_sensor(x, task, kw, kind);
     if (!strcmp(cls, "FileSensor")) return op_file_sensor(x, task, kw, kind);
     if (!strcmp(cls, "BashSensor")) return op_bash_sensor(x, task, kw, kind);
+    if (!strcmp(cls, "PythonOperator") || !strcmp(cls, "@task")) return op_python(x, task, kw, kind);
     return stub(x, task, kind, NULL);
 }

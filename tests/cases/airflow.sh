@@ -142,10 +142,11 @@ eq "airflow retries: flaky ran twice" "$attempts" 2
 
 # taskflow (Airflow 3): @task.bash runs, @task.branch picks left, @task.short_circuit returns
 # False and skips everything downstream of it, whatever their trigger rule (last, all_done,
-# too); compute (@task) is a stub and fails with its line; the leaves (right, last) are
-# skipped, so the run succeeds.
+# too); compute (@task) is a stub and fails with its line; const (@task) and py_const
+# (PythonOperator) only return constants: lua tasks; the leaves (right, last, py_const) are
+# skipped or succeed, so the run succeeds.
 EXPECT="status=completed hello=success choose=success left=success right=skipped check=success skipped_by_check=skipped
-        compute=failed last=skipped hello~hello.from.taskflow hello<choose"
+        compute=failed last=skipped hello~hello.from.taskflow hello<choose const=success const~rows.:3 py_const~v2 const<py_const"
 run_dag taskflow $G/ir_taskflow.yaml tf1
 python3 $A/dagrun.py "$WFDSL" tf1 "status=completed" >/dev/null
 "$WFDSL" show tf1 --json >"$T/tf1.json"
@@ -309,6 +310,10 @@ run_wf import airflow --from-ir $A/ir_in/mapped.json --map "$T/badmap.yaml"
 eq "airflow bad map exits 1" "$RC" 1
 contains "airflow bad map: unknown field with line:col" "$ERR" "badmap.yaml:3:5: error: operators[0]: unknown field 'stepp'"
 contains "airflow bad map: missing step" "$ERR" "operators[0]: 'step' must be a step"
+printf 'operators:\n  - match: PythonOperator\n    step: {shel: {script: x}}\n' >"$T/badmap3.yaml"
+run_wf import airflow --from-ir $A/ir_in/mapped.json --map "$T/badmap3.yaml"
+eq "airflow map template that does not check: exit 2" "$RC" 2
+contains "airflow map template that does not check is reported" "$ERR" "unknown field 'shel' in task (did you mean 'shell'?)"
 printf 'operators: {a: 1' >"$T/badmap2.yaml"
 run_wf import airflow --from-ir $A/ir_in/mapped.json --map "$T/badmap2.yaml"
 eq "airflow unparsable map exits 1" "$RC" 1
