@@ -949,6 +949,31 @@ dsl_node *af_value(af_ctx *x, json_t *v, const char *task, int line, int *bad)
         free(e);
         return n;
     }
+    if (t && !strcmp(t, "env") && json_is_string(json_object_get(v, "name"))) {
+        /* os.environ on the Airflow host, read when the file is parsed: an input */
+        const char *nm = json_string_value(json_object_get(v, "name"));
+        std_buf b = {0};
+        std_buf_adds(&b, "env_");
+        for (const char *p = nm; *p; p++) std_buf_addf(&b, "%c", isalnum((unsigned char)*p) ? tolower((unsigned char)*p) : '_');
+        std_buf_adds(&b, "");
+        const char *in = af_keep(x, std_buf_take(&b));
+        if (!json_object_get(x->inputs, in)) {
+            json_t *def = json_object_get(v, "default");
+            json_t *sc = json_pack("{s:s}", "type", "string");
+            if (json_is_string(def)) json_object_set(sc, "default", def);
+            json_object_set_new(sc, "description", json_sprintf("environment variable %s of the Airflow host", nm));
+            af_need_input(x, in, sc);
+            af_report(x, line, "placeholder", task, "os.environ[\"%s\"] becomes the input %s%s", nm, in,
+                      json_is_string(def) ? " (its default kept)" : " (no default: pass it with --input)");
+        }
+        std_buf e = {0};
+        std_buf_adds(&e, "${ ");
+        af_lua_field(&e, "input", in);
+        std_buf_adds(&e, " }");
+        dsl_node *n = af_q(x, e.p);
+        std_buf_free(&e);
+        return n;
+    }
     if (t) {
         std_buf b = {0};
         af_summary(&b, v, 0);

@@ -152,10 +152,12 @@ python3 $A/dagrun.py "$WFDSL" tf1 "status=completed" >/dev/null
 "$WFDSL" show tf1 --json >"$T/tf1.json"
 contains "airflow stub fails with its line" "$(cat "$T/tf1.json")" 'taskflow.py:22: @task('
 
-# templates: Variables come from AIRFLOW_VAR_* secrets, dag_run.conf from the input.
+# templates: Variables come from AIRFLOW_VAR_* secrets, dag_run.conf from the input, os.environ
+# values from placeholder inputs (env_<name>, with the default the file gave).
 export AIRFLOW_VAR_API_KEY=k123
-EXPECT="status=completed vars~key=\\*\\*\\*.var=\\*\\*\\*.conf=prod.who=world dates~$today conf_get~full.conf_get"
-run_dag templates $G/ir_templates.yaml tpl1 --input '{"target": "prod"}'
+EXPECT="status=completed vars~key=\\*\\*\\*.var=\\*\\*\\*.conf=prod.who=world dates~$today conf_get~full.conf_get
+        from_env~bucket=b1.region=eu-west-1"
+run_dag templates $G/ir_templates.yaml tpl1 --input '{"target": "prod", "env_data_bucket": "b1"}'
 unset AIRFLOW_VAR_API_KEY
 dd=$(date -u +%d/%m/%Y)
 EXPECT="dates~$dd"
