@@ -721,10 +721,9 @@ static void dag_finish(vm_run *r, int pi)
              first ? ": " : "", first ? json_string_value(json_object_get(first, "message")) : "");
     std_buf_free(&bad);
     json_t *err = simple_error("dag.failed", msg);
-    json_object_set_new(err, "details", json_pack("{s:o, s:O, s:o}", "states", states, "errors",
+    json_object_set_new(err, "details", json_pack("{s:o, s:o, s:o}", "states", states, "errors",
                                                   p->terrors ? p->terrors : json_object(), "tasks", out));
     json_decref(p->results);
-    json_decref(p->terrors);
     free(p->tstate);
     p->results = p->terrors = NULL;
     p->tstate = NULL;
@@ -1066,6 +1065,10 @@ static void step_fiber(vm_run *r, int fi)
         break;
     case VM_DAG: {
         size_t n = json_array_size(json_object_get(b, "tasks"));
+        json_decref(f->results); /* left by a block an error cut short */
+        json_decref(f->terrors);
+        free(f->tstate);
+        f->terrors = NULL;
         f->join_block = in->a;
         f->results = json_object();
         f->kids = 0;

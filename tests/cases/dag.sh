@@ -252,3 +252,53 @@ for bad in 'time.format(nil, "%Y")|expected an RFC 3339 time or Unix seconds, go
     contains "time: $bad" "$RC:$ERR" "1:"
     contains "time: error for ${bad%%|*}" "$ERR" "${bad#*|}"
 done
+
+# --- graph: the dag's tasks with their needs, between the steps around it ---
+cat >"$T/graph.yaml" <<'Y'
+wfdsl: 1
+name: graph-me
+input:
+  x: {type: string, default: a}
+steps:
+  - id: prepare
+    lua: return 1
+  - id: etl
+    dag:
+      tasks:
+        a: {lua: return 1}
+        b: {lua: return 2}
+        c: {needs: [a, b], trigger: one_success, lua: return 3}
+        d: {needs: [a], short_circuit: direct, lua: return 4}
+  - parallel:
+      branches:
+        left: [{id: l1, lua: return 1}]
+        right: [{id: r1, lua: return 2}]
+  - switch:
+      - when: input.x == "a"
+        steps: [{id: sa, lua: return 1}]
+      - default: [{id: sd, lua: return 2}]
+  - id: done
+    lua: return 5
+Y
+run_wf graph "$T/graph.yaml"
+eq "graph text" "$OUT" "$(printf '%s\n' 'graph-me' '  prepare: lua' '  etl: dag' '    a: lua' '    b: lua' \
+    '    c: lua [one_success]  <- a, b' '    d: lua (short circuit)  <- a' '  parallel' '    branch left' \
+    '      l1: lua' '    branch right' '      r1: lua' '  switch' '    when input.x == "a"' '      sa: lua' \
+    '    default' '      sd: lua' '  done: lua')"
+run_wf graph "$T/graph.yaml" --format dot
+contains "graph dot: title" "$OUT" 'digraph "graph-me" {'
+contains "graph dot: quotes in labels are escaped" "$OUT" 'label="when input.x == \"a\"";'
+eq "graph dot: edges (prepare to the roots, needs, leaves to the branches, branches to done)" \
+    "$(grep -- '->' <<<"$OUT" | tr -d ' ;' | tr '\n' ,)" "n2->n4,n3->n4,n2->n5,n1->n2,n1->n3,n4->n6,n4->n7,n5->n6,n5->n7,n6->n8,n6->n9,n7->n8,n7->n9,n8->n10,n9->n10,"
+contains "graph dot: the dag is a cluster" "$OUT" 'label="etl: dag";'
+run_wf graph "$T/graph.yaml" --format mermaid
+contains "graph mermaid" "$OUT" "$(printf 'flowchart TB\n  n1["prepare: lua"]')"
+contains "graph mermaid: a task" "$OUT" 'n4["c: lua [one_success]"]'
+contains "graph mermaid: escaped quotes in labels" "$OUT" 'subgraph c6["when input.x == #quot;a#quot;"]'
+run_wf graph "$T/graph.yaml" --format svg
+eq "graph: unknown format exits 2" "$RC:$ERR" "2:wfdsl graph: unknown graph format 'svg' (use dot, mermaid or text)"
+run_wf graph tests/errors/dag_cycle.yaml
+eq "graph: a file with errors exits 2 with them" "$RC" 2
+contains "graph: the cycle is named" "$ERR" "the dag's tasks form a cycle: b -> c -> a -> b"
+run_wf graph --help
+contains "graph --help" "$OUT" "usage: wfdsl graph FILE"
