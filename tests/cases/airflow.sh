@@ -244,6 +244,34 @@ EXPECT="status=failed extract=success load_group.load_a=success load_group.inner
         extract<load_group.load_a load_group.load_a<load_group.inner.load_b"
 run_dag df_legacy $G/df_legacy.yaml dfl1
 
+# Every schedule form imports to a workflow that runs (by hand: one EmptyOperator task).
+for g in $G/sched_*.yaml; do
+    n=$(basename "$g" .yaml)
+    EXPECT="status=completed t=success"
+    run_dag "$n" "$g" "run_$n"
+done
+
+# ---- scheduled runs: Jinja dates from the trigger's slot ---------------------------------------------
+# etl_basic (Airflow 2, @daily): the run of slot 2024-01-05 covers [01-04, 01-05), so ds is
+# 2024-01-04, ds_nodash 20240104, macros.ds_add(ds, 7) 2024-01-11.
+"$WFDSL" deploy $G/ir_etl_basic.yaml >/dev/null
+"$WFDSL" schedule backfill etl_basic --from 2024-01-05T00:00:00Z --to 2024-01-05T00:00:00Z >/dev/null
+"$WFDSL" resume 'etl_basic@2024-01-05T00:00:00Z' >/dev/null 2>&1
+EXPECT="status=completed extract~extracting.2024-01-04.for.eu notify~done.20240104.2024-01-11.2024 transform.check=skipped"
+dagrun etl_basic_scheduled 'etl_basic@2024-01-05T00:00:00Z' "$EXPECT"
+"$WFDSL" undeploy etl_basic >/dev/null
+# branching (Airflow 3): a backfilled slot is not the latest run, so LatestOnlyOperator skips
+# its direct downstream (pick); path_a and path_b (all_success) are skipped by the cascade,
+# join (none_failed_min_one_success with only skipped upstreams) and gate are skipped, final
+# (all_done) runs.
+"$WFDSL" deploy $G/ir_branching.yaml >/dev/null
+"$WFDSL" schedule backfill branching --from 2024-03-04T05:30:00Z --to 2024-03-04T05:30:00Z >/dev/null
+"$WFDSL" resume 'branching@2024-03-04T05:30:00Z' >/dev/null 2>&1
+EXPECT="status=completed latest=success pick=skipped path_a=skipped path_b=skipped join=skipped gate=skipped
+        after_gate=skipped final=success"
+dagrun branching_not_latest 'branching@2024-03-04T05:30:00Z' "$EXPECT"
+"$WFDSL" undeploy branching >/dev/null
+
 # ---- schedules: `schedule preview` against Airflow's next run times ----------------------------------
 # prev NAME GOLDEN WANT...: the first fires after 2023-12-01
 prev() {
