@@ -853,14 +853,55 @@ typedef struct {
     dsl_node *env;
     json_t *names; /* env name -> lua */
     char quote;    /* the shell quote the script is in: 0, '\'' or '"' */
+    int comment;   /* in a # comment */
+    char hd_next[64]; /* a here-document starts at the next line with this delimiter */
+    int hd_next_quoted, hd_next_dash;
+    char hd[64];   /* in a here-document ending at this line, or "" */
+    int hd_quoted, hd_dash;
+    std_buf line;  /* the here-document's current line */
+    int bad;       /* a template inside a quoted here-document */
 } jsh;
+
+/* After "<<" outside quotes: the delimiter word of a here-document. */
+static size_t heredoc_word(jsh *j, const char *s, size_t n)
+{
+    size_t i = 2;
+    j->hd_next_dash = 0;
+    if (i < n && s[i] == '-') j->hd_next_dash = 1, i++;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    size_t k = 0;
+    j->hd_next_quoted = 0;
+    while (i < n && !strchr(" \t\n;|&<>()", s[i]) && k + 1 < sizeof j->hd_next) {
+        if (s[i] == '\'' || s[i] == '"' || s[i] == '\\') j->hd_next_quoted = 1;
+        else j->hd_next[k++] = s[i];
+        i++;
+    }
+    j->hd_next[k] = 0;
+    return i;
+}
 
 static void jsh_text(void *ud, const char *s, size_t n)
 {
     jsh *j = ud;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (j->quote == '\'') {
+        if (j->hd[0]) { /* a here-document's body: quotes are text */
+            if (c == '\n') {
+                std_buf_adds(&j->line, "");
+                const char *l = j->line.p ? j->line.p : "";
+                if (j->hd_dash)
+                    while (*l == '\t') l++;
+                if (!strcmp(l, j->hd)) j->hd[0] = 0;
+                std_buf_reset(&j->line);
+            } else {
+                std_buf_add(&j->line, &c, 1);
+            }
+            std_buf_add(&j->script, &c, 1);
+            continue;
+        }
+        if (j->comment) {
+            if (c == '\n') j->comment = 0;
+        } else if (j->quote == '\'') {
             if (c == '\'') j->quote = 0;
         } else if (j->quote == '"') {
             if (c == '\\' && i + 1 < n) {
@@ -876,6 +917,20 @@ static void jsh_text(void *ud, const char *s, size_t n)
                 continue;
             }
             if (c == '\'' || c == '"') j->quote = c;
+            char prev = j->script.len ? j->script.p[j->script.len - 1] : '\n';
+            if (c == '#' && strchr(" \t\n;|&(", prev)) j->comment = 1;
+            if (c == '<' && i + 1 < n && s[i + 1] == '<' && (i + 2 >= n || s[i + 2] != '<')) {
+                size_t e = heredoc_word(j, s + i, n - i);
+                std_buf_add(&j->script, s + i, e);
+                i += e - 1;
+                continue;
+            }
+            if (c == '\n' && j->hd_next[0]) {
+                snprintf(j->hd, sizeof j->hd, "%s", j->hd_next);
+                j->hd_quoted = j->hd_next_quoted;
+                j->hd_dash = j->hd_next_dash;
+                j->hd_next[0] = 0;
+            }
         }
         std_buf_add(&j->script, &c, 1);
     }
@@ -900,7 +955,12 @@ static void jsh_piece(void *ud, const char *lua, const char *src)
         af_put(j->x, j->env, name, af_q(j->x, v));
         free(v);
     }
-    if (j->quote == '"') std_buf_addf(&j->script, "${%s}", name);
+    if (j->hd[0]) { /* an unquoted here-document expands ${NAME}; a quoted one nothing */
+        if (j->hd_quoted) j->bad = 1;
+        std_buf_addf(&j->script, "${%s}", name);
+        std_buf_addf(&j->line, "${%s}", name);
+    } else if (j->comment) std_buf_adds(&j->script, src);
+    else if (j->quote == '"') std_buf_addf(&j->script, "${%s}", name);
     else if (j->quote == '\'') std_buf_addf(&j->script, "'\"${%s}\"'", name);
     else std_buf_addf(&j->script, "\"${%s}\"", name);
 }
@@ -913,6 +973,11 @@ char *af_shell_template(af_ctx *x, const char *s, dsl_node *env, const char *tas
     jsh j = {.x = x, .env = env, .names = json_object()};
     int ok = jinja_walk(x, s, task, line, jsh_text, jsh_piece, &j);
     json_decref(j.names);
+    std_buf_free(&j.line);
+    if (ok && j.bad) {
+        af_report(x, line, "unconverted", task, "a template inside a quoted here-document is not converted");
+        ok = 0;
+    }
     std_buf_adds(&j.script, "");
     if (!ok) {
         std_buf_free(&j.script);

@@ -163,6 +163,26 @@ dd=$(date -u +%d/%m/%Y)
 EXPECT="dates~$dd"
 dagrun templates_strftime tpl1 "$EXPECT"
 
+# quoting: templates inside shell quotes, comments and here-documents give what Airflow's
+# textual rendering gives, with the value passed through env instead of the script: each
+# task's stdout equals `sh -c` of its command rendered by substitution (ds of the run's date).
+"$WFDSL" run $G/ir_quoting.yaml --id quo1 --quiet >"$T/quo.json" 2>&1
+python3 - "$A/ir_in/quoting.json" "$T/quo.json" "$today" >"$T/quo.diff" <<'PY'
+import json, re, subprocess, sys
+ir = json.load(open(sys.argv[1]))
+out = json.load(open(sys.argv[2]))
+ds = sys.argv[3]
+vals = {"ds": ds, "ds_nodash": ds.replace("-", ""), "params.word": "hello"}
+for t in ir["dags"][0]["tasks"]:
+    cmd = re.sub(r"\{#.*?#\}", "", t["kwargs"]["bash_command"])
+    cmd = re.sub(r"\{\{\s*([\w.]+)\s*\}\}", lambda m: vals[m.group(1)], cmd)
+    want = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True).stdout
+    got = out[t["task_id"]]["output"]["stdout"]
+    if got != want:
+        print("%s: got %r, want %r" % (t["task_id"], got, want))
+PY
+eq "airflow shell quoting matches Airflow's rendering" "$(cat "$T/quo.diff")" ""
+
 # mapping: expand over three commands -> a foreach of three shell runs; the expand over two
 # arguments is a stub (fails), after (all_done) runs; the leaf succeeds.
 EXPECT="status=completed echo_each=success noop_each=success two_args=failed after=success echo_each~two"
