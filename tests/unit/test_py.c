@@ -458,8 +458,176 @@ TEST(nesting_caps_without_crash)
     CHECK(now_s() - t0 < 5.0);
 }
 
-int main(void)
+/* ------------------------------------------------------------ corpus */
+
+static char *read_all(const char *path, size_t *len)
 {
+    std_err e = {0};
+    return std_read_file(path, len, &e);
+}
+
+static int write_all(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(s, f);
+    return fclose(f);
+}
+
+/* The names NAME of dir/NAME.ext, sorted; returns the count. */
+static int list_dir(const char *dir, const char *ext, char names[][128], int max)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    size_t el = strlen(ext);
+    while ((e = readdir(d)) && n < max) {
+        size_t l = strlen(e->d_name);
+        if (l > el && l - el < 128 && !strcmp(e->d_name + l - el, ext)) {
+            memcpy(names[n], e->d_name, l - el);
+            names[n][l - el] = 0;
+            n++;
+        }
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char t[128];
+            memcpy(t, names[j], 128);
+            memcpy(names[j], names[j - 1], 128);
+            memcpy(names[j - 1], t, 128);
+        }
+    return n;
+}
+
+static char *ir_text(const char *path, int *fatal)
+{
+    size_t len;
+    char *text = read_all(path, &len);
+    if (!text) return NULL;
+    json_t *ir = NULL;
+    std_diags d = {0};
+    *fatal = dsl_airflow_py_parse(path, text, len, &ir, &d) != 0 || d.n;
+    char *s = ir ? json_dumps(ir, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(ir);
+    std_diags_free(&d);
+    free(text);
+    return s;
+}
+
+TEST(corpus_goldens)
+{
+    static char names[200][128];
+    int n = list_dir("tests/airflow/dags", ".py", names, 200);
+    int update = getenv("UPDATE_GOLDEN") != NULL;
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++) {
+        char src[300], gold[300];
+        snprintf(src, sizeof src, "tests/airflow/dags/%s.py", names[i]);
+        snprintf(gold, sizeof gold, "tests/airflow/ir/%s.json", names[i]);
+        int fatal = 0;
+        char *got = ir_text(src, &fatal);
+        if (!got) { CHECK(!"no IR"); printf("  %s: no IR\n", src); continue; }
+        if (fatal) { printf("  %s: fatal diagnostics\n", src); CHECK(!fatal); }
+        std_buf g = {0};
+        std_buf_addf(&g, "%s\n", got);
+        if (update) write_all(gold, g.p);
+        size_t len;
+        char *want = read_all(gold, &len);
+        if (!want || strcmp(want, g.p)) {
+            printf("  %s: IR differs from %s (UPDATE_GOLDEN=1 rewrites it)\n", src, gold);
+            CHECK(!"golden differs");
+        }
+        free(want);
+        free(got);
+        std_buf_free(&g);
+    }
+}
+
+/* The first diagnostic of a file: a fatal one, else the IR's first, as path:line:col: level: message. */
+static char *first_diag(const char *path)
+{
+    size_t len;
+    char *text = read_all(path, &len);
+    if (!text) return NULL;
+    json_t *ir = NULL;
+    std_diags d = {0};
+    dsl_airflow_py_parse(path, text, len, &ir, &d);
+    std_buf b = {0};
+    if (d.n) std_buf_adds(&b, d.msgs[0]);
+    else {
+        json_t *x = json_array_get(json_object_get(ir, "diagnostics"), 0);
+        if (x)
+            std_buf_addf(&b, "%s:%d:%d: %s: %s", path, (int)json_integer_value(json_object_get(x, "line")),
+                         (int)json_integer_value(json_object_get(x, "col")), json_string_value(json_object_get(x, "level")),
+                         json_string_value(json_object_get(x, "message")));
+        else
+            std_buf_adds(&b, "(no diagnostic)");
+    }
+    json_decref(ir);
+    std_diags_free(&d);
+    free(text);
+    return std_buf_take(&b);
+}
+
+TEST(bad_inputs)
+{
+    static char names[100][128];
+    int n = list_dir("tests/airflow/bad", ".py", names, 100);
+    int update = getenv("UPDATE_GOLDEN") != NULL;
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++) {
+        char src[300], exp[300];
+        snprintf(src, sizeof src, "tests/airflow/bad/%s.py", names[i]);
+        snprintf(exp, sizeof exp, "tests/airflow/bad/%s.expected", names[i]);
+        double t0 = now_s();
+        char *got = first_diag(src);
+        CHECK(now_s() - t0 < 5.0);
+        if (!got) { CHECK(!"unreadable"); continue; }
+        std_buf g = {0};
+        std_buf_addf(&g, "%s\n", got);
+        if (update) write_all(exp, g.p);
+        size_t len;
+        char *want = read_all(exp, &len);
+        if (!want || strcmp(want, g.p)) {
+            printf("  %s: first diagnostic: %s", src, g.p);
+            CHECK(!"expected diagnostic differs");
+        }
+        free(want);
+        free(got);
+        std_buf_free(&g);
+    }
+}
+
+/* `test_py FILE...` prints the IR of each file (a debugging aid). */
+static int print_ir(int argc, char **argv)
+{
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        std_err e = {0};
+        size_t len;
+        char *text = std_read_file(argv[i], &len, &e);
+        if (!text) { fprintf(stderr, "%s\n", e.msg); rc = 1; continue; }
+        json_t *ir = NULL;
+        std_diags d = {0};
+        dsl_airflow_py_parse(argv[i], text, len, &ir, &d);
+        for (size_t k = 0; k < d.n; k++) fprintf(stderr, "%s\n", d.msgs[k]);
+        if (ir) {
+            char *s = json_dumps(ir, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            printf("%s\n", s);
+            free(s);
+        }
+        json_decref(ir);
+        std_diags_free(&d);
+        free(text);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) return print_ir(argc, argv);
     RUN(tokens_numbers_names_ops);
     RUN(strings_escapes_prefixes_concat);
     RUN(fstrings);
@@ -469,5 +637,7 @@ int main(void)
     RUN(syntax_errors_with_positions);
     RUN(recovery_reports_each_statement);
     RUN(nesting_caps_without_crash);
+    RUN(corpus_goldens);
+    RUN(bad_inputs);
     CHECK_DONE();
 }
