@@ -656,7 +656,25 @@ static int jinja_expr(jlex *l, const char *src, std_buf *out)
         /* handled */
     } else if ((pis(&e, 2, "params", NULL) || pis(&e, 3, "dag_run", "conf", NULL)) && !e.call) {
         const char *k = e.path[e.npath - 1];
-        af_lua_field(&b, "input", k);
+        json_t *tp = !strcmp(p0, "params") ? json_object_get(x->task_params, k) : NULL;
+        json_t *dp = json_object_get(json_object_get(json_object_get(x->dag, "args"), "params"), k);
+        std_buf lit = {0};
+        if (tp && af_lua_lit(&lit, tp)) {
+            /* a task's own params win over the DAG's; a run's conf wins over both
+             * (dag_run_conf_overrides_params), unless the DAG's default fills it */
+            std_buf_adds(&lit, "");
+            if (dp) {
+                std_buf_adds(&b, lit.p);
+                af_report(x, l->line, "warning", l->task, "params.%s: the task's value is used (the DAG's param of that name is ignored here)", k);
+            } else {
+                std_buf_adds(&b, "(");
+                af_lua_field(&b, "input", k);
+                std_buf_addf(&b, " or %s)", lit.p);
+            }
+        } else {
+            af_lua_field(&b, "input", k);
+        }
+        std_buf_free(&lit);
         if (!json_object_get(x->inputs, k))
             af_need_input(x, k, json_pack("{s:s, s:b}", "type", "any", "required", 0));
     } else if (pis(&e, 3, "dag_run", "conf", "get") && e.call && e.nargs >= 1 && e.args[0].k == JT_STR &&
@@ -1475,6 +1493,7 @@ static dsl_node *task_node(af_ctx *x, json_t *task, dag_notes *nt)
     if (labels.len > 1) af_put(x, tn, "description", af_lit(x, labels.p));
     std_buf_free(&labels);
     const char *kind = "lua";
+    x->task_params = json_is_object(json_object_get(kw, "params")) ? json_object_get(kw, "params") : NULL;
     json_decref(x->used);
     x->used = json_object();
     dsl_node *st = af_task_step(x, task, kw, &kind);
@@ -1516,6 +1535,7 @@ static dsl_node *task_node(af_ctx *x, json_t *task, dag_notes *nt)
             note_task(&nt->callbacks, id);
             break;
         }
+    x->task_params = NULL;
     json_decref(kw);
     return tn;
 }

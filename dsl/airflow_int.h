@@ -27,6 +27,7 @@ typedef struct af_ctx {
     json_t *secrets;     /* secret name -> true */
     json_t *vars;        /* workflow variable -> initial value */
     json_t *used;        /* kwargs the current task's mapping consumed */
+    json_t *task_params; /* the current task's own params (merged kwargs), or NULL */
     dsl_doc *map;        /* --map file, or NULL */
     const dsl_node *rules;
     int prev_warned;

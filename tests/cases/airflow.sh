@@ -264,6 +264,22 @@ EXPECT="status=failed extract=success load_group.load_a=success load_group.inner
         extract<load_group.load_a load_group.load_a<load_group.inner.load_b"
 run_dag df_legacy $G/df_legacy.yaml dfl1
 
+# ---- runs of the DAG files (Python front end + back end) ----------------------------------------------
+if [ -s $G/py_af2_etl_basic.yaml ]; then
+    # a straight chain start >> extract >> transform >> load >> end, all succeed in order
+    EXPECT="status=completed start=success extract=success transform=success load=success end=success
+            start<extract extract<transform transform<load load<end extract~extracting.$today"
+    run_dag py_af2_etl_basic $G/py_af2_etl_basic.yaml pyetl1
+fi
+if [ -s $G/py_af1_assign_form.yaml ]; then
+    # set_downstream fan-out: print_date before sleep and templated; the task's own params
+    # give params.my_param; macros.ds_add(ds, 7) is a week after ds
+    EXPECT="status=completed run_this_first=success print_date=success sleep=success templated=success
+            run_this_first<print_date print_date<sleep print_date<templated templated~Parameter.I.passed.in
+            templated~$today.$(date -u -d '+7 days' +%F)"
+    run_dag py_af1_assign_form $G/py_af1_assign_form.yaml pyaf1
+fi
+
 # Every schedule form imports to a workflow that runs (by hand: one EmptyOperator task).
 for g in $G/sched_*.yaml; do
     n=$(basename "$g" .yaml)
