@@ -402,3 +402,16 @@ eq "airflow --resources is refused" "$RC" 1
 printf 'import os\nprint("not a dag")\n' >"$T/nodag.py"
 run_wf import airflow "$T/nodag.py"
 eq "airflow file without a DAG exits 1" "$RC" 1
+eq "airflow file without a DAG writes nothing" "$OUT" ""
+if ! grep -q "no Python front end" <<<"$ERR"; then
+    contains "airflow file without a DAG says so" "$ERR" "nodag.py:1:1: error: no DAG found in the file"
+    printf 'def (:\n  x =\n' >"$T/notpy.py"
+    run_wf import airflow "$T/notpy.py"
+    eq "airflow not Python exits 1" "$RC" 1
+    contains "airflow not Python: file:line:col" "$ERR" "notpy.py:1:5: error:"
+    eq "airflow not Python writes nothing" "$OUT" ""
+    head -c 200 "$WFDSL" >"$T/binary.py"
+    run_wf import airflow "$T/binary.py"
+    eq "airflow binary file exits 1" "$RC" 1
+    contains "airflow binary file: file:line:col" "$ERR" "binary.py:1:"
+fi
