@@ -542,7 +542,17 @@ static char *callable_lua(af_ctx *x, json_t *cb)
 static json_t *task_callable(af_ctx *x, json_t *task, json_t *kw)
 {
     json_t *cb = json_object_get(task, "callable");
-    return cb ? cb : kwarg(x, kw, "python_callable");
+    return json_is_object(cb) ? cb : kwarg(x, kw, "python_callable");
+}
+
+/* The callable takes arguments other than *args / **context. */
+static int has_params(json_t *cb)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(cb, "params"), i, p)
+        if (!json_is_string(p) || json_string_value(p)[0] != '*') return 1;
+    return 0;
 }
 
 static dsl_node *op_branch(af_ctx *x, json_t *task, json_t *kw, const char **kind)
@@ -579,7 +589,7 @@ static dsl_node *op_python(af_ctx *x, json_t *task, json_t *kw, const char **kin
     json_t *cb = task_callable(x, task, kw);
     json_t *oa = kwarg(x, kw, "op_args"), *ok = kwarg(x, kw, "op_kwargs");
     kwarg(x, kw, "templates_dict");
-    if (json_array_size(json_object_get(cb, "params")) || json_array_size(oa) || json_object_size(ok) ||
+    if (has_params(cb) || json_array_size(oa) || json_object_size(ok) ||
         json_array_size(json_object_get(task, "call_args")) || json_object_size(json_object_get(task, "call_kwargs")))
         return stub(x, task, kind, NULL);
     char *src = callable_lua(x, cb);
@@ -1035,7 +1045,7 @@ const char *af_task_kind(af_ctx *x, json_t *task)
     if (!strcmp(cls, "TriggerDagRunOperator")) return "call";
     if (!strcmp(cls, "PythonOperator") || !strcmp(cls, "@task")) {
         json_t *cb = json_object_get(task, "callable");
-        if (!cb) cb = json_object_get(json_object_get(task, "kwargs"), "python_callable");
+        if (!json_is_object(cb)) cb = json_object_get(json_object_get(task, "kwargs"), "python_callable");
         return json_object_get(cb, "returns") || json_object_get(cb, "lua") ? "lua" : "fail";
     }
     if (is_op(cls, EMPTY) || is_op(cls, BRANCH) || is_op(cls, SHORT) || !strcmp(cls, "LatestOnlyOperator") ||

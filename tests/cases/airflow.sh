@@ -88,6 +88,11 @@ elif [ -d $A/dags ]; then
     done
 fi
 
+# ---- goldens: DAG files of the back end's own tests --------------------------------------------------
+if [ -s $G/py_af2_etl_basic.yaml ]; then
+    for f in $A/pydags/*.py; do imp "pyb_$(basename "$f" .py)" airflow "$f"; done
+fi
+
 # ---- runs of imported DAGs ------------------------------------------------------------------------
 today=$(date -u +%F)
 
@@ -278,6 +283,19 @@ if [ -s $G/py_af1_assign_form.yaml ]; then
             run_this_first<print_date print_date<sleep print_date<templated templated~Parameter.I.passed.in
             templated~$today.$(date -u -d '+7 days' +%F)"
     run_dag py_af1_assign_form $G/py_af1_assign_form.yaml pyaf1
+fi
+
+if [ -s $G/pyb_callables.yaml ]; then
+    # the branch follows the weekday of the logical date (a manual run: its start, UTC); the
+    # short circuit passes (params.go is true) and const returns 42; real is a stub and fails,
+    # so the run fails on that leaf
+    if [ "$(date -u +%u)" -le 5 ]; then wd="weekday=success weekend=skipped"; else wd="weekday=skipped weekend=success"; fi
+    EXPECT="status=failed pick=success $wd gate=success const=success const~42 real=failed gate<const const<real
+            error~callables.py:33:.PythonOperator"
+    run_dag pyb_callables $G/pyb_callables.yaml pyc1
+    # with go=false the short circuit skips const and real: every leaf is skipped or success
+    EXPECT="status=completed gate=success const=skipped real=skipped"
+    run_dag pyb_callables_gate $G/pyb_callables.yaml pyc2 --input '{"go": false}'
 fi
 
 # Every schedule form imports to a workflow that runs (by hand: one EmptyOperator task).
