@@ -15,13 +15,8 @@
 #include "../stdlib/duration.h"
 #include "asl.h"
 #include "compile.h"
-
-#if defined(__has_include)
-#if __has_include("py.h")
 #include "py.h"
-#define AF_HAVE_PY 1
-#endif
-#endif
+
 
 /* ---- tree builders ----------------------------------------------------------- */
 
@@ -1848,11 +1843,7 @@ int dsl_airflow_import(const char *path, dsl_af_source kind, const dsl_af_opts *
     } else if (kind == DSL_AF_DAGFACTORY) {
         dsl_dagfactory_parse(path, text, len, &ir, diags);
     } else {
-#ifdef AF_HAVE_PY
         dsl_airflow_py_parse(path, text, len, &ir, diags);
-#else
-        std_diag(diags, path, 1, 1, "this build of wfdsl has no Python front end");
-#endif
     }
     free(text);
     if (!ir || diags->n) {
