@@ -990,7 +990,10 @@ static py_node *p_atom(parser *P)
                     n = e;
                     expect_op(P, ")");
                     P->depth--;
-                    return n;   /* keep the inner position: (a) is a */
+                    /* keep the inner line:col, and span the parentheses */
+                    n->start = t->off;
+                    finish(P, n);
+                    return n;
                 }
                 expect_op(P, ")");
             }
