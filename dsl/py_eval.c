@@ -1002,7 +1002,13 @@ static json_t *call_dag_fn(py_ev *ev, const py_node *n, py_obj *f)
     json_t *idv = json_object_get(f->deco, "dag_id");
     json_t *id = idv ? json_incref(idv) : json_string(f->name);
     if (f->deco && json_object_get(f->deco, "schedule_interval") && !ev->si_line) ev->si_line = f->node->line;
-    int d = dag_new(ev, f->node, id, "decorator", kwargs_ir(ev, f->deco, drop));
+    /* the DAG is where its @dag decorator is */
+    py_node at = *f->node;
+    if (f->node->orelse.n) {
+        at.line = f->node->orelse.v[0]->line;
+        at.col = f->node->orelse.v[0]->col > 1 ? f->node->orelse.v[0]->col - 1 : 1;
+    }
+    int d = dag_new(ev, &at, id, "decorator", kwargs_ir(ev, f->deco, drop));
     json_decref(id);
     json_t *inputs = json_object_get(ev->dags[d].ir, "inputs");
     py_scope *sc = scope_new(ev, f->scope);

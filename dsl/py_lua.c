@@ -435,7 +435,12 @@ json_t *pv_callable(py_ev *ev, py_obj *f, py_scope *sc)
     if (e < a) e = a;
     while (e > a && (ev->src[e - 1] == '\n' || ev->src[e - 1] == ' ' || ev->src[e - 1] == '\r' || ev->src[e - 1] == '\t')) e--;
     std_buf sb = {0};
-    std_buf_add(&sb, ev->src + a, e - a);
+    /* the text, its continuation lines dedented by the def's own indentation */
+    for (size_t i = a; i < e; i++) {
+        std_buf_add(&sb, ev->src + i, 1);
+        if (ev->src[i] == '\n' && !lambda)
+            for (int k = 1; k < d->col && i + 1 < e && (ev->src[i + 1] == ' ' || ev->src[i + 1] == '\t'); k++) i++;
+    }
     if (!lambda) std_buf_adds(&sb, "\n");
     json_object_set_new(r, "source", json_stringn(sb.p ? sb.p : "", sb.len));
     std_buf_free(&sb);
