@@ -31,7 +31,17 @@ void py_diag(py_ev *ev, const py_node *n, const char *level, const char *fmt, ..
     va_start(ap, fmt);
     std_buf_vaddf(&b, fmt, ap);
     va_end(ap);
-    json_array_append_new(ev->diags, json_pack("{s:i, s:i, s:s, s:s}", "line", n ? n->line : 0, "col", n ? n->col : 0,
+    /* the same finding at the same place once (loops and inlined calls repeat them) */
+    std_buf key = {0};
+    std_buf_addf(&key, "%d:%d:%s", n ? n->line : 1, n ? n->col : 1, b.p ? b.p : "");
+    int dup = json_object_get(ev->seen_diags, key.p) != NULL;
+    if (!dup) json_object_set_new(ev->seen_diags, key.p, json_true());
+    std_buf_free(&key);
+    if (dup || json_array_size(ev->diags) >= 1000) {
+        std_buf_free(&b);
+        return;
+    }
+    json_array_append_new(ev->diags, json_pack("{s:i, s:i, s:s, s:s}", "line", n ? n->line : 1, "col", n ? n->col : 1,
                                                "level", level, "message", b.p ? b.p : ""));
     std_buf_free(&b);
 }
@@ -599,6 +609,13 @@ static json_t *attr(py_ev *ev, const py_node *n, json_t *recv)
         json_t *r;
         if ((!strcmp(a, "utc") || !strcmp(a, "UTC")) && (strstr(q.p, "timezone") || strstr(q.p, "pendulum")))
             r = json_string("UTC");
+        else if (!strcmp(last_part(o->name), "TriggerRule")) {
+            /* TriggerRule.ALL_DONE is the string "all_done" (a str enum) */
+            char *l = strdup(a);
+            for (char *p = l; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            r = json_string(l);
+            free(l);
+        }
         else
             r = sym(ev, q.p, n, o->fkind);
         std_buf_free(&q);
@@ -630,6 +647,7 @@ static json_t *attr(py_ev *ev, const py_node *n, json_t *recv)
         }
     }
     if (pv_tag(recv) && !strcmp(pv_tag(recv), "expr")) return expr(ev, n);
+    if (json_is_string(recv) && !strcmp(a, "value")) return json_incref(recv);   /* str enums: TriggerRule.X.value */
     /* a method (or attribute) of a value */
     py_obj *b;
     json_t *v = pv_obj(ev, O_BOUND, &b);
@@ -712,6 +730,8 @@ static json_t *eval_bin(py_ev *ev, const py_node *n, py_scope *sc)
         r = json_incref(b);
     } else {
         r = pv_binop(ev, n, n->op, a, b);
+        if (!r && pv_is_const(a) && pv_is_const(b))
+            py_diag(ev, n, "warning", "this %s of constants cannot be folded (too large, or an error in Python)", n->op);
         if (!r) r = expr(ev, n);
     }
     json_decref(a);
@@ -825,6 +845,7 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
     }
     case PE_LAMBDA: {
         py_obj *f;
+        for (py_scope *c = sc; c; c = c->parent) c->captured = 1;
         r = pv_obj(ev, O_FUNC, &f);
         f->node = n;
         f->scope = sc;
@@ -941,6 +962,7 @@ static json_t *inline_call(py_ev *ev, const py_node *n, py_obj *f, json_t *args,
         ev->brk = ev->cont = 0;
     }
     ev->depth--;
+    if (!sc->captured) json_object_clear(sc->vars);   /* nothing can see it any more */
     *ok = 1;
     return r;
 }
@@ -980,7 +1002,13 @@ static json_t *call_dag_fn(py_ev *ev, const py_node *n, py_obj *f)
     json_t *idv = json_object_get(f->deco, "dag_id");
     json_t *id = idv ? json_incref(idv) : json_string(f->name);
     if (f->deco && json_object_get(f->deco, "schedule_interval") && !ev->si_line) ev->si_line = f->node->line;
-    int d = dag_new(ev, f->node, id, "decorator", kwargs_ir(ev, f->deco, drop));
+    /* the DAG is where its @dag decorator is */
+    py_node at = *f->node;
+    if (f->node->orelse.n) {
+        at.line = f->node->orelse.v[0]->line;
+        at.col = f->node->orelse.v[0]->col > 1 ? f->node->orelse.v[0]->col - 1 : 1;
+    }
+    int d = dag_new(ev, &at, id, "decorator", kwargs_ir(ev, f->deco, drop));
     json_decref(id);
     json_t *inputs = json_object_get(ev->dags[d].ir, "inputs");
     py_scope *sc = scope_new(ev, f->scope);
@@ -1053,7 +1081,12 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
             if (t->task && !ev->pure) {
                 json_object_set_new(json_object_get(t->task, "kwargs"), m, json_true());
                 json_t *setups = json_object_get(kw, "setups");
-                if (setups) json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, setups));
+                if (setups) {
+                    json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, setups));
+                    json_t *self = task_of(ev, b->v);
+                    json_decref(shift(ev, n, setups, self));   /* Airflow links each setup to its teardown */
+                    json_decref(self);
+                }
             }
             return json_incref(b->v);
         }
@@ -1454,6 +1487,7 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
         return;
     case PS_DEF: {
         py_obj *f;
+        for (py_scope *c = sc; c; c = c->parent) c->captured = 1;
         json_t *v = pv_obj(ev, O_FUNC, &f);
         f->node = n;
         f->scope = sc;
@@ -1665,6 +1699,7 @@ static void free_ev(py_ev *ev)
     free(ev->scopes);
     json_decref(ev->orphans);
     json_decref(ev->retval);
+    json_decref(ev->seen_diags);
 }
 
 json_t *dsl_py_eval_module(const char *path, const char *text, size_t len, py_module *m)
@@ -1674,6 +1709,7 @@ json_t *dsl_py_eval_module(const char *path, const char *text, size_t len, py_mo
     ev.src = text;
     ev.len = len;
     ev.diags = json_array();
+    ev.seen_diags = json_object();
     ev.orphans = json_array();
     ev.cur_dag = -1;
     ev.module = scope_new(&ev, NULL);

@@ -32,6 +32,7 @@ enum { F_PLAIN = 0, F_TASK, F_GROUP, F_DAG };
 typedef struct py_scope {
     json_t *vars;
     struct py_scope *parent;
+    int captured;            /* a def or lambda closes over it: keep it after the call */
 } py_scope;
 
 typedef struct py_obj {
@@ -57,7 +58,7 @@ typedef struct py_dag {
 typedef struct py_ev {
     const char *path, *src;
     size_t len;
-    json_t *ir, *diags, *orphans;
+    json_t *ir, *diags, *orphans, *seen_diags;
     py_obj *objs;
     size_t nobj, capobj;
     py_dag *dags;

@@ -408,7 +408,7 @@ json_t *pv_callable(py_ev *ev, py_obj *f, py_scope *sc)
     if (ret && !ev->stopped) {
         int saved = ev->pure;
         ev->pure = 1;
-        py_scope tmp = {json_object(), sc};
+        py_scope tmp = {json_object(), sc, 0};
         for (int i = 0; i < d->kids.n; i++)
             json_object_set_new(tmp.vars, d->kids.v[i]->s, pv_expr(ev, d->kids.v[i]));
         json_t *v = py_eval(ev, ret, &tmp);
@@ -433,6 +433,16 @@ json_t *pv_callable(py_ev *ev, py_obj *f, py_scope *sc)
     std_buf_free(&b);
     size_t a = d->start, e = d->end > ev->len ? ev->len : d->end;
     if (e < a) e = a;
-    json_object_set_new(r, "source", json_stringn(ev->src + a, e - a));
+    while (e > a && (ev->src[e - 1] == '\n' || ev->src[e - 1] == ' ' || ev->src[e - 1] == '\r' || ev->src[e - 1] == '\t')) e--;
+    std_buf sb = {0};
+    /* the text, its continuation lines dedented by the def's own indentation */
+    for (size_t i = a; i < e; i++) {
+        std_buf_add(&sb, ev->src + i, 1);
+        if (ev->src[i] == '\n' && !lambda)
+            for (int k = 1; k < d->col && i + 1 < e && (ev->src[i + 1] == ' ' || ev->src[i + 1] == '\t'); k++) i++;
+    }
+    if (!lambda) std_buf_adds(&sb, "\n");
+    json_object_set_new(r, "source", json_stringn(sb.p ? sb.p : "", sb.len));
+    std_buf_free(&sb);
     return r;
 }

@@ -990,7 +990,10 @@ static py_node *p_atom(parser *P)
                     n = e;
                     expect_op(P, ")");
                     P->depth--;
-                    return n;   /* keep the inner position: (a) is a */
+                    /* keep the inner line:col, and span the parentheses */
+                    n->start = t->off;
+                    finish(P, n);
+                    return n;
                 }
                 expect_op(P, ")");
             }
@@ -1784,10 +1787,7 @@ static py_node *p_stmt(parser *P, py_list *out)
         if (!is_kw(P, "def") && !is_kw(P, "class") && !is_kw(P, "async"))
             syntax(P, cur(P), "invalid syntax: a decorator must precede 'def' or 'class'%s", "");
         n = p_compound(P);
-        n->orelse = n->kind == PS_DEF || n->kind == PS_CLASS ? decos : n->orelse;
-        n->line = t->line;
-        n->col = t->col;
-        n->start = t->off;
+        n->orelse = n->kind == PS_DEF || n->kind == PS_CLASS ? decos : n->orelse;   /* n keeps the def's position */
     } else if (t->type == T_NAME && (!strcmp(t->sval, "if") || !strcmp(t->sval, "while") ||
                                      !strcmp(t->sval, "for") || !strcmp(t->sval, "with") ||
                                      !strcmp(t->sval, "try") || !strcmp(t->sval, "def") ||

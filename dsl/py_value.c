@@ -639,6 +639,11 @@ json_t *pv_compare(py_ev *ev, const py_node *n, const char *op, json_t *a, json_
         return json_boolean(op[2] ? !r : r);
     }
     if (!pv_is_value(a) || !pv_is_value(b)) return NULL;
+    /* env, variable, relative dates...: their value is not known here */
+    const char *ta = pv_tag(a), *tb = pv_tag(b);
+    if ((ta || tb) && (!ta || !tb || strcmp(ta, tb) || (strcmp(ta, "timedelta") && strcmp(ta, "datetime") &&
+                                                        strcmp(ta, "time") && strcmp(ta, "enum") && strcmp(ta, "asset"))))
+        return NULL;
     if (!strcmp(op, "==") || !strcmp(op, "!=")) {
         r = is_num(a) && is_num(b) ? dval(a) == dval(b) : json_equal(a, b);
         return json_boolean(op[0] == '=' ? r : !r);
@@ -911,6 +916,16 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     /* Python builtins over constants */
     int allc = pv_is_value(args) && (!kw || pv_is_value(kw));
     if (!allc) { *handled = 0; return NULL; }
+    if (!strcmp(name, "json.dumps") && na == 1 && pv_is_const(a0) && (!kw || !json_object_size(kw))) {
+        char *s = json_dumps(a0, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+        json_t *r = s ? json_string(s) : NULL;
+        free(s);
+        return r;
+    }
+    if (!strcmp(name, "json.loads") && na == 1 && json_is_string(a0)) {
+        json_error_t je;
+        return json_loadb(json_string_value(a0), json_string_length(a0), JSON_DECODE_ANY, &je);
+    }
     if (!strcmp(name, "range")) {
         json_int_t lo = 0, hi, st = 1;
         for (size_t i = 0; i < na; i++) if (!is_int(json_array_get(args, i))) return NULL;
@@ -1328,7 +1343,8 @@ json_t *pv_to_ir(py_ev *ev, json_t *v)
         }
         case O_FUNC: return pv_callable(ev, o, o->scope);
         case O_PARAM: {
-            json_t *e = o->node ? pv_expr(ev, o->node) : json_pack("{s:s, s:s}", "$", "expr", "source", o->name);
+            json_t *e = json_pack("{s:s, s:s, s:i, s:i}", "$", "expr", "source", o->name, "line", o->node ? o->node->line : 0,
+                                  "col", o->node ? o->node->col : 0);
             json_object_set_new(e, "param", json_string(o->name));
             return e;
         }

@@ -432,13 +432,13 @@ TEST(nesting_caps_without_crash)
     s = repeat("a >> ", 10000, "b", "");
     CHECK_STR(first_err(s, strlen(s)), "(none)");
     free(s);
-    /* 10,000 nested blocks: indentation levels are capped at 100 */
+    /* 1,000 nested blocks: indentation levels are capped at 100 */
     std_buf b = {0};
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < 1000; i++) {
         for (int k = 0; k < i; k++) std_buf_adds(&b, " ");
         std_buf_adds(&b, "if x:\n");
     }
-    for (int k = 0; k < 10000; k++) std_buf_adds(&b, " ");
+    for (int k = 0; k < 1000; k++) std_buf_adds(&b, " ");
     std_buf_adds(&b, "pass\n");
     CHECK_STR(first_err(b.p, b.len), "t.py:101:101: error: too many levels of indentation (more than 100)");
     std_buf_free(&b);
@@ -521,7 +521,7 @@ TEST(corpus_goldens)
     static char names[200][128];
     int n = list_dir("tests/airflow/dags", ".py", names, 200);
     int update = getenv("UPDATE_GOLDEN") != NULL;
-    CHECK(n >= 1);
+    CHECK(n >= 30);
     for (int i = 0; i < n; i++) {
         char src[300], gold[300];
         snprintf(src, sizeof src, "tests/airflow/dags/%s.py", names[i]);
@@ -576,7 +576,7 @@ TEST(bad_inputs)
     static char names[100][128];
     int n = list_dir("tests/airflow/bad", ".py", names, 100);
     int update = getenv("UPDATE_GOLDEN") != NULL;
-    CHECK(n >= 0);
+    CHECK(n >= 6);
     for (int i = 0; i < n; i++) {
         char src[300], exp[300];
         snprintf(src, sizeof src, "tests/airflow/bad/%s.py", names[i]);
