@@ -70,6 +70,7 @@ valgrind: deps $(BIN) unit
 	@command -v valgrind >/dev/null || sh tests/deps.sh valgrind
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	@WFDSL_REAL=$(CURDIR)/$(BIN) WFDSL=$(CURDIR)/tests/valgrind.sh VALGRIND_LOG_DIR=$(CURDIR)/$(BUILD)/valgrind \
+	  WFDSL_TEST_TIME_SCALE=20 \
 	  UNIT_WRAP="valgrind $(VALGRIND_OPTS) --log-file=$(CURDIR)/$(BUILD)/valgrind/unit.%p.log" \
 	  UNIT_DIR=$(BUILD)/tests ONLY='$(VALGRIND_PARTS)' bash tests/run.sh; rc=$$?; \
 	  bad=$$(grep -l '^==[0-9]*==' $(BUILD)/valgrind/*.log 2>/dev/null); \

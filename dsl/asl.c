@@ -94,20 +94,6 @@ static dsl_node *L(X *x) { return dsl_new_seq(x->doc, 1, 1); }
 static void put(X *x, dsl_node *m, const char *k, dsl_node *v) { dsl_map_add(x->doc, m, P(x, k), v); }
 static void app(X *x, dsl_node *s, dsl_node *v) { dsl_seq_add(x->doc, s, v); }
 
-/* A string value, escaped so that `${` is not an expression. */
-static dsl_node *QS(X *x, const char *s)
-{
-    std_buf b = {0};
-    for (const char *p = s; *p; p++) {
-        if (p[0] == '$' && p[1] == '{') std_buf_adds(&b, "$$");
-        else std_buf_add(&b, p, 1);
-    }
-    std_buf_adds(&b, "");
-    dsl_node *n = Q(x, b.p);
-    std_buf_free(&b);
-    return n;
-}
-
 /* A unique step id from a state name: [a-z][a-z0-9_]*. */
 static const char *new_id(X *x, const char *base, const char *suffix)
 {
@@ -325,6 +311,34 @@ static void check_target(X *x, json_t *states, const char *state, const char *wh
 
 static void check_machine(X *x, json_t *m, const char *owner, int in_branch);
 
+static int is_token_task(json_t *st)
+{
+    const char *res = json_string_value(json_object_get(st, "Resource"));
+    size_t n = res ? strlen(res) : 0, k = strlen(".waitForTaskToken");
+    return n > k && !strcmp(res + n - k, ".waitForTaskToken");
+}
+
+/* Does machine m (or a branch or processor inside it) have a
+ * `.waitForTaskToken` Task? */
+static int waits_for_tokens(json_t *m)
+{
+    const char *k;
+    json_t *st;
+    json_object_foreach(json_object_get(m, "States"), k, st) {
+        if (is_token_task(st)) return 1;
+        json_t *br = json_object_get(st, "Branches");
+        for (size_t i = 0; i < json_array_size(br); i++)
+            if (waits_for_tokens(json_array_get(br, i))) return 1;
+        json_t *p = json_object_get(st, "ItemProcessor");
+        if (!p) p = json_object_get(st, "Iterator");
+        if (json_is_object(p) && waits_for_tokens(p)) return 1;
+    }
+    return 0;
+}
+
+static const char *const TOLERATED[] = {"ToleratedFailureCount", "ToleratedFailureCountPath",
+                                         "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
+
 static const char *const TYPES[] = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"};
 
 static void collect_names(X *x, json_t *m, const char *owner)
@@ -426,10 +440,22 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
     if (!strcmp(type, "Task")) {
         json_t *res = json_object_get(st, "Resource");
         if (!is_str(res)) ERRS(x, name, "a Task state needs a 'Resource' (an ARN)");
-        else if (strstr(json_string_value(res), ".waitForTaskToken"))
-            ERRS(x, name, "'.waitForTaskToken' resources are not supported by wfdsl yet");
-        if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSecondsPath"))
-            ERRS(x, name, "'TimeoutSecondsPath'/'HeartbeatSecondsPath' are not supported by wfdsl yet");
+        static const char *const tmo[] = {"TimeoutSeconds", "TimeoutSecondsPath"};
+        static const char *const hb[] = {"HeartbeatSeconds", "HeartbeatSecondsPath"};
+        if (count_of(st, tmo, 2) > 1) ERRS(x, name, "a Task may have at most one of 'TimeoutSeconds' and 'TimeoutSecondsPath'");
+        if (count_of(st, hb, 2) > 1) ERRS(x, name, "a Task may have at most one of 'HeartbeatSeconds' and 'HeartbeatSecondsPath'");
+        check_path_field(x, name, st, "TimeoutSecondsPath", 0);
+        json_t *ts = json_object_get(st, "TimeoutSeconds"), *hs = json_object_get(st, "HeartbeatSeconds");
+        if (ts && (!json_is_integer(ts) || json_integer_value(ts) < 1))
+            ERRS(x, name, "'TimeoutSeconds' must be a positive integer");
+        if (hs && (!json_is_integer(hs) || json_integer_value(hs) < 1))
+            ERRS(x, name, "'HeartbeatSeconds' must be a positive integer");
+        else if (hs && json_is_integer(ts) && json_integer_value(hs) >= json_integer_value(ts))
+            ERRS(x, name, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
+        if (json_object_get(st, "HeartbeatSecondsPath"))
+            ERRS(x, name, "'HeartbeatSecondsPath' is not supported by wfdsl yet (HeartbeatSeconds is)");
+        if (hs && is_str(res) && !is_token_task(st))
+            ERRS(x, name, "'HeartbeatSeconds' is supported by wfdsl only on '.waitForTaskToken' Tasks");
     }
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
     if ((rt || ca) && strcmp(type, "Task") && strcmp(type, "Parallel") && strcmp(type, "Map"))
@@ -456,17 +482,26 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         else check_machine(x, ip ? ip : it, name, 2);
         const char *mode = json_string_value(json_object_get(json_object_get(ip, "ProcessorConfig"), "Mode"));
         if (mode && strcmp(mode, "INLINE")) ERRS(x, name, "Map mode '%s' is not supported by wfdsl yet (only INLINE)", mode);
-        static const char *const dist[] = {"ItemReader", "ResultWriter", "ItemBatcher", "ToleratedFailureCountPath",
-                                           "ToleratedFailurePercentagePath"};
-        for (int i = 0; i < 5; i++)
-            if (json_object_get(st, dist[i])) ERRS(x, name, "'%s' is not supported by wfdsl yet", dist[i]);
+        static const char *const dist[] = {"ItemReader", "ResultWriter", "ItemBatcher"};
+        for (int i = 0; i < 3; i++)
+            if (json_object_get(st, dist[i]))
+                ERRS(x, name, "'%s' belongs to a DISTRIBUTED Map: not supported by wfdsl yet (only INLINE)", dist[i]);
         json_t *tc = json_object_get(st, "ToleratedFailureCount"), *tp = json_object_get(st, "ToleratedFailurePercentage");
-        if ((tc && json_number_value(tc) != 0) || (tp && json_number_value(tp) != 0))
-            ERRS(x, name, "a non-zero ToleratedFailureCount/Percentage is not supported by wfdsl yet");
+        if (tc && (!json_is_integer(tc) || json_integer_value(tc) < 0))
+            ERRS(x, name, "'ToleratedFailureCount' must be a non-negative integer");
+        if (tp && (!json_is_number(tp) || json_number_value(tp) < 0 || json_number_value(tp) > 100))
+            ERRS(x, name, "'ToleratedFailurePercentage' must be a number from 0 to 100");
+        static const char *const pairs[][2] = {{"MaxConcurrency", "MaxConcurrencyPath"},
+                                               {"ToleratedFailureCount", "ToleratedFailureCountPath"},
+                                               {"ToleratedFailurePercentage", "ToleratedFailurePercentagePath"}};
+        for (int i = 0; i < 3; i++) {
+            if (count_of(st, pairs[i], 2) > 1)
+                ERRS(x, name, "a Map state may have at most one of '%s' and '%s'", pairs[i][0], pairs[i][1]);
+            check_path_field(x, name, st, pairs[i][1], 0);
+        }
         json_t *mc = json_object_get(st, "MaxConcurrency");
         if (mc && (!json_is_integer(mc) || json_integer_value(mc) < 0))
             ERRS(x, name, "'MaxConcurrency' must be a non-negative integer");
-        check_path_field(x, name, st, "MaxConcurrencyPath", 0);
     }
 }
 
@@ -566,6 +601,7 @@ static int64_t wait_override(X *x, const char *state)
 typedef struct D { /* one dispatcher (a machine, branch or Map processor) */
     const char *start_id, *state_id;
     char cur[200]; /* Lua expression of the current record */
+    int nested;    /* a Parallel branch or Map processor */
 } D;
 
 static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
@@ -591,23 +627,21 @@ static char *fmt(const char *f, ...)
 static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
                          dsl_node *steps, const char **result_id);
 
-static const char *ERR_TYPES[] = {"asl", "lua", "shell", "http", "net", "timeout", "loop", "sleep", "error"};
-
-/* try + catch clause deciding retry/catch/raise; returns the steps list
- * that replaces body, and adds the pick step. */
+/* The body in a try whose catch clause (every error but a cancel) decides
+ * in asl.on_error to retry, catch or raise again (as an ASL error), then a
+ * step that picks the state's record. always: even without Retry and Catch
+ * (a Task, whose step's own errors become ASL errors). */
 static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char *spec, const char *out_id,
-                          dsl_node *body, dsl_node *into, int line)
+                          dsl_node *body, dsl_node *into, int line, int always)
 {
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
-    if (!json_array_size(rt) && !json_array_size(ca)) {
+    if (!always && !json_array_size(rt) && !json_array_size(ca)) {
         for (size_t i = 0; i < body->n; i++) app(x, into, body->vals[i]);
         return;
     }
     const char *err_id = new_id(x, name, "error");
-    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *errs = L(x), *cs = L(x);
+    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
     put(x, t, "steps", body);
-    for (size_t i = 0; i < sizeof ERR_TYPES / sizeof *ERR_TYPES; i++) app(x, errs, P(x, ERR_TYPES[i]));
-    put(x, c, "errors", errs);
     char *src = fmt("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
     app(x, cs, lua_step(x, err_id, src, line));
     free(src);
@@ -701,35 +735,10 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
-        json_t *e = json_object_get(st, "Error"), *c = json_object_get(st, "Cause");
-        if (!json_object_get(st, "ErrorPath") && !json_object_get(st, "CausePath") && (!e || is_str(e)) && (!c || is_str(c))) {
-            const char *en = e ? json_string_value(e) : "States.Fail";
-            char ty[200] = "asl.";
-            size_t k = 4;
-            for (const char *p = en; *p && k < sizeof ty - 2; p++) {
-                unsigned char ch = (unsigned char)*p;
-                if (isupper(ch) && p > en && islower((unsigned char)p[-1])) ty[k++] = '_';
-                if (isalnum(ch)) ty[k++] = (char)tolower(ch);
-                else if (ch == '.' || ch == '-' || ch == '_') ty[k++] = (char)ch;
-                else ty[k++] = '_';
-            }
-            ty[k] = 0;
-            dsl_node *s = M(x), *f = M(x), *det = M(x);
-            put(x, s, "id", P(x, new_id(x, name, NULL)));
-            put(x, f, "type", P(x, ty));
-            char *msg = c ? fmt("%s: %s", en, json_string_value(c)) : fmt("%s", en);
-            put(x, f, "message", QS(x, msg));
-            free(msg);
-            put(x, det, "error", QS(x, en));
-            put(x, det, "cause", c ? QS(x, json_string_value(c)) : P(x, "null"));
-            put(x, f, "details", det);
-            put(x, s, "fail", f);
-            app(x, into, s);
-        } else {
-            spec = spec_lit(st, name, flags);
-            src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
-            app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
-        }
+        if (dd->nested) json_object_set_new(flags, "_nested", json_true());
+        spec = spec_lit(st, name, flags);
+        src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
+        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
         spec = spec_lit(st, name, flags);
         int64_t ms = wait_override(x, name);
@@ -752,16 +761,77 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
     } else if (!strcmp(type, "Task")) {
         json_object_set_new(flags, "_task", json_true());
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        int token = is_token_task(st);
+        int race = json_object_get(st, "TimeoutSecondsPath") || (token && json_object_get(st, "TimeoutSeconds"));
+        if (token) json_object_set_new(flags, "_token_signal", json_string(id));
+        if (race) json_object_set_new(flags, "_race", json_true());
         dsl_node *res = resource_step(x, st, name, in_id, id, flags);
         spec = spec_lit(st, name, flags);
-        dsl_node *body = L(x);
+        dsl_node *body = L(x), *work = L(x);
         src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
-        app(x, body, res);
-        src = fmt("local cur = %s\nreturn asl.task_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        app(x, work, res);
+        const char *sig_id = NULL;
+        if (token) {
+            /* wait for the answer: signal <id> carrying this call's token */
+            sig_id = new_id(x, name, "answer");
+            dsl_node *lp = M(x), *lo = M(x), *ls = L(x), *w = M(x), *wa = M(x);
+            char *until = fmt("asl.token_done(steps.%s, steps.%s)", in_id, sig_id);
+            put(x, lo, "until", P(x, until));
+            free(until);
+            put(x, wa, "signal", P(x, id));
+            json_t *hs = json_object_get(st, "HeartbeatSeconds");
+            if (json_is_integer(hs)) {
+                char t[32];
+                snprintf(t, sizeof t, "%llds", (long long)json_integer_value(hs));
+                put(x, wa, "timeout", P(x, t));
+            }
+            put(x, w, "id", P(x, sig_id));
+            put(x, w, "wait", wa);
+            app(x, ls, w);
+            put(x, lo, "steps", ls);
+            put(x, lp, "loop", lo);
+            app(x, work, lp);
+        }
+        char *out;
+        if (token) out = fmt("asl.task_token_out(cur, %s, steps.%s, steps.%s)", spec, in_id, sig_id);
+        else out = fmt("asl.task_out(cur, %s, steps.%s)", spec, id);
+        if (race) {
+            /* the call against a timer: a parallel that ends with the first
+             * branch to finish; the call branch keeps its failure as a value */
+            const char *race_id = new_id(x, name, "race"), *failed_id = new_id(x, name, "failed");
+            dsl_node *ps = M(x), *par = M(x), *brs = M(x), *call = L(x), *timer = L(x);
+            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+            put(x, t, "steps", work);
+            app(x, cs, lua_step(x, failed_id, "return {asl_failed = err}\n", line));
+            put(x, c, "steps", cs);
+            app(x, cl, c);
+            put(x, t, "catch", cl);
+            put(x, tr, "try", t);
+            app(x, call, tr);
+            dsl_node *sl = M(x), *u = M(x);
+            char *ex = fmt("${ asl.after(now(), steps.%s.timeout) }", in_id);
+            put(x, u, "until", Q(x, ex));
+            free(ex);
+            put(x, sl, "sleep", u);
+            app(x, timer, sl);
+            app(x, timer, lua_step(x, NULL, "return true\n", line));
+            put(x, brs, "call", call);
+            put(x, brs, "timer", timer);
+            put(x, par, "mode", P(x, "any"));
+            put(x, par, "branches", brs);
+            put(x, ps, "id", P(x, race_id));
+            put(x, ps, "parallel", par);
+            app(x, body, ps);
+            src = fmt("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
+        } else {
+            for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
+            src = fmt("local cur = %s\nreturn %s\n", dd->cur, out);
+        }
+        free(out);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
         spec = spec_lit(st, name, flags);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
@@ -793,42 +863,85 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         src = fmt("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
         std_buf_free(&args);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     } else if (!strcmp(type, "Map")) {
+        json_t *proc0 = json_object_get(st, "ItemProcessor");
+        if (!proc0) proc0 = json_object_get(st, "Iterator");
+        /* a task token's signal is named after its Task: one waiter at a time */
+        int one = waits_for_tokens(proc0);
+        if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
         spec = spec_lit(st, name, flags);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
         src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
-        dsl_node *fs = M(x), *fe = M(x), *isteps = L(x);
-        char *items = fmt("steps.%s.items", in_id), *varexpr = fmt("steps.%s.vars", in_id);
-        put(x, fe, "items", P(x, items));
-        json_t *mc = json_object_get(st, "MaxConcurrency");
-        long long conc = json_object_get(st, "MaxConcurrencyPath") ? 1 : 40;
-        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
-        if (conc > 10000) conc = 10000;
-        char cs[32];
-        snprintf(cs, sizeof cs, "%lld", conc);
-        put(x, fe, "concurrency", P(x, cs));
         json_t *proc = json_object_get(st, "ItemProcessor");
         if (!proc) proc = json_object_get(st, "Iterator");
         char pre[200];
         snprintf(pre, sizeof pre, "%s_item", id);
         const char *rid = NULL;
+        dsl_node *isteps = L(x);
+        char *varexpr = fmt("steps.%s.vars", in_id);
         machine(x, proc, pre, "item", varexpr, isteps, &rid);
-        free(items);
         free(varexpr);
-        put(x, fe, "steps", isteps);
-        char *re = fmt("${ steps.%s }", rid);
-        put(x, fe, "result", Q(x, re));
-        free(re);
+        char *re;
+        if (count_of(st, TOLERATED, 4)) {
+            /* a failed iteration gives its error output instead of failing the Map */
+            const char *fid = new_id(x, pre, "failed");
+            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+            put(x, t, "steps", isteps);
+            app(x, cs, lua_step(x, fid, "return asl.item_failed(err)\n", line));
+            put(x, c, "steps", cs);
+            app(x, cl, c);
+            put(x, t, "catch", cl);
+            put(x, tr, "try", t);
+            isteps = L(x);
+            app(x, isteps, tr);
+            re = fmt("${ steps.%s or steps.%s }", fid, rid);
+        } else {
+            re = fmt("${ steps.%s }", rid);
+        }
+        dsl_node *fs = M(x), *fe = M(x);
         put(x, fs, "id", P(x, id));
         put(x, fs, "foreach", fe);
+        if (json_object_get(st, "MaxConcurrencyPath")) {
+            /* at most N at once, N known at run time: N lanes run at once, each
+             * runs its items (every N-th) one after the other */
+            char *lanes = fmt("steps.%s.lanes", in_id);
+            put(x, fe, "items", P(x, lanes));
+            free(lanes);
+            put(x, fe, "as", P(x, "lane"));
+            put(x, fe, "concurrency", P(x, "10000"));
+            dsl_node *ls = M(x), *le = M(x), *lsteps = L(x);
+            const char *lid = new_id(x, id, "lane");
+            put(x, ls, "id", P(x, lid));
+            put(x, le, "items", P(x, "lane"));
+            put(x, le, "steps", isteps);
+            put(x, le, "result", Q(x, re));
+            put(x, ls, "foreach", le);
+            app(x, lsteps, ls);
+            put(x, fe, "steps", lsteps);
+        } else {
+            char *items = fmt("steps.%s.items", in_id);
+            put(x, fe, "items", P(x, items));
+            free(items);
+            json_t *mc = json_object_get(st, "MaxConcurrency");
+            long long conc = 40;
+            if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
+            if (conc > 10000) conc = 10000;
+            if (one) conc = 1;
+            char cs[32];
+            snprintf(cs, sizeof cs, "%lld", conc);
+            put(x, fe, "concurrency", P(x, cs));
+            put(x, fe, "steps", isteps);
+            put(x, fe, "result", Q(x, re));
+        }
+        free(re);
         app(x, body, fs);
-        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s)\n", dd->cur, spec, id);
+        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
         app(x, body, lua_step(x, out_id, src, line));
-        with_handlers(x, dd, st, name, spec, out_id, body, into, line);
+        with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     }
     free(spec);
     free(src);
@@ -841,6 +954,7 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
                          dsl_node *steps, const char **result_id)
 {
     D dd;
+    dd.nested = result_id != NULL;
     dd.start_id = new_id(x, prefix, "start");
     dd.state_id = new_id(x, prefix, "state");
     snprintf(dd.cur, sizeof dd.cur, "asl.cur(steps.%s, steps.%s)", dd.start_id, dd.state_id);

@@ -1694,7 +1694,8 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         ok = 0;
         retry = NULL;
     }
-    json_t *pol = retry ? compile_retry_ref(c, retry) : json_incref(c->def_retry);
+    json_t *pol = retry ? compile_retry_ref(c, retry)
+                        : in_list(kind, blocks, COUNT(blocks)) ? NULL : json_incref(c->def_retry);
     if (pol) json_object_set_new(step, "retry", pol);
     else if (retry) ok = 0;
     /* `if` guards the whole step */

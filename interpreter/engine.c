@@ -798,6 +798,10 @@ static void run_attempt(exec *x, cmd *c)
         }
     } else if (!strcmp(kind, "set")) {
         complete(x, c, args);
+    } else if (!strcmp(kind, "dag")) { /* the tasks' states, decided by the VM */
+        json_t *err = json_object_get(args, "error");
+        if (err) fail(x, c, err);
+        else complete(x, c, args);
     } else if (!strcmp(kind, "continue_as_new")) {
         json_t *in = json_object_get(args, "input");
         json_decref(x->can_input);

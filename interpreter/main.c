@@ -714,6 +714,9 @@ static json_t *steps_of(store_event *evs, size_t n)
         if (!strcmp(t, "step_scheduled")) {
             s = json_pack("{s:O, s:O, s:s, s:i}", "step", json_object_get(p, "step"), "kind",
                           json_object_get(p, "kind"), "status", "scheduled", "attempts", 0);
+            json_t *states = json_object_get(json_object_get(p, "args"), "states");
+            if (states && !strcmp(json_string_value(json_object_get(p, "kind")), "dag"))
+                json_object_set(s, "tasks", states); /* every task's state, skipped ones too */
             json_object_set_new(byseq, key, s);
             json_array_append(steps, s);
         } else if (s && !strcmp(t, "step_started")) {
@@ -797,6 +800,10 @@ static int cmd_show(int argc, char **argv)
                 printf("  %s: %s", json_string_value(json_object_get(err, "type")),
                        json_string_value(json_object_get(err, "message")));
             printf("\n");
+            const char *tk;
+            json_t *tv;
+            json_object_foreach(json_object_get(st, "tasks"), tk, tv)
+                printf("    %-26s %s\n", tk, json_string_value(tv));
         }
     }
     json_decref(run);

@@ -104,6 +104,25 @@ static int64_t jitter_of(json_t *t, int64_t slot)
     return (int64_t)(h % (uint64_t)(j + 1));
 }
 
+/* The first slot a new schedule handles: for a trigger whose start_at is
+ * past, the slots since then that are still within its catch-up window
+ * (Airflow's catchup=True: the missed intervals since start_date run);
+ * else the first slot after now. */
+static int64_t first_slot(json_t *triggers, int64_t now)
+{
+    int64_t best = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(triggers, i, t) {
+        int64_t start = json_integer_value(json_object_get(t, "start_at_ms"));
+        int64_t back = now - json_integer_value(json_object_get(t, "catchup_ms"));
+        int64_t n = start > 0 && start < now ? trigger_next(t, (start > back ? start : back) - 1)
+                                             : trigger_next(t, now);
+        if (n > 0 && (best == 0 || n < best)) best = n;
+    }
+    return best;
+}
+
 int vm_deploy(store *s, vm_program *p, const char *source, int64_t *next_ms, std_err *e)
 {
     json_t *triggers = json_object_get(p->meta, "triggers");
@@ -117,7 +136,7 @@ int vm_deploy(store *s, vm_program *p, const char *source, int64_t *next_ms, std
     json_t *doc = old ? json_loads(old, 0, NULL) : NULL;
     if (!doc) doc = json_pack("{s:b, s:[]}", "paused", 0, "buffered");
     int64_t now = std_now_ms();
-    *next_ms = vm_triggers_next(triggers, now, NULL);
+    *next_ms = old ? vm_triggers_next(triggers, now, NULL) : first_slot(triggers, now);
     json_object_set_new(doc, "workflow", json_string(p->name));
     json_object_set_new(doc, "program", json_string(p->hash));
     json_object_set(doc, "triggers", triggers);

@@ -684,10 +684,14 @@ static json_t *dag_task(vm_run *r, int pi, size_t i)
     return json_array_get(json_object_get(block_of(r, r->fibers[pi].join_block), "tasks"), i);
 }
 
+/* Every task has ended: the dag's outcome becomes a command of the dag
+ * step, {states} (and the error when it failed), so that the history and
+ * `wfdsl show` have every task's state, skipped ones included. The parent
+ * goes on when the engine resolves it (vm_resolve/vm_reject: dag_recorded). */
 static void dag_finish(vm_run *r, int pi)
 {
     fiber *p = &r->fibers[pi];
-    json_t *tasks = json_object_get(block_of(r, p->join_block), "tasks");
+    json_t *b = block_of(r, p->join_block), *tasks = json_object_get(b, "tasks");
     json_t *out = json_object(), *states = json_object();
     std_buf bad = {0};
     size_t i;
@@ -703,31 +707,53 @@ static void dag_finish(vm_run *r, int pi)
         if (json_array_size(json_object_get(t, "down")) == 0 && (st == T_FAILED || st == T_UPFAILED))
             std_buf_addf(&bad, "%s'%s' %s", bad.len ? ", " : "", name, task_states[st]);
     }
-    if (!bad.len) {
-        json_decref(states);
-        std_buf_free(&bad);
-        join_done(r, pi, out);
-        return;
-    }
-    /* name the first task that failed on its own, the usual root cause */
-    const char *fname = NULL;
-    for (i = 0; i < json_array_size(tasks) && !fname; i++)
-        if (p->tstate[i] == T_FAILED) fname = json_string_value(json_object_get(json_array_get(tasks, i), "name"));
-    json_t *first = fname ? json_object_get(p->terrors, fname) : NULL;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "dag failed: leaf task%s %s%s%s%s%s%s%s", strchr(bad.p, ',') ? "s" : "", bad.p,
-             first ? "; task '" : "", first ? fname : "",
-             first ? "' failed: " : "", first ? json_string_value(json_object_get(first, "type")) : "",
-             first ? ": " : "", first ? json_string_value(json_object_get(first, "message")) : "");
-    std_buf_free(&bad);
-    json_t *err = simple_error("dag.failed", msg);
-    json_object_set_new(err, "details", json_pack("{s:o, s:o, s:o}", "states", states, "errors",
-                                                  p->terrors ? p->terrors : json_object(), "tasks", out));
     json_decref(p->results);
+    p->results = out; /* the dag's output, once recorded */
+    vm_cmd c = {.seq = r->next_seq++, .step = (int)bint(b, "step"), .scope = p->scope};
+    c.args = json_pack("{s:o}", "states", states);
+    if (bad.len) {
+        /* name the first task that failed on its own, the usual root cause */
+        const char *fname = NULL;
+        for (i = 0; i < json_array_size(tasks) && !fname; i++)
+            if (p->tstate[i] == T_FAILED) fname = json_string_value(json_object_get(json_array_get(tasks, i), "name"));
+        json_t *first = fname ? json_object_get(p->terrors, fname) : NULL;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "dag failed: leaf task%s %s%s%s%s%s%s%s", strchr(bad.p, ',') ? "s" : "", bad.p,
+                 first ? "; task '" : "", first ? fname : "", first ? "' failed: " : "",
+                 first ? json_string_value(json_object_get(first, "type")) : "", first ? ": " : "",
+                 first ? json_string_value(json_object_get(first, "message")) : "");
+        json_t *err = simple_error("dag.failed", msg);
+        json_object_set_new(err, "details", json_pack("{s:O, s:o, s:O}", "states", json_object_get(c.args, "states"),
+                                                      "errors", p->terrors ? p->terrors : json_object(),
+                                                      "tasks", out));
+        p->terrors = NULL;
+        json_object_set_new(c.args, "error", err);
+    }
+    std_buf_free(&bad);
+    p->state = F_WAIT_CMD;
+    p->waiting_seq = c.seq;
+    p->waiting_step = c.step;
+    push_cmd(r, c);
+}
+
+/* The dag's outcome is recorded: the parent leaves the block with its
+ * output, or (err non-NULL, stolen) raises the dag's error. */
+static void dag_recorded(vm_run *r, int pi, json_t *err)
+{
+    fiber *p = &r->fibers[pi];
+    json_t *out = p->results;
+    p->results = NULL;
+    json_decref(p->terrors);
+    p->terrors = NULL;
     free(p->tstate);
-    p->results = p->terrors = NULL;
     p->tstate = NULL;
-    raise_in(r, pi, err);
+    p->state = F_READY;
+    if (err) {
+        json_decref(out);
+        raise_in(r, pi, err);
+    } else {
+        join_done(r, pi, out);
+    }
 }
 
 /* Settle and start what the trigger rules allow, until nothing changes;
@@ -1210,6 +1236,10 @@ int vm_resolve(vm_run *r, int64_t seq, json_t *output)
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
     fiber *f = &r->fibers[fi];
+    if (f->tstate) { /* a dag's outcome (dag_finish) */
+        dag_recorded(r, fi, NULL);
+        return 0;
+    }
     const vm_program *p = r->p;
     int step = f->waiting_step;
     json_t *st = json_array_get(p->steps, (size_t)step);
@@ -1235,6 +1265,10 @@ int vm_reject(vm_run *r, int64_t seq, json_t *error)
 {
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
+    if (r->fibers[fi].tstate) {
+        dag_recorded(r, fi, json_deep_copy(error));
+        return 0;
+    }
     r->fibers[fi].state = F_READY;
     raise_in(r, fi, json_deep_copy(error));
     return 0;

@@ -9,8 +9,12 @@
 -- A state machine runs as a dispatcher whose state is a record:
 --   {n = transition counter, next = state name or nil, data = JSON value,
 --    vars = {ASL variables}, calls = {task state -> calls}, retry = {...}}
--- ASL errors are raised as error({asl_error = NAME, cause = TEXT}); the
--- engine turns them into errors of type "lua" whose message is that JSON.
+-- ASL errors are raised as typed errors: error({type = NAME, message = CAUSE}),
+-- so the run's error has the ASL name as its type and the Cause as its message
+-- ("" for none). A name that wfdsl's own error types could be mistaken for
+-- (lua, timeout, http.*...) or that is not a valid type (over 63 bytes, not
+-- printable ASCII) is raised as error({asl_error = NAME, cause = CAUSE}),
+-- which the engine keeps as JSON in the message of a "lua" error.
 
 local A = {}
 local NULL = json.null
@@ -21,7 +25,26 @@ local function is_obj(v) return type(v) == "table" and getmetatable(v) ~= ARRAY_
 local function arr(t) return json.array(t or {}) end
 A.is_array, A.is_object = is_arr, is_obj
 
-local function raise(name, cause) error({asl_error = name, cause = cause}, 0) end
+-- wfdsl's own error types (exact names, and prefixes ending in '.').
+local NATIVE = {lua = true, net = true, timeout = true, input = true, error = true, nondeterminism = true,
+  cancelled = true, terminated = true}
+local NATIVE_PREFIX = {"lua.", "shell.", "http.", "signal.", "sleep.", "loop.", "child.", "compensation."}
+local function native(t)
+  if NATIVE[t] then return true end
+  for _, p in ipairs(NATIVE_PREFIX) do if t:sub(1, #p) == p then return true end end
+  return false
+end
+local function typed_ok(name)
+  return type(name) == "string" and #name > 0 and #name < 64 and not name:find("[^\32-\126]") and not native(name)
+end
+
+local function raise(name, cause)
+  if cause == NULL then cause = nil end
+  if typed_ok(name) and (cause == nil or type(cause) == "string") then
+    error({type = name, message = cause or ""}, 0)
+  end
+  error({asl_error = name, cause = cause}, 0)
+end
 A.raise = raise
 local function runtime(cause) raise("States.Runtime", cause) end
 
@@ -300,7 +323,7 @@ local function b64dec(s)
   local out, bits, nb = {}, 0, 0
   for i = 1, #s do
     local v = map[s:byte(i)]
-    if not v then runtime("States.Base64Decode: invalid base64 input") end
+    if not v then raise("States.IntrinsicFailure", "States.Base64Decode: invalid base64 input") end
     bits = (bits << 6) | v
     nb = nb + 6
     if nb >= 8 then
@@ -407,8 +430,12 @@ local function md5(msg)
 end
 A.sha1, A.sha256, A.md5 = sha1, sha256, md5
 
+-- An intrinsic function that fails (bad arguments, bad input) raises
+-- States.IntrinsicFailure; a path in its arguments that points nowhere is
+-- States.Runtime like any path.
+local function intrinsic_failure(cause) raise("States.IntrinsicFailure", cause) end
 local function need(cond, fn, what)
-  if not cond then runtime("The arguments of " .. fn .. " are invalid: " .. what) end
+  if not cond then intrinsic_failure("The arguments of " .. fn .. " are invalid: " .. what) end
 end
 
 local function fmt_value(v)
@@ -439,7 +466,7 @@ intrinsics["States.StringToJson"] = function(args)
   need(type(args[1]) == "string", "States.StringToJson", "needs a string")
   if args[1]:match("^%s*$") then return NULL end
   local ok, v = pcall(json.decode, args[1])
-  if not ok then runtime("States.StringToJson: the string is not JSON: " .. args[1]) end
+  if not ok then intrinsic_failure("States.StringToJson: the string is not JSON: " .. args[1]) end
   if v == nil then return NULL end
   return v
 end
@@ -507,7 +534,7 @@ intrinsics["States.Hash"] = function(args)
   if alg == "SHA-1" then return sha1(data)
   elseif alg == "SHA-256" then return sha256(data)
   elseif alg == "MD5" then return md5(data) end
-  runtime("States.Hash: algorithm '" .. tostring(alg) .. "' is not supported by wfdsl (MD5, SHA-1, SHA-256 are)")
+  intrinsic_failure("States.Hash: algorithm '" .. tostring(alg) .. "' is not supported by wfdsl (MD5, SHA-1, SHA-256 are)")
 end
 intrinsics["States.JsonMerge"] = function(args)
   need(is_obj(args[1]) and is_obj(args[2]), "States.JsonMerge", "needs two objects")
@@ -549,7 +576,7 @@ A.intrinsic_names = intrinsics
 
 local function eval_call(c, data, env)
   local f = intrinsics[c.fn]
-  if not f then runtime("Unknown intrinsic function " .. c.fn) end
+  if not f then intrinsic_failure("Unknown intrinsic function " .. c.fn) end
   local args, raws = {}, {}
   for i, a in ipairs(c.args) do
     if a.call then args[i] = eval_call(a.call, data, env)
@@ -564,7 +591,7 @@ local function eval_dollar(v, data, env, key)
   if type(v) ~= "string" then runtime("The value of '" .. key .. "' must be a string") end
   if v:sub(1, 7) == "States." then
     local c, why = parse_intrinsic(v)
-    if not c then runtime("Invalid intrinsic function '" .. v .. "': " .. why) end
+    if not c then intrinsic_failure("Invalid intrinsic function '" .. v .. "': " .. why) end
     return eval_call(c, data, env)
   end
   local ok, r = resolve(data, v, env)
@@ -715,6 +742,10 @@ function A.fail(cur, s)
   local err, cause = s.Error, s.Cause
   if s.ErrorPath then err = eval_dollar(s.ErrorPath, cur.data, env, "ErrorPath") end
   if s.CausePath then cause = eval_dollar(s.CausePath, cur.data, env, "CausePath") end
+  -- a Fail without a Cause: none at the top level (as AWS records); inside a
+  -- Parallel branch or Map iteration the reference engine's text
+  if cause == nil and s._nested then cause = "Execution failed because of a Fail state" end
+  if err == nil then err = "FailStateError" end -- the reference engine's name; AWS records none
   raise(err, cause)
 end
 
@@ -880,12 +911,66 @@ function A.wait(cur, s)
 end
 
 -- Task: the effective input and the call number (for per-call mocks).
+-- A `.waitForTaskToken` Task gets a token, $$.Task.Token in its Parameters:
+-- "SIGNAL:UUID:WORKFLOW-ID", where SIGNAL is the name of the signal its wait
+-- takes (the Task's step id) and WORKFLOW-ID the run's id, so that whoever
+-- holds the token can answer with
+--   wfdsl signal WORKFLOW-ID SIGNAL '{"token": TOKEN, "output": ...}'
+-- (or "error"/"cause" to fail the Task). TimeoutSecondsPath gives `timeout`.
 function A.task_in(cur, s)
-  local env = env_of(cur, s)
+  local token
+  if s._token_signal then token = s._token_signal .. ":" .. uuid() .. ":" .. tostring(run.id) end
+  local env = env_of(cur, s, token and {Task = {Token = token}} or nil)
   local eff = input_path(cur.data, s, env)
   if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env) end
   local calls = cur.calls or {}
-  return {input = eff, call = (calls[s._name] or 0) + 1}
+  local r = {input = eff, call = (calls[s._name] or 0) + 1, token = token}
+  if s.TimeoutSecondsPath then
+    local v = get(cur.data, s.TimeoutSecondsPath, env)
+    if math.tointeger(v) == nil or v < 1 then
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The TimeoutSecondsPath field refers to value " ..
+        enc(v) .. " which is not a positive integer")
+    end
+    r.timeout = math.tointeger(v)
+  elseif s._race then
+    r.timeout = s.TimeoutSeconds
+  end
+  return r
+end
+
+-- A Task raced against its timeout: the winner of the race (a parallel in
+-- mode any), which is the timer (States.Timeout), the failure the call
+-- branch caught (raised again), or the call's output.
+function A.raced(race)
+  if not is_obj(race) or race.call == nil then raise("States.Timeout", nil) end
+  local c = race.call
+  if is_obj(c) and c.asl_failed ~= nil then error(c.asl_failed, 0) end
+  return c
+end
+
+-- Has the wait of a `.waitForTaskToken` Task got its answer? A signal that
+-- carries another token (an answer to an earlier call of the Task) is
+-- skipped; one without a token ends the wait, and task_token_out fails.
+function A.token_done(task, sig)
+  if not is_obj(sig) or type(sig.token) ~= "string" then return true end
+  if sig.heartbeat == true and sig.token == task.token then return false end
+  return sig.token == task.token
+end
+
+-- The answer of a `.waitForTaskToken` Task: {"token", "output"} succeeds
+-- with output; {"token", "error", "cause"} fails with that error.
+function A.task_token_out(cur, s, task, sig)
+  if not is_obj(sig) or type(sig.token) ~= "string" then
+    runtime("The answer to the task token of state '" .. s._name .. "' must be a JSON object with a \"token\": got " .. enc(sig))
+  end
+  if sig.error ~= nil or sig.cause ~= nil then
+    local e = sig.error
+    if e == nil or e == NULL then e = "States.TaskFailed" end
+    local c = sig.cause
+    if c ~= nil and c ~= NULL and type(c) ~= "string" then c = enc(c) end
+    raise(tostring(e), c)
+  end
+  return A.task_out(cur, s, sig.output)
 end
 
 local function finish_result(cur, s, result, env)
@@ -916,16 +1001,16 @@ function A.task_out(cur, s, result)
   return count_call(cur, s, finish_result(cur, s, result, env))
 end
 
--- The ASL name and cause of a wfdsl error.
+-- The ASL name and cause of a wfdsl error: a typed ASL error is its type and
+-- message; wfdsl's own errors map to States.Timeout, States.Http.StatusCode.N
+-- or States.TaskFailed.
 function A.error_of(err)
   if type(err) ~= "table" then return "States.Runtime", tostring(err) end
-  local d = err.details
-  if is_obj(d) and type(d.error) == "string" then
-    local c = d.cause
-    if c == NULL then c = nil end
-    return d.error, c
-  end
   local m = err.message
+  if type(err.type) == "string" and not native(err.type) then
+    if m == "" or m == NULL then m = nil end
+    return err.type, m
+  end
   if err.type == "lua" and type(m) == "string" then
     local j = m:find("{", 1, true)
     if j then
@@ -937,7 +1022,7 @@ function A.error_of(err)
       end
     end
   end
-  if err.type == "timeout" then return "States.Timeout", m end
+  if err.type == "timeout" or err.type == "signal.timeout" then return "States.Timeout", m end
   if type(err.type) == "string" then
     local st = err.type:match("^http%.(%d+)$")
     if st then return "States.Http.StatusCode." .. st, m end
@@ -945,9 +1030,10 @@ function A.error_of(err)
   return "States.TaskFailed", m
 end
 
-local function matches(names, e)
+local function matches(names, e, heartbeat)
   for _, n in ipairs(names or {}) do
     if n == e then return true end
+    if heartbeat and n == "States.HeartbeatTimeout" then return true end
     if n == "States.ALL" and e ~= "States.Runtime" and e ~= "States.DataLimitExceeded" then return true end
     if n == "States.TaskFailed" and e ~= "States.Runtime" and e ~= "States.Timeout"
       and e:sub(1, 7) ~= "States." then return true end
@@ -960,11 +1046,15 @@ A.matches = matches
 -- s._waits = false makes every retry pause 0 s (test runs).
 function A.on_error(cur, s, err)
   local name, cause = A.error_of(err)
+  -- the wait of a `.waitForTaskToken` Task with HeartbeatSeconds timed out:
+  -- States.Timeout, which States.HeartbeatTimeout also matches
+  local heartbeat = s.HeartbeatSeconds ~= nil and type(err) == "table" and err.type == "signal.timeout"
+  if heartbeat then cause = "no heartbeat or answer for the task token within " .. s.HeartbeatSeconds .. " seconds" end
   local env = env_of(cur, s)
   if name ~= "States.Runtime" then
     local counts = (cur.retry and cur.retry.state == s._name and cur.retry.counts) or {}
     for i, rt in ipairs(s.Retry or {}) do
-      if matches(rt.ErrorEquals, name) then
+      if matches(rt.ErrorEquals, name, heartbeat) then
         local max = rt.MaxAttempts
         if max == nil then max = 3 end
         local done = counts[tostring(i)] or 0
@@ -987,7 +1077,7 @@ function A.on_error(cur, s, err)
       end
     end
     for _, c in ipairs(s.Catch or {}) do
-      if matches(c.ErrorEquals, name) then
+      if matches(c.ErrorEquals, name, heartbeat) then
         local eo = {Error = name, Cause = cause}
         if cause == nil then eo.Cause = NULL end
         local vars = cur.vars
@@ -1040,18 +1130,73 @@ function A.map_in(cur, s)
       out[i] = v
     end
   end
-  local mc = s.MaxConcurrency
-  if s.MaxConcurrencyPath then
-    mc = get(eff, s.MaxConcurrencyPath, env)
-    if math.type(mc) ~= "integer" or mc < 0 then runtime("MaxConcurrencyPath must point to a non-negative integer") end
+  local function path_number(field, what, ok)
+    local v = get(eff, s[field], env)
+    if not ok(v) then
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The " .. field ..
+        " field refers to value " .. enc(v) .. " which is not " .. what)
+    end
+    return v
   end
-  return {items = arr(out), vars = cur.vars, max_concurrency = mc}
+  local r = {items = arr(out), vars = cur.vars}
+  local function count(v) return math.tointeger(v) ~= nil and v >= 0 end
+  if s.MaxConcurrencyPath then
+    local mc = math.tointeger(path_number("MaxConcurrencyPath", "a non-negative integer", count))
+    -- at most mc iterations at once: mc lanes, each running its items in turn
+    local n = #out
+    if mc > 0 and mc < n then n = mc end
+    if s._one_at_a_time and n > 1 then n = 1 end
+    if n > 10000 then n = 10000 end
+    local lanes = {}
+    for k = 1, n do lanes[k] = arr() end
+    for i, v in ipairs(out) do local l = lanes[(i - 1) % n + 1]; l[#l + 1] = v end
+    r.lanes = arr(lanes)
+  end
+  if s.ToleratedFailureCount ~= nil then r.tolerated_count = s.ToleratedFailureCount end
+  if s.ToleratedFailureCountPath then
+    r.tolerated_count = math.tointeger(path_number("ToleratedFailureCountPath", "a non-negative integer", count))
+  end
+  if s.ToleratedFailurePercentage ~= nil then r.tolerated_percentage = s.ToleratedFailurePercentage end
+  if s.ToleratedFailurePercentagePath then
+    r.tolerated_percentage = path_number("ToleratedFailurePercentagePath", "a number from 0 to 100",
+      function(v) return type(v) == "number" and v >= 0 and v <= 100 end)
+  end
+  return r
 end
 
-function A.map_out(cur, s, results)
+-- A failed iteration of a Map that tolerates failures: its error output.
+function A.item_failed(err)
+  local name, cause = A.error_of(err)
+  return {asl_item_failed = {Error = name, Cause = cause == nil and NULL or cause}}
+end
+
+-- The results of a Map, in the order of its items (lanes put back in order);
+-- with tolerated failures, the failed items' slots hold their error output
+-- and the Map fails with States.ExceedToleratedFailureThreshold when there
+-- are more failures than tolerated.
+function A.map_out(cur, s, results, mi)
   local env = env_of(cur, s)
   local res = {}
-  for i, v in ipairs(results or {}) do res[i] = v end
+  if mi and mi.lanes then
+    local n = #mi.lanes
+    for k, lane in ipairs(results or {}) do
+      for j, v in ipairs(lane) do res[k + (j - 1) * n] = v end
+    end
+  else
+    for i, v in ipairs(results or {}) do res[i] = v end
+  end
+  if mi and (mi.tolerated_count ~= nil or mi.tolerated_percentage ~= nil) then
+    local failed = 0
+    for i, v in ipairs(res) do
+      if is_obj(v) and v.asl_item_failed ~= nil then failed = failed + 1; res[i] = v.asl_item_failed end
+    end
+    local over = mi.tolerated_count ~= nil and failed > mi.tolerated_count
+    if mi.tolerated_percentage ~= nil and #res > 0 and failed * 100 / #res > mi.tolerated_percentage then over = true end
+    if over then
+      raise("States.ExceedToleratedFailureThreshold", "The Map state '" .. s._name .. "' had " .. failed .. " failed of " ..
+        #res .. " items, more than the tolerated failure threshold")
+    end
+  end
   return finish_result(cur, s, arr(res), env)
 end
 

@@ -1360,6 +1360,43 @@ static int compile_fn(lua_State *S)
     return 0;
 }
 
+/* A table raised with a string `type`, error({type = "payment.declined",
+ * message = "..."}), is a typed error: a type of 1 to 63 printable ASCII
+ * bytes other than the engine's own `cancelled` and `terminated`. Its message
+ * is `message`: a string as is, another value as JSON, "failed" without one.
+ * Fills e and returns 1, or 0 (stack unchanged) when the table is not one. */
+static int typed_error(lua_State *S, std_err *e)
+{
+    int top = lua_gettop(S), ok = 0;
+    lua_pushliteral(S, "type");
+    if (lua_rawget(S, top) != LUA_TSTRING) goto out;
+    size_t n = 0;
+    const char *t = lua_tolstring(S, -1, &n);
+    if (n == 0 || n >= sizeof e->type || !strcmp(t, "cancelled") || !strcmp(t, "terminated")) goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7e) goto out;
+    char type[sizeof e->type];
+    memcpy(type, t, n + 1);
+    lua_pushliteral(S, "message");
+    int mt = lua_rawget(S, top);
+    json_t *j = mt == LUA_TSTRING || mt == LUA_TNIL ? NULL : std_lua_to_json(S, -1, NULL);
+    if (mt == LUA_TSTRING) {
+        std_errf(e, type, "%s", lua_tostring(S, -1));
+    } else if (j) {
+        std_buf b = {0};
+        enc_value(&b, j);
+        std_errf(e, type, "%s", b.p);
+        std_buf_free(&b);
+    } else {
+        std_errf(e, type, "failed");
+    }
+    json_decref(j);
+    ok = 1;
+out:
+    lua_settop(S, top);
+    return ok;
+}
+
 /* Message of a failed call: limits first, then the error object. */
 static int call_error(std_lua *L, int status, std_err *e)
 {
@@ -1374,6 +1411,7 @@ static int call_error(std_lua *L, int status, std_err *e)
         if (lua_isinteger(S, -1)) return std_errf(e, "lua", "%lld", (long long)lua_tointeger(S, -1));
         return std_errf(e, "lua", "%.14g", (double)lua_tonumber(S, -1));
     case LUA_TTABLE: {
+        if (typed_error(S, e)) return -1;
         json_t *j = std_lua_to_json(S, -1, NULL);
         if (j) {
             std_buf b = {0};

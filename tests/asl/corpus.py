@@ -9,7 +9,8 @@ Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.
-Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
+The same for the cases of tests/asl/cases (authored here, same file kinds, truth in
+X.expected.json). Unsupported cases print nothing. Usage: corpus.py WFDSL CORPUS_DIR TMPDIR
 """
 import json, os, re, subprocess, sys
 
@@ -60,20 +61,25 @@ def truth(case):
     return None, None
 
 
+NATIVE = {"lua", "net", "timeout", "input", "error", "nondeterminism", "cancelled", "terminated"}
+NATIVE_PREFIX = ("lua.", "shell.", "http.", "signal.", "sleep.", "loop.", "child.", "compensation.")
+
+
 def error_of(err):
-    """The ASL name and cause of a wfdsl error (as asl.error_of in the runtime)."""
-    d = err.get("details")
-    if isinstance(d, dict) and isinstance(d.get("error"), str):
-        return d["error"], d.get("cause")
-    m = err.get("message") or ""
-    if err.get("type") == "lua" and "{" in m:
+    """The ASL name and cause of a run's error: an ASL error is a typed error
+    (type = the name, message = the Cause, "" for none); wfdsl's own types
+    are mapped as asl.error_of in the runtime does."""
+    t, m = err.get("type") or "", err.get("message")
+    if t not in NATIVE and not t.startswith(NATIVE_PREFIX):
+        return t, (m or None)
+    if t == "lua" and m and "{" in m:
         try:
             v = json.loads(m[m.index("{"):])
             if isinstance(v, dict) and "asl_error" in v:
                 return v["asl_error"], v.get("cause")
         except ValueError:
             pass
-    if err.get("type") == "timeout":
+    if t in ("timeout", "signal.timeout"):
         return "States.Timeout", m
     return "States.TaskFailed", m
 
@@ -131,6 +137,16 @@ def brief(v):
 
 
 def main():
+    global CORPUS
+    shared = CORPUS
+    for d in (shared, os.path.join(HERE, "cases")):
+        CORPUS = d
+        run_dir()
+    CORPUS = shared
+    crash_resume()
+
+
+def run_dir():
     skip = unsupported()
     db = os.path.join(TMP, "asl.db")
     cases = sorted(f[:-9] for f in os.listdir(CORPUS) if f.endswith(".asl.json") and not f.endswith(".invalid.asl.json"))
@@ -176,7 +192,12 @@ def main():
         else:
             print("FAIL asl invalid %s: exit %d: %s" % (case, r.returncode, r.stderr.strip()[:300]))
 
-    # crash and resume: kill the process right after history event N, resume, compare
+
+
+def crash_resume():
+    """kill the process right after history event N, resume, compare"""
+    skip = unsupported()
+    db = os.path.join(TMP, "asl.db")
     for case in ("av-job-status-poller", "map-catch", "parallel-catch", "als-retry-three-retriers"):
         if case in skip:
             continue

@@ -39,10 +39,195 @@ el=$((($(date +%s%N) - start) / 1000000))
 eq "asl wait output" "$OUT" '"done"'
 check "asl wait took about 1s ($el ms)" test "$el" -ge 900 -a "$el" -lt 5000
 
-# a Fail state's ASL name shows in `show`
+# MaxConcurrencyPath is honoured at run time: 4 items of 1 s, 2 at once, take about 2 s
+cat >"$T/mc.asl.json" <<'JSON'
+{"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrencyPath": "$.mc", "ItemsPath": "$.items",
+  "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}, "End": true}}}
+JSON
+for mc in 2:1900:2900 0:900:1900; do
+    n=${mc%%:*}; rest=${mc#*:}; lo=${rest%%:*}; hi=${rest#*:}
+    start=$(date +%s%N)
+    run_wf run "$T/mc.asl.json" --input "{\"mc\": $n, \"items\": [1, 2, 3, 4]}" --quiet
+    el=$((($(date +%s%N) - start) / 1000000))
+    eq "asl MaxConcurrencyPath $n: output" "$(json d "$OUT")" "[1,2,3,4]"
+    check "asl MaxConcurrencyPath $n: 4 waits of 1 s took $el ms" test "$el" -ge "$lo" -a "$el" -lt "$hi"
+done
+
+# ASL errors are first-class error types: show, show --json and history print the
+# ASL name as the type and the Cause as the message, the same through the imported YAML
 cat >"$T/f.asl.json" <<'JSON'
 {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Rejected", "Cause": "no stock"}}}
 JSON
-run_wf run "$T/f.asl.json" --id aslfail --quiet
-run_wf show aslfail
-contains "asl error name in show" "$OUT" '"error":"Order.Rejected"'
+cat >"$T/r.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$.nope"}, "End": true}}}
+JSON
+cat >"$T/i.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"}, "End": true}}}
+JSON
+cat >"$T/t.asl.json" <<'JSON'
+{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}}
+JSON
+printf 'resources:\n  - match: "*"\n    step: {shell: {script: "echo boom >&2; exit 3"}}\n' >"$T/t.yaml"
+for how in run import; do
+    for c in f:Order.Rejected:'no stock' r:States.Runtime:"The JsonPath argument for the field 'x.\$' could not be found" \
+             i:States.IntrinsicFailure:'States.ArrayGetItem' t:States.TaskFailed:'exit code 3'; do
+        f=${c%%:*}; rest=${c#*:}; name=${rest%%:*}; cause=${rest#*:}
+        res=""; [ "$f" = t ] && res="--resources $T/t.yaml"
+        src="$T/$f.asl.json"
+        if [ "$how" = import ]; then
+            "$WFDSL" import stepfunctions "$src" $res >"$T/$f.imported.yaml" 2>/dev/null
+            src="$T/$f.imported.yaml"; res=""
+        fi
+        run_wf run "$src" $res --input '{"a": [1]}' --id "asl-$how-$f" --quiet
+        eq "asl $how $f: run fails" "$RC" 1
+        run_wf show "asl-$how-$f" --json
+        eq "asl $how $f: show --json error type" "$(json 'd["error"]["type"]' "$OUT")" "$name"
+        contains "asl $how $f: show --json cause" "$(json 'd["error"]["message"]' "$OUT")" "$cause"
+        run_wf show "asl-$how-$f"
+        contains "asl $how $f: show prints the ASL name" "$OUT" "\"type\":\"$name\""
+        run_wf history "asl-$how-$f"
+        contains "asl $how $f: history has the ASL name" "$OUT" "run_failed      {\"error\":{\"type\":\"$name\""
+    done
+done
+
+# .waitForTaskToken: the Task's step hands $$.Task.Token out (here a shell step writes it
+# to a file, as a queue would carry it); a second process answers with
+# `wfdsl signal ID SIGNAL '{"token": ..., "output"|"error"/"cause": ...}'`, SIGNAL and ID
+# being the first and last fields of the token.
+cat >"$T/tok.asl.json" <<'JSON'
+{"StartAt": "Ask Approval", "States": {
+  "Ask Approval": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "Parameters": {"QueueUrl": "https://sqs.example/q", "MessageBody": {"token.$": "$$.Task.Token", "order.$": "$.order"}},
+    "ResultPath": "$.answer", "TIMEOUT_FIELDS"
+    "Catch": [{"ErrorEquals": ["Approval.Later"], "ResultPath": "$.error", "Next": "Later"},
+              {"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.error", "Next": "No Heartbeat"}], "End": true},
+  "Later": {"Type": "Pass", "Parameters": {"later.$": "$.error.Cause"}, "End": true},
+  "No Heartbeat": {"Type": "Pass", "Parameters": {"heartbeat.$": "$.error.Error"}, "End": true}}}
+JSON
+cat >"$T/tok.yaml" <<YAML
+resources:
+  - match: "arn:aws:states:::sqs:sendMessage*"
+    step:
+      shell:
+        script: printf '%s' "\$TOKEN" > "\$OUT.tmp" && mv "\$OUT.tmp" "\$OUT"
+        env: {TOKEN: "\${ steps.task.input.MessageBody.token }", OUT: "$T/token"}
+YAML
+sed 's/"TIMEOUT_FIELDS"//' "$T/tok.asl.json" >"$T/tok-plain.asl.json"
+sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-timeout.asl.json"
+sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 4, "HeartbeatSeconds": 1,/' "$T/tok.asl.json" >"$T/tok-heartbeat.asl.json"
+"$WFDSL" import stepfunctions "$T/tok-plain.asl.json" --resources "$T/tok.yaml" >"$T/tok-plain.yaml"
+# start FILE ID: wfdsl run in the background; TOKEN gets the token it hands out
+start_tok() {
+    rm -f "$T/token"
+    local res=""; case "$1" in *.asl.json) res="--resources $T/tok.yaml";; esac
+    timeout 30 "$WFDSL" run "$1" $res --input '{"order": 7}' --id "$2" >"$T/tok.out" 2>"$T/tok.err" &
+    TOKPID=$!
+    for _ in $(seq 100); do [ -s "$T/token" ] && break; sleep 0.05; done
+    TOKEN=$(cat "$T/token" 2>/dev/null)
+}
+for src in tok-plain.asl.json tok-plain.yaml; do
+    start_tok "$T/$src" "tok-ok-$src"
+    contains "asl task token $src: handed out as SIGNAL:UUID:ID" "$TOKEN" "ask_approval:"
+    check "asl task token $src: ends with the run id" test "${TOKEN##*:}" = "tok-ok-$src"
+    # an answer to another token is skipped, the right one completes the Task
+    run_wf signal "tok-ok-$src" ask_approval '{"token": "ask_approval:stale:x", "output": "stale"}'
+    run_wf signal "tok-ok-$src" ask_approval "{\"token\": \"$TOKEN\", \"output\": {\"approved\": true}}"
+    eq "asl task token $src: signal accepted" "$RC" 0
+    wait $TOKPID
+    eq "asl task token $src: run succeeds" "$?" 0
+    eq "asl task token $src: output" "$(json d "$(cat "$T/tok.out")")" '{"answer":{"approved":true},"order":7}'
+    # SendTaskFailure: the Task fails with the error and cause given (uncaught here)
+    start_tok "$T/$src" "tok-fail-$src"
+    run_wf signal "tok-fail-$src" ask_approval "{\"token\": \"$TOKEN\", \"error\": \"Approval.Denied\", \"cause\": \"not today\"}"
+    wait $TOKPID
+    eq "asl task token $src: failure exits 1" "$?" 1
+    run_wf show "tok-fail-$src" --json
+    eq "asl task token $src: failure error" "$(json '[d["error"]["type"], d["error"]["message"]]' "$OUT")" '["Approval.Denied","not today"]'
+    # ... and caught by a Catch on the Task
+    start_tok "$T/$src" "tok-later-$src"
+    run_wf signal "tok-later-$src" ask_approval "{\"token\": \"$TOKEN\", \"error\": \"Approval.Later\", \"cause\": \"ask on Monday\"}"
+    wait $TOKPID
+    eq "asl task token $src: failure caught" "$(json d "$(cat "$T/tok.out")")" '{"later":"ask on Monday"}'
+done
+# TimeoutSeconds: no answer in time is States.Timeout
+start=$(date +%s%N)
+run_wf run "$T/tok-timeout.asl.json" --resources "$T/tok.yaml" --input '{"order": 7}' --id tok-timeout
+el=$((($(date +%s%N) - start) / 1000000))
+eq "asl task token timeout: exits 1" "$RC" 1
+check "asl task token timeout: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
+run_wf show tok-timeout --json
+eq "asl task token timeout: States.Timeout" "$(json 'd["error"]["type"]' "$OUT")" States.Timeout
+# HeartbeatSeconds: heartbeats keep the wait alive until TimeoutSeconds; without them,
+# States.HeartbeatTimeout catches the missing heartbeat
+start_tok "$T/tok-heartbeat.asl.json" tok-hb
+start=$(date +%s%N)
+for _ in 1 2 3 4 5 6 7 8; do
+    sleep 0.5
+    "$WFDSL" signal tok-hb ask_approval "{\"token\": \"$TOKEN\", \"heartbeat\": true}" >/dev/null 2>&1
+done
+wait $TOKPID
+el=$((($(date +%s%N) - start) / 1000000))
+run_wf show tok-hb --json
+eq "asl task token heartbeats: then States.Timeout" "$(json 'd["error"]["type"]' "$OUT")" States.Timeout
+check "asl task token heartbeats: kept it waiting until TimeoutSeconds ($el ms)" test "$el" -ge 3000 -a "$el" -lt 7000
+run_wf run "$T/tok-heartbeat.asl.json" --resources "$T/tok.yaml" --input '{"order": 7}' --id tok-nohb --quiet
+eq "asl task token no heartbeat: caught as States.HeartbeatTimeout" "$(json d "$OUT")" '{"heartbeat":"States.Timeout"}'
+# killed while waiting for the answer; the answer comes; resume completes the Task
+start_tok "$T/tok-plain.asl.json" tok-kill
+RUNPID=$(pgrep -P $TOKPID)   # wfdsl, under timeout
+kill -9 $RUNPID; wait $TOKPID 2>/dev/null
+run_wf show tok-kill --json
+eq "asl task token killed: the run is left running" "$(json 'd["status"]' "$OUT")" running
+run_wf signal tok-kill ask_approval "{\"token\": \"$TOKEN\", \"output\": \"after the crash\"}"
+run_wf resume tok-kill --quiet
+eq "asl task token killed and resumed: output" "$(json d "$OUT")" '{"answer":"after the crash","order":7}'
+# a Map whose processor waits for tokens runs its items one at a time: each answer
+# reaches the item whose token it carries
+cat >"$T/tokmap.asl.json" <<'JSON'
+{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.orders", "MaxConcurrency": 5,
+  "ItemProcessor": {"StartAt": "Ask Approval", "States": {"Ask Approval": {"Type": "Task",
+    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token", "order.$": "$"}}, "End": true}}}, "End": true}}}
+JSON
+rm -f "$T/token"
+timeout 30 "$WFDSL" run "$T/tokmap.asl.json" --resources "$T/tok.yaml" --input '{"orders": [1, 2, 3]}' --id tok-map >"$T/tok.out" 2>&1 &
+TOKPID=$!
+answered=0
+for i in 1 2 3; do
+    for _ in $(seq 100); do [ -s "$T/token" ] && break; sleep 0.05; done
+    TOKEN=$(cat "$T/token"); rm -f "$T/token"
+    "$WFDSL" signal tok-map ask_approval "{\"token\": \"$TOKEN\", \"output\": \"answer $i\"}" >/dev/null && answered=$((answered + 1))
+done
+wait $TOKPID
+eq "asl task token in a Map: answers in item order" "$(json d "$(cat "$T/tok.out")")" '["answer 1","answer 2","answer 3"]'
+
+# TimeoutSeconds and TimeoutSecondsPath on a Task: States.Timeout when the step runs longer
+cat >"$T/tmo.asl.json" <<'JSON'
+{"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:slow",
+  "Parameters": {"secs.$": "$.secs"}, "TIMEOUT", "ResultPath": "$.r",
+  "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Timed Out"}], "End": true},
+  "Timed Out": {"Type": "Pass", "Parameters": {"timed_out.$": "$.error.Error"}, "End": true}}}
+JSON
+cat >"$T/tmo.yaml" <<'YAML'
+resources:
+  - match: "*"
+    step: {shell: {argv: [sh, -c, 'sleep "$1"; echo done', sh, "${ steps.task.input.secs }"]}}
+YAML
+sed 's/"TIMEOUT"/"TimeoutSecondsPath": "$.limit"/' "$T/tmo.asl.json" >"$T/tmo-path.asl.json"
+sed 's/"TIMEOUT"/"TimeoutSeconds": 1/' "$T/tmo.asl.json" >"$T/tmo-static.asl.json"
+for c in 'path|{"secs": 5, "limit": 1}|{"timed_out":"States.Timeout"}' 'path|{"secs": 0, "limit": 3}|done' \
+         'static|{"secs": 5}|{"timed_out":"States.Timeout"}' 'static|{"secs": 0}|done'; do
+    IFS='|' read -r kind in want <<<"$c"
+    start=$(date +%s%N)
+    run_wf run "$T/tmo-$kind.asl.json" --resources "$T/tmo.yaml" --input "$in" --quiet
+    el=$((($(date +%s%N) - start) / 1000000))
+    if [ "$want" = done ]; then
+        eq "asl TimeoutSeconds $kind $in: in time" "$(json 'd["r"]["stdout"]' "$OUT")" "done"
+    else
+        eq "asl TimeoutSeconds $kind $in: States.Timeout caught" "$(json d "$OUT")" "$want"
+        check "asl TimeoutSeconds $kind $in: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt 4000
+    fi
+done
+run_wf run "$T/tmo-path.asl.json" --resources "$T/tmo.yaml" --input '{"secs": 0, "limit": 0}'
+eq "asl TimeoutSecondsPath 0: exits 1" "$RC" 1
+contains "asl TimeoutSecondsPath 0: States.Runtime" "$ERR" "States.Runtime: An error occurred while executing the state 'Slow'. The TimeoutSecondsPath field refers to value 0"

@@ -160,3 +160,33 @@ run_wf undeploy interval
 printf 'wfdsl: 1\nname: badiv\ntriggers: [{every: 1h, interval: daily}]\nsteps: [{lua: return 1}]\n' >"$T/badiv.yaml"
 run_wf check "$T/badiv.yaml"
 contains "interval: a bad value is a check error" "$ERR" "badiv.yaml:3:34: error: 'interval' must be 'trigger'"
+
+# --- catch-up from start_at on the first deploy (Airflow's catchup=True) ---
+start=$(python3 -c 'import time, datetime; t = int(time.time()) - 5 * 3600 - 1800; print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+cat >"$T/since.yaml" <<Y
+wfdsl: 1
+name: since-start
+triggers:
+  - every: 1h
+    interval: data
+    start_at: $start
+    catchup: 1d
+    overlap: allow_all
+steps:
+  - lua: return run.logical_date
+Y
+run_wf deploy "$T/since.yaml"
+contains "catchup: the first deploy starts at the first interval after start_at" "$OUT" \
+    "next fire $(python3 -c 'import datetime,sys; t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(hours=1); print(t.strftime("%Y-%m-%dT%H:%M:%S"))' "$start")"
+worker; w=$!
+for _ in $(seq 50); do
+    [ "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where name='since-start' and status='completed'")" = 5 ] && break
+    sleep 0.2
+done
+kill -TERM $w; wait $w 2>/dev/null
+eq "catchup: the 5 intervals since start_at ran once each" \
+    "$(sqlite3 "$WFDSL_DB" "select count(*), count(distinct workflow_id) from runs where name='since-start'")" "5|5"
+run_wf deploy "$T/since.yaml"
+contains "catchup: a redeploy does not catch up again" "$OUT" "next fire"
+eq "catchup: no run more after the redeploy" "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where name='since-start'")" 5
+run_wf undeploy since-start
