@@ -687,10 +687,19 @@ static int jinja_expr(jlex *l, const char *src, std_buf *out)
         } else if (e.nargs == 1) {
             af_lua_field(&b, "input", k);
         } else ok = 0;
-    } else if ((pis(&e, 3, "var", "value", NULL) || pis(&e, 3, "var", "json", NULL)) && !e.call) {
+    } else if ((pis(&e, 3, "var", "value", NULL) || (e.npath >= 3 && !strcmp(p0, "var") && !strcmp(e.path[1], "json"))) &&
+               !e.call) {
         const char *s = af_variable(x, e.path[2], l->line, l->task);
-        if (!strcmp(e.path[1], "json")) std_buf_addf(&b, "json.decode(secrets.%s)", s);
-        else std_buf_addf(&b, "secrets.%s", s);
+        if (!strcmp(e.path[1], "json")) {
+            std_buf_addf(&b, "json.decode(secrets.%s)", s);
+            for (int i = 3; i < e.npath; i++) { /* var.json.settings.path.x */
+                std_buf_adds(&b, "");
+                std_buf t = {0};
+                af_lua_field(&t, b.p, e.path[i]);
+                std_buf_free(&b);
+                b = t;
+            }
+        } else std_buf_addf(&b, "secrets.%s", s);
     } else if (pis(&e, 3, "var", "value", "get") && e.call && e.nargs >= 1 && e.args[0].k == JT_STR) {
         const char *s = af_variable(x, e.args[0].s, l->line, l->task);
         std_buf_addf(&b, "secrets.%s", s);
@@ -1284,8 +1293,9 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
     if (m == 1) af_put(x, t, "overlap", af_p(x, catchup ? "buffer_all" : "buffer_one"));
     else {
         af_put(x, t, "overlap", af_p(x, "allow_all"));
-        if (mar) af_report(x, line, "warning", NULL, "max_active_runs=%lld is not enforced: runs of this schedule may overlap without bound",
-                           (long long)m);
+        if (mar && m < 16)
+            af_report(x, line, "warning", NULL, "max_active_runs=%lld is not enforced: runs of this schedule may overlap without bound",
+                      (long long)m);
     }
     if (have_start) {
         rfc3339(start, buf, sizeof buf);
@@ -1431,7 +1441,8 @@ static const char *const GENERIC_KEYS[] = {
     "depends_on_past", "wait_for_downstream", "ignore_first_depends_on_past", "email_on_failure",
     "email_on_retry", "on_failure_callback", "on_success_callback", "on_retry_callback",
     "on_execute_callback", "on_skipped_callback", "sla", "owner_links", "params", "retry_jitter",
-    "wait_for_past_depends_before_skipping", "task_group", "poke_interval", "timeout", "soft_fail",
+    "wait_for_past_depends_before_skipping", "task_group", "poke_interval", "timeout", "soft_fail", "as_setup",
+    "as_teardown", "setups", "on_failure_fail_dagrun",
     "exponential_backoff", "max_wait", "silent_fail", "never_fail", "logger_name", "allow_nested_operators",
 };
 
@@ -1473,6 +1484,16 @@ static dsl_node *task_node(af_ctx *x, json_t *task, dag_notes *nt)
     json_decref(seen);
     if (needs->n) af_put(x, tn, "needs", needs);
     json_t *tr = json_object_get(kw, "trigger_rule");
+    if (af_truthy(json_object_get(kw, "as_teardown"))) {
+        /* Airflow runs a teardown when its upstream is done (all_done_setup_success) and
+         * leaves it out of the run's result; here it is an all_done task like any other */
+        if (!tr) tr = json_object_get(json_object_get(task, "kwargs"), "trigger_rule");
+        if (!json_is_string(tr)) {
+            af_put(x, tn, "trigger", af_p(x, "all_done"));
+            af_report(x, line, "warning", id, "teardown: runs once its upstream tasks are done (all_done); unlike in Airflow its "
+                                              "own state counts for the run's result when it is a leaf");
+        }
+    }
     if (json_is_string(tr)) {
         const char *r = json_string_value(tr);
         if (!strcmp(r, "dummy")) r = "always";

@@ -170,7 +170,7 @@ static dsl_node *shell_of(af_ctx *x, json_t *task, json_t *kw, const char *cmd, 
     json_t *ev = kwarg(x, kw, "env");
     kwarg(x, kw, "append_env");
     kwarg(x, kw, "output_encoding");
-    if (json_is_object(ev)) {
+    if (json_is_object(ev) && !af_tag(ev)) {
         const char *k;
         json_t *v;
         json_object_foreach(ev, k, v) af_put(x, env, k, af_value(x, v, id, line, &bad));

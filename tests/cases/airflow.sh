@@ -29,9 +29,27 @@ imp() {
         fail "airflow golden $name" "$(head -40 "$T/diff")"
     fi
     if [ -s "$G/$name.yaml" ]; then
-        run_wf check "$G/$name.yaml"
+        run_wf check "$(with_calls "$name")"
         eq "airflow check $name" "$RC" 0
     fi
+}
+
+# with_calls NAME: the golden's path; when it calls other DAGs' files (TriggerDagRunOperator:
+# workflow: ID.yaml), a copy in $T/calls/ next to the goldens of those DAGs under that name.
+with_calls() {
+    local calls c src
+    calls=$(sed -n 's/^ *workflow: "\(.*\)\.yaml"$/\1/p' "$G/$1.yaml" | sort -u)
+    if [ -z "$calls" ] || [ -z "${calls//[a-z0-9_-]/}" ] && [ -s "$G/$calls.yaml" ]; then
+        echo "$G/$1.yaml"
+        return
+    fi
+    mkdir -p "$T/calls"
+    cp "$G/$1.yaml" "$T/calls/$1.yaml"
+    for c in $calls; do
+        src=$(ls "$G/$c.yaml" "$G"/py_*__"$c".yaml 2>/dev/null | head -1)
+        [ -n "$src" ] && cp "$src" "$T/calls/$c.yaml"
+    done
+    echo "$T/calls/$1.yaml"
 }
 
 # dagrun NAME RUN-ID EXPECT: the finished run matches (see tests/airflow/dagrun.py)
