@@ -783,6 +783,9 @@ static dsl_node *op_trigger(af_ctx *x, json_t *task, json_t *kw, const char **ki
     if (bad) return stub(x, task, kind, "conf holds values that are not converted");
     af_report(x, task_line(task), "note", task_id(task), "calls %s: import DAG '%s' into that file next to this one", nm,
               json_string_value(id));
+    if (json_object_size(conf))
+        af_report(x, task_line(task), "warning", task_id(task), "conf becomes the call's input: each key must be an input (a param) of "
+                  "DAG '%s', as wfdsl refuses unknown input fields where Airflow accepts any conf", json_string_value(id));
     dsl_node *st = af_map(x);
     af_put(x, st, "call", c);
     *kind = "call";
