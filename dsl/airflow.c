@@ -1163,6 +1163,24 @@ static const char *const PRESETS[][2] = {
 };
 
 /* Build the triggers of the DAG's schedule; NULL when it has none. */
+/* A trigger with a single slot at datetime d (start_at = end_at); 0 when d is not a date. */
+static int one_slot(af_ctx *x, dsl_node *list, json_t *d, int catchup)
+{
+    int64_t st = 0;
+    const char *tz = NULL;
+    if (!af_tag(d) || strcmp(af_tag(d), "datetime") || !af_datetime(d, &st, &tz)) return 0;
+    char b[64];
+    dsl_node *t = af_map(x);
+    rfc3339(st, b, sizeof b);
+    af_put(x, t, "every", af_p(x, "1d"));
+    af_put(x, t, "interval", af_p(x, "trigger"));
+    af_put(x, t, "catchup", af_p(x, catchup ? "3650d" : "1m"));
+    af_put(x, t, "start_at", af_q(x, b));
+    af_put(x, t, "end_at", af_q(x, b));
+    af_app(x, list, t);
+    return 1;
+}
+
 static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
 {
     json_t *args = json_object_get(x->dag, "args");
@@ -1193,6 +1211,8 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
     const char *tag = af_tag(sched);
     char cronbuf[128];
     int trigger_tt = 0; /* a timetable that fixes the semantics */
+    const char *tt_tz = NULL; /* a timetable's own time zone */
+    json_t *more_crons = NULL; /* MultipleCronTriggerTimetable: every cron */
     if (json_is_string(sched)) {
         const char *s = json_string_value(sched);
         cron = s;
@@ -1200,19 +1220,8 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
             if (!strcmp(s, PRESETS[i][0])) cron = PRESETS[i][1];
         if (!strcmp(s, "@once")) {
             /* one run at start_date: a single slot, start_at = end_at */
-            int64_t st = 0;
-            const char *otz = NULL;
-            json_t *sd = dag_arg(x, "start_date");
-            if (af_tag(sd) && !strcmp(af_tag(sd), "datetime") && af_datetime(sd, &st, &otz)) {
-                char b[64];
-                dsl_node *t = af_map(x), *l = af_seq(x);
-                rfc3339(st, b, sizeof b);
-                af_put(x, t, "every", af_p(x, "1d"));
-                af_put(x, t, "interval", af_p(x, "trigger"));
-                af_put(x, t, "catchup", af_p(x, catchup ? "3650d" : "1m"));
-                af_put(x, t, "start_at", af_q(x, b));
-                af_put(x, t, "end_at", af_q(x, b));
-                af_app(x, l, t);
+            dsl_node *l = af_seq(x);
+            if (one_slot(x, l, dag_arg(x, "start_date"), catchup)) {
                 af_report(x, line, "note", NULL, "schedule '@once': one slot at start_date (start_at = end_at)");
                 return l;
             }
@@ -1232,7 +1241,23 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
         json_t *ta = json_object_get(sched, "args");
         json_t *c = json_object_get(ta, "cron");
         if (!c && json_is_array(json_object_get(ta, "args"))) c = json_array_get(json_object_get(ta, "args"), 0);
-        if (cls && (!strcmp(cls, "CronTriggerTimetable") || !strcmp(cls, "CronDataIntervalTimetable")) &&
+        if (json_is_string(json_object_get(ta, "timezone"))) tt_tz = json_string_value(json_object_get(ta, "timezone"));
+        json_t *crons = json_object_get(ta, "crons");
+        if (cls && !strcmp(cls, "MultipleCronTriggerTimetable") && json_array_size(crons) &&
+            json_is_string(json_array_get(crons, 0))) {
+            snprintf(cronbuf, sizeof cronbuf, "%s", json_string_value(json_array_get(crons, 0)));
+            cron = cronbuf;
+            more_crons = crons;
+            trigger_tt = 1;
+        } else if (cls && !strcmp(cls, "EventsTimetable") && json_array_size(json_object_get(ta, "event_dates"))) {
+            dsl_node *l = af_seq(x);
+            size_t i;
+            json_t *ev;
+            json_array_foreach(json_object_get(ta, "event_dates"), i, ev)
+                if (!one_slot(x, l, ev, catchup)) af_report(x, line, "unconverted", NULL, "an event date of EventsTimetable is not a date");
+            af_report(x, line, "note", NULL, "EventsTimetable: one single-slot trigger per event date");
+            return l->n ? l : NULL;
+        } else if (cls && (!strcmp(cls, "CronTriggerTimetable") || !strcmp(cls, "CronDataIntervalTimetable")) &&
             json_is_string(c)) {
             snprintf(cronbuf, sizeof cronbuf, "%s", json_string_value(c));
             cron = cronbuf;
@@ -1284,6 +1309,7 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
     } else {
         af_report(x, line, "warning", NULL, "no start_date: the trigger fires from the time it is deployed");
     }
+    if (tt_tz) tz = !strcmp(tt_tz, "UTC") ? NULL : tt_tz;
     if (tz && cron) af_put(x, t, "timezone", af_q(x, tz));
     af_put(x, t, "interval", af_p(x, x->data_intervals ? "data" : "trigger"));
     af_put(x, t, "catchup", af_p(x, catchup ? "3650d" : "1m"));
@@ -1345,6 +1371,24 @@ static dsl_node *triggers(af_ctx *x, int line, int *catchup_out)
     json_decref(implicit);
     dsl_node *l = af_seq(x);
     af_app(x, l, t);
+    /* MultipleCronTriggerTimetable: the same trigger for each further cron */
+    size_t i;
+    json_t *c;
+    json_array_foreach(more_crons, i, c) {
+        std_cron *cc = NULL;
+        std_err e = {0};
+        if (!i) continue;
+        if (!json_is_string(c) || std_cron_parse(json_string_value(c), &cc, &e) != 0) {
+            af_report(x, line, "unconverted", NULL, "a cron of MultipleCronTriggerTimetable is not valid: %s", e.msg);
+            continue;
+        }
+        std_cron_free(cc);
+        dsl_node *t2 = af_map(x);
+        for (size_t k = 0; k < t->n; k++)
+            dsl_map_add(x->doc, t2, t->keys[k], strcmp(t->keys[k]->str, "cron") ? t->vals[k] : af_q(x, json_string_value(c)));
+        af_app(x, l, t2);
+    }
+    if (json_array_size(more_crons) > 1) x->period_s = 0; /* LatestOnly: no single interval */
     return l;
 }
 

@@ -271,6 +271,8 @@ static dsl_node *http_of(af_ctx *x, json_t *task, json_t *kw, const char *def_me
     json_t *hd = kwarg(x, kw, "headers");
     if (json_is_object(hd) && json_object_size(hd)) af_put(x, h, "headers", af_value(x, hd, id, line, &bad));
     json_t *data = kwarg(x, kw, "data");
+    json_t *rp = kwarg(x, kw, "request_params"); /* HttpSensor: the query */
+    if (json_is_object(rp) && !af_tag(rp) && json_object_size(rp)) af_put(x, h, "query", af_value(x, rp, id, line, &bad));
     if (data && !json_is_null(data)) {
         if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
             if (json_is_object(data)) af_put(x, h, "query", af_value(x, data, id, line, &bad));

@@ -406,6 +406,7 @@ py_run py_af3_assets__producer "status=completed write_events=success write_user
 py_run py_af3_assets__consumer "status=completed read=success"
 py_run py_af3_timetables__cron_trigger "status=completed work=success"
 py_run py_af3_timetables__multi_cron "status=completed work=success"
+py_run py_af3_timetables__events "status=completed work=success"
 
 # Every schedule form imports to a workflow that runs (by hand: one EmptyOperator task).
 for g in $G/sched_*.yaml; do
@@ -467,6 +468,22 @@ prev branching $G/ir_branching.yaml 2024-03-01T05:30:00Z 2024-03-04T05:30:00Z 20
 # @once: Airflow runs it once, at start_date.
 got=$("$WFDSL" schedule preview $G/sched_once.yaml -n 5 --from 2023-12-01T00:00:00Z | tr '\n' ' ')
 eq "airflow schedule once" "$got" "2024-01-01T00:00:00Z "
+# Airflow 3 timetables of the DAG files (af3_timetables.py), all from 2025-01-01:
+if [ -s $G/py_af3_timetables__multi_cron.yaml ]; then
+    # MultipleCronTriggerTimetable("0 6 * * *", "0 18 * * *"): both crons, at the slots themselves
+    got=$("$WFDSL" schedule preview $G/py_af3_timetables__multi_cron.yaml -n 3 --from 2024-12-01T00:00:00Z | tr '\n' ' ')
+    eq "airflow schedule multi_cron" "$got" "2025-01-01T06:00:00Z 2025-01-01T18:00:00Z 2025-01-02T06:00:00Z "
+    # EventsTimetable: exactly its two events
+    got=$("$WFDSL" schedule preview $G/py_af3_timetables__events.yaml -n 5 --from 2024-12-01T00:00:00Z | tr '\n' ' ')
+    eq "airflow schedule events" "$got" "2025-03-01T08:00:00Z 2025-06-01T08:00:00Z "
+    # CronTriggerTimetable("30 7 * * 1-5", Europe/Amsterdam) from Wednesday 2025-01-01 00:00 CET:
+    # 07:30 CET = 06:30Z on Wed, Thu, Fri, then Monday
+    got=$("$WFDSL" schedule preview $G/py_af3_timetables__cron_trigger.yaml -n 4 --from 2024-12-01T00:00:00Z | tr '\n' ' ')
+    eq "airflow schedule cron_trigger tz" "$got" "2025-01-01T06:30:00Z 2025-01-02T06:30:00Z 2025-01-03T06:30:00Z 2025-01-06T06:30:00Z "
+    # CronDataIntervalTimetable("0 0 * * *"): [01-01, 01-02) runs at 01-02
+    got=$("$WFDSL" schedule preview $G/py_af3_timetables__cron_data_interval.yaml -n 2 --from 2024-12-01T00:00:00Z | tr '\n' ' ')
+    eq "airflow schedule cron_data_interval" "$got" "2025-01-02T00:00:00Z 2025-01-03T00:00:00Z "
+fi
 check "airflow schedule None has no trigger" sh -c "! grep -q '^triggers' $G/sched_manual.yaml"
 check "airflow AF3 without schedule has no trigger" sh -c "! grep -q '^triggers' $G/sched_implicit_af3.yaml"
 check "airflow AF2 without schedule runs daily" grep -q 'cron: "0 0 \* \* \*"' $G/sched_implicit.yaml
