@@ -436,6 +436,23 @@ EXPECT="status=completed latest=success pick=skipped path_a=skipped path_b=skipp
 dagrun branching_not_latest 'branching@2024-03-04T05:30:00Z' "$EXPECT"
 "$WFDSL" undeploy branching >/dev/null
 
+# jinja_macros (Airflow 2, @daily, catchup): the run of slot 2024-01-05 covers [01-04, 01-05):
+# ds, ts, logical_date and execution_date are 01-04, data_interval_end 01-05; ds_add(ds, 7) is
+# 01-11; Variables come from AIRFLOW_VAR_*; the {% for %} task is a stub and fails (a leaf).
+if [ -s $G/py_af2_jinja_macros.yaml ]; then
+    export AIRFLOW_VAR_BUCKET=bucket-x1 AIRFLOW_VAR_SETTINGS='{"path": "/p/x9"}'
+    "$WFDSL" deploy $G/py_af2_jinja_macros.yaml >/dev/null
+    "$WFDSL" schedule backfill jinja_macros --from 2024-01-05T00:00:00Z --to 2024-01-05T00:00:00Z >/dev/null
+    "$WFDSL" resume 'jinja_macros@2024-01-05T00:00:00Z' >/dev/null 2>&1
+    z='T00:00:00\+00:00'
+    EXPECT="status=failed dates~ds=2024-01-04.nodash=20240104.ts=2024-01-04$z.ts_nodash=20240104T000000.ld=2024-01-04$z
+            dates~ed=2024-01-04$z.start=2024-01-04$z.end=2024-01-05$z week_later~2024-01-11 formatted~2024/01
+            params~events.100.eu variables~\\*\\*\\*./p/x9 pull~ds=2024-01-04.*events.100.eu jinja_block=failed"
+    dagrun py_af2_jinja_macros_scheduled 'jinja_macros@2024-01-05T00:00:00Z' "$EXPECT"
+    "$WFDSL" undeploy jinja_macros >/dev/null
+    unset AIRFLOW_VAR_BUCKET AIRFLOW_VAR_SETTINGS
+fi
+
 # ---- schedules: `schedule preview` against Airflow's next run times ----------------------------------
 # prev NAME GOLDEN WANT...: the first fires after 2023-12-01
 prev() {
