@@ -380,7 +380,7 @@ static json_t *make_taskflow(py_ev *ev, const py_node *n, py_obj *f, json_t *arg
 {
     int dag = ev->cur_dag;
     const char *gid = ev->cur_group;
-    json_t *deco = json_deep_copy(f->deco ? f->deco : json_object());
+    json_t *deco = (f->deco ? json_deep_copy(f->deco) : json_object());
     if (extra_kw) json_object_update(deco, extra_kw);
     placement(ev, deco, &dag, &gid);
     const char *label = json_string_value(json_object_get(deco, "task_id"));
@@ -969,7 +969,7 @@ static json_t *inline_call(py_ev *ev, const py_node *n, py_obj *f, json_t *args,
 
 static json_t *call_taskgroup_fn(py_ev *ev, const py_node *n, py_obj *f, json_t *args, json_t *kw, json_t *extra)
 {
-    json_t *deco = json_deep_copy(f->deco ? f->deco : json_object());
+    json_t *deco = (f->deco ? json_deep_copy(f->deco) : json_object());
     if (extra) json_object_update(deco, extra);
     json_t *gidv = json_object_get(deco, "group_id");
     json_t *name = gidv ? json_incref(gidv) : json_string(f->name);
@@ -1096,9 +1096,10 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
         if (!strcmp(m, "expand") || !strcmp(m, "expand_kwargs")) {
             if (ev->pure) return expr(ev, n);
             json_t *ex = !strcmp(m, "expand") ? json_incref(kw) : json_pack("{s:O}", "*kwargs", a0 ? a0 : json_null());
-            json_t *e = json_array();
-            json_t *r = make_taskflow(ev, n, o, e, json_object(), NULL, NULL, ex);
+            json_t *e = json_array(), *ek = json_object();
+            json_t *r = make_taskflow(ev, n, o, e, ek, NULL, NULL, ex);
             json_decref(e);
+            json_decref(ek);
             json_decref(ex);
             return r;
         }
@@ -1348,8 +1349,9 @@ static void decorate(py_ev *ev, const py_node *d, py_obj *f, py_scope *sc)
                 std_buf b = {0};
                 std_buf_addf(&b, "@%s", r);
                 f->op = std_buf_take(&b);
-                json_t *kw = json_object();
-                if (dn->kind == PE_CALL) {
+                json_t *kw = NULL;
+                if (dn->kind != PE_CALL) kw = json_object();
+                else {
                     json_t *args = eval_args(ev, dn, sc, &kw);
                     if (json_array_size(args) && kind == F_DAG && json_is_string(json_array_get(args, 0)))
                         json_object_set(kw, "dag_id", json_array_get(args, 0));

@@ -1018,16 +1018,20 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     }
     if (!strcmp(name, "zip")) {
         size_t m = SIZE_MAX;
+        json_t *ls = json_array();
         for (size_t i = 0; i < na; i++) {
-            if (!json_is_array(json_array_get(args, i))) return NULL;
-            if (json_array_size(json_array_get(args, i)) < m) m = json_array_size(json_array_get(args, i));
+            json_t *l = list_of(json_array_get(args, i));
+            if (!l) { json_decref(ls); return NULL; }
+            if (json_array_size(l) < m) m = json_array_size(l);
+            json_array_append_new(ls, l);
         }
         json_t *r = json_array();
         for (size_t k = 0; na && k < m; k++) {
             json_t *t = json_array();
-            for (size_t i = 0; i < na; i++) json_array_append(t, json_array_get(json_array_get(args, i), k));
+            for (size_t i = 0; i < na; i++) json_array_append(t, json_array_get(json_array_get(ls, i), k));
             json_array_append_new(r, t);
         }
+        json_decref(ls);
         return r;
     }
     if ((!strcmp(name, "min") || !strcmp(name, "max")) && na) {
