@@ -758,7 +758,10 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
     case PE_INT: return json_integer(n->ival);
     case PE_FLOAT: return json_real(n->fval);
     case PE_BIGINT: return expr(ev, n);
-    case PE_STR: return n->ival ? expr(ev, n) : json_stringn(n->s, n->slen);
+    case PE_STR: {
+        r = n->ival ? NULL : json_stringn(n->s, n->slen);   /* bytes, or text that is not UTF-8: an expr */
+        return r ? r : expr(ev, n);
+    }
     case PE_FSTR: return eval_fstring(ev, n, sc);
     case PE_CONST: return n->ival == 0 ? json_null() : json_boolean(n->ival == 1);
     case PE_ATTR: {

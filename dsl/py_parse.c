@@ -169,13 +169,14 @@ static void utf8_put(std_buf *b, unsigned long cp)
     size_t n;
     if (cp < 0x80) { o[0] = (char)cp; n = 1; }
     else if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp >= 0xD800 && cp <= 0xDFFF) { o[0] = (char)0xEF; o[1] = (char)0xBF; o[2] = (char)0xBD; n = 3; }   /* U+FFFD */
     else if (cp < 0x10000) {
         o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         o[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
     } else if (cp < 0x110000) {
         o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
         o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    } else { o[0] = '?'; n = 1; }
+    } else { o[0] = (char)0xEF; o[1] = (char)0xBF; o[2] = (char)0xBD; n = 3; }
     std_buf_add(b, o, n);
 }
 
@@ -1399,15 +1400,21 @@ static void end_simple(parser *P)
 
 static char *dotted(parser *P)
 {
-    std_buf b = {0};
-    std_buf_adds(&b, expect_name(P));
+    /* check the names first: a syntax error jumps out, and nothing is allocated yet */
+    size_t first = P->i, len = 0;
+    len += strlen(expect_name(P));
     while (is_op(P, ".")) {
         P->i++;
-        std_buf_adds(&b, ".");
-        std_buf_adds(&b, expect_name(P));
+        len += 1 + strlen(expect_name(P));
     }
-    char *s = dsl_py_strndup(P->arena, b.p, b.len);
-    std_buf_free(&b);
+    char *s = dsl_py_alloc(P->arena, len + 1), *o = s;
+    for (size_t k = first; k < P->i; k++) {
+        const char *part = P->t[k].type == T_OP ? "." : P->t[k].sval;
+        size_t n = strlen(part);
+        memcpy(o, part, n);
+        o += n;
+    }
+    *o = 0;
     return s;
 }
 
@@ -1828,6 +1835,29 @@ static py_node *p_stmt(parser *P, py_list *out)
     return n;
 }
 
+/* Offset of the first byte that is not valid UTF-8 (overlong forms, surrogates
+ * and code points past U+10FFFF included), or len. */
+static size_t utf8_invalid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n || i + n > len) return i;
+        unsigned long cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n;
+    }
+    return len;
+}
+
 int dsl_py_parse_module(const char *path, const char *text, size_t len, py_module *m,
                         std_diags *diags, int *syntax_errors)
 {
@@ -1850,6 +1880,14 @@ int dsl_py_parse_module(const char *path, const char *text, size_t len, py_modul
         L.pos = 0;
         for (const char *q = text; q < z; q++) if (*q == '\n') { L.line++; L.line_start = (size_t)(q - text) + 1; }
         lex_err(&L, (size_t)(z - text), "source code cannot contain null bytes%s", "");
+        return -1;
+    }
+    size_t bad = utf8_invalid(text, len);
+    if (bad < len) {
+        for (size_t q = L.pos; q < bad; q++) if (text[q] == '\n') { L.line++; L.line_start = q + 1; }
+        char what[8];
+        snprintf(what, sizeof what, "0x%02x", (unsigned char)text[bad]);
+        lex_err(&L, bad, "the file is not valid UTF-8 (byte %s)", what);
         return -1;
     }
     if (lex_run(&L, 0) < 0) {

@@ -53,7 +53,10 @@ json_t *pv_expr(py_ev *ev, const py_node *n)
 {
     size_t a = n->start, b = n->end > ev->len ? ev->len : n->end;
     if (b < a) b = a;
-    if (b - a > 4000) b = a + 4000;
+    if (b - a > 4000) {
+        b = a + 4000;
+        while (b > a && ((unsigned char)ev->src[b] & 0xC0) == 0x80) b--;   /* a whole character */
+    }
     return json_pack("{s:s, s:s%, s:i, s:i}", "$", "expr", "source", ev->src + a, b - a, "line", n->line,
                      "col", n->col);
 }

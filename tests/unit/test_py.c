@@ -385,6 +385,10 @@ TEST(syntax_errors_with_positions)
     CHECK_STR(ERR("def (x): pass\n"), "t.py:1:5: error: invalid syntax: expected a name, found '('");
     CHECK_STR(ERR("try:\n  pass\nx = 1\n"), "t.py:3:1: error: expected 'except' or 'finally' block");
     CHECK_STR(ERR("x = a if b\n"), "t.py:1:11: error: invalid syntax: expected 'else' after 'if' expression");
+    CHECK_STR(ERR("x = 1\ny = 'caf\xe9'\n"), "t.py:2:9: error: the file is not valid UTF-8 (byte 0xe9)");
+    CHECK_STR(ERR("s = '\xed\xa0\x80'\n"), "t.py:1:6: error: the file is not valid UTF-8 (byte 0xed)");
+    CHECK_STR(ERR("s = '\xc0\x80'\n"), "t.py:1:6: error: the file is not valid UTF-8 (byte 0xc0)");
+    CHECK_STR(parse("s = '\\ud800'\n"), "(= s \"\xef\xbf\xbd\")");
     CHECK_STR(ERR(""), "(none)");
 }
 
