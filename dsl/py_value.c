@@ -26,8 +26,11 @@ json_t *pv_obj(py_ev *ev, int kind, py_obj **out)
         ev->objs = realloc(ev->objs, ev->capobj * sizeof *ev->objs);
         if (!ev->objs) abort();
     }
-    py_obj *o = &ev->objs[ev->nobj];
-    memset(o, 0, sizeof *o);
+    /* each object has its own allocation: pointers to it stay valid while more are made */
+    py_obj *o = calloc(1, sizeof *o);
+    if (!o) abort();
+    ev->objs[ev->nobj] = o;
+    o->self = (int)ev->nobj;
     o->kind = kind;
     o->dag = -1;
     o->ref = -1;
@@ -41,7 +44,7 @@ py_obj *pv_get(py_ev *ev, json_t *v)
     json_t *i = json_object_get(v, "$$");
     if (!json_is_integer(i)) return NULL;
     json_int_t k = json_integer_value(i);
-    return k >= 0 && (size_t)k < ev->nobj ? &ev->objs[k] : NULL;
+    return k >= 0 && (size_t)k < ev->nobj ? ev->objs[k] : NULL;
 }
 
 const char *pv_tag(json_t *v)
@@ -1345,7 +1348,7 @@ json_t *pv_to_ir(py_ev *ev, json_t *v)
         case O_SYM: return sym_ir(ev, o);
         case O_TASK: return json_pack("{s:s, s:s}", "$", "task", "task_id", o->name);
         case O_XCOM: {
-            py_obj *t = &ev->objs[o->ref];
+            py_obj *t = ev->objs[o->ref];
             return json_pack("{s:s, s:s, s:s?}", "$", "xcom", "task_id", t->name, "key", o->mod);
         }
         case O_FUNC: return pv_callable(ev, o, o->scope);

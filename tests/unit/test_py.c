@@ -777,6 +777,36 @@ TEST(bad_inputs)
     }
 }
 
+/* tests/fuzz/regressions/fuzz_py/: inputs that once failed the fuzz target, replayed
+ * through the same entry point with the same invariants, each within 5 s. */
+TEST(fuzz_regressions)
+{
+    static char names[100][128];
+    int n = list_dir("tests/fuzz/regressions/fuzz_py", ".py", names, 100);
+    CHECK(n >= 2);
+    for (int i = 0; i < n; i++) {
+        char src[300];
+        snprintf(src, sizeof src, "tests/fuzz/regressions/fuzz_py/%s.py", names[i]);
+        size_t len;
+        char *text = read_all(src, &len);
+        if (!text) { CHECK(!"unreadable"); continue; }
+        double t0 = now_s();
+        json_t *ir = NULL;
+        std_diags d = {0};
+        int rc = dsl_airflow_py_parse(src, text, len, &ir, &d);
+        CHECK(now_s() - t0 < 5.0);
+        CHECK(rc == 0 ? d.n == 0 && ir != NULL : d.n > 0);
+        if (ir) {
+            char *s = json_dumps(ir, 0);
+            CHECK(s != NULL);
+            free(s);
+        }
+        json_decref(ir);
+        std_diags_free(&d);
+        free(text);
+    }
+}
+
 /* `test_py FILE...` prints the IR of each file (a debugging aid). */
 static int print_ir(int argc, char **argv)
 {
@@ -821,5 +851,6 @@ int main(int argc, char **argv)
     RUN(dag_forms_and_edges);
     RUN(corpus_goldens);
     RUN(bad_inputs);
+    RUN(fuzz_regressions);
     CHECK_DONE();
 }
