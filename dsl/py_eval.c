@@ -180,6 +180,39 @@ static json_t *eval_args(py_ev *ev, const py_node *call, py_scope *sc, json_t **
     return args;
 }
 
+/* str() of a value Airflow turns into a template: an XComArg is the Jinja
+ * xcom_pull of its task (PlainXComArg.__str__), Variable.get("x") read at parse
+ * time is taken as {{ var.value.x }} (with a warning). NULL for anything else. */
+static json_t *template_str(py_ev *ev, const py_node *n, json_t *v)
+{
+    py_obj *o = pv_get(ev, v);
+    if (o && o->kind == O_XCOM && o->ref >= 0) {
+        py_obj *t = ev->objs[o->ref];
+        py_dag *d = py_dag_at(ev, t->dag);
+        std_buf b = {0};
+        std_buf_addf(&b, "{{ task_instance.xcom_pull(task_ids='%s', dag_id='%s', key='%s') }}", t->name,
+                     d ? json_string_value(json_object_get(d->ir, "dag_id")) : "", o->mod ? o->mod : "return_value");
+        json_t *r = json_string(b.p);
+        std_buf_free(&b);
+        return r;
+    }
+    const char *tag = pv_tag(v);
+    if (tag && !strcmp(tag, "variable") && json_is_string(json_object_get(v, "name"))) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        for (const char *p = name; *p; p++)
+            if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) return NULL;
+        int js = json_is_true(json_object_get(v, "json"));
+        py_diag(ev, n, "warning", "Variable.get('%s') in a string is taken as the template {{ var.%s.%s }} (read when the task runs, not when the file is parsed)",
+                name, js ? "json" : "value", name);
+        std_buf b = {0};
+        std_buf_addf(&b, "{{ var.%s.%s }}", js ? "json" : "value", name);
+        json_t *r = json_string(b.p);
+        std_buf_free(&b);
+        return r;
+    }
+    return NULL;
+}
+
 static json_t *eval_fstring(py_ev *ev, const py_node *n, py_scope *sc)
 {
     std_buf b = {0};
@@ -192,7 +225,8 @@ static json_t *eval_fstring(py_ev *ev, const py_node *n, py_scope *sc)
         }
         json_t *v = py_eval(ev, p->a, sc);
         json_t *spec = p->b ? eval_fstring(ev, p->b, sc) : NULL;
-        json_t *s = pv_format_spec(v, p->s, spec);
+        json_t *s = !p->s && !spec ? template_str(ev, p->a, v) : NULL;
+        if (!s) s = pv_format_spec(v, p->s, spec);
         if (s) std_buf_add(&b, json_string_value(s), json_string_length(s));
         else ok = 0;
         json_decref(s);
@@ -336,6 +370,14 @@ static json_t *eval_bin(py_ev *ev, const py_node *n, py_scope *sc)
         r = json_incref(b);
     } else {
         r = pv_binop(ev, n, n->op, a, b);
+        if (!r && !strcmp(n->op, "+") && (json_is_string(a) || json_is_string(b))) {
+            /* "echo " + Variable.get("x") / + str(task.output) */
+            json_t *ta = json_is_string(a) ? json_incref(a) : template_str(ev, n->a, a);
+            json_t *tb = json_is_string(b) ? json_incref(b) : template_str(ev, n->b, b);
+            if (ta && tb) r = pv_binop(ev, n, "+", ta, tb);
+            json_decref(ta);
+            json_decref(tb);
+        }
         if (!r && pv_is_const(a) && pv_is_const(b))
             py_diag(ev, n, "warning", "this %s of constants cannot be folded (too large, or an error in Python)", n->op);
         if (!r) r = expr(ev, n);
@@ -848,6 +890,10 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
         return v;
     }
     int handled;
+    if (!strcmp(q, "str") && json_array_size(args) == 1) {
+        json_t *t = template_str(ev, n, json_array_get(args, 0));
+        if (t) return t;
+    }
     json_t *r = pv_builtin(ev, n, q, args, kw, &handled);
     if (r) return r;
     if (handled) return expr(ev, n);
