@@ -108,9 +108,31 @@ static char *join_id(const char *prefix, const char *id)
     return std_buf_take(&b);
 }
 
+/* Suffixes __1, __2... for ids used again (Airflow's unique TaskFlow ids and
+ * add_suffix_on_collision): the search goes on from the last one given. */
+static json_int_t suffix_start(py_dag *d, const char *base)
+{
+    json_t *k = json_object_get(d->calls, base);
+    return k ? json_integer_value(k) : 1;
+}
+
+static void suffix_done(py_dag *d, const char *base, json_int_t k)
+{
+    json_object_set_new(d->calls, base, json_integer(k + 1));
+}
+
+/* Counts a new task or group; past PY_MAX_TASKS the evaluation stops. */
+static int over_limit(py_ev *ev, const py_node *n)
+{
+    if (++ev->ntasks <= PY_MAX_TASKS) return 0;
+    if (!ev->stopped) py_diag(ev, n, "unsupported", "evaluation stopped: more than %d tasks and groups", PY_MAX_TASKS);
+    ev->stopped = 1;
+    return 1;
+}
+
 json_t *py_make_group(py_ev *ev, const py_node *n, json_t *idv, json_t *kw, int dag, const char *parent)
 {
-    py_dag *d = py_dag_at(ev, dag);
+    py_dag *d = over_limit(ev, n) ? NULL : py_dag_at(ev, dag);
     json_t *pg = json_object_get(kw, "parent_group");
     py_obj *po = pv_get(ev, pg);
     if (po && po->kind == O_GROUP) parent = po->name;
@@ -128,10 +150,16 @@ json_t *py_make_group(py_ev *ev, const py_node *n, json_t *idv, json_t *kw, int 
     char *full = join_id(group_prefix(ev, dag, parent), label);
     if (json_object_get(d->gids, full)) {
         /* @task_group called again: a suffix like Airflow's add_suffix_on_collision */
-        for (int k = 1; k < 100000; k++) {
-            char *c = malloc(strlen(full) + 16);
-            sprintf(c, "%s__%d", full, k);
-            if (!json_object_get(d->gids, c)) { free(full); full = c; break; }
+        json_int_t k = suffix_start(d, full);
+        for (;; k++) {
+            char *c = malloc(strlen(full) + 24);
+            sprintf(c, "%s__%lld", full, (long long)k);
+            if (!json_object_get(d->gids, c)) {
+                suffix_done(d, full, k);
+                free(full);
+                full = c;
+                break;
+            }
             free(c);
         }
     }
@@ -150,7 +178,7 @@ json_t *py_make_group(py_ev *ev, const py_node *n, json_t *idv, json_t *kw, int 
 static json_t *new_task(py_ev *ev, const py_node *n, int dag, const char *gid, const char *label, const char *op,
                         const char *module, json_t *kwargs)
 {
-    py_dag *d = py_dag_at(ev, dag);
+    py_dag *d = over_limit(ev, n) ? NULL : py_dag_at(ev, dag);
     char *id = join_id(group_prefix(ev, dag, gid), label);
     json_t *t = json_pack("{s:s, s:s, s:s?, s:i, s:i, s:o, s:s?, s:n, s:[], s:{}, s:n, s:n}", "task_id", id,
                           "operator", op, "module", module, "line", n->line, "col", n->col, "kwargs", kwargs, "group",
@@ -248,12 +276,14 @@ json_t *py_make_taskflow(py_ev *ev, const py_node *n, py_obj *f, json_t *args, j
     py_dag *d = py_dag_at(ev, dag);
     char *base = join_id(group_prefix(ev, dag, gid), label), *id = NULL;
     if (d && json_object_get(d->ids, base)) {
-        for (int k = 1; k < 100000 && !id; k++) {
-            char *c = malloc(strlen(label) + 16);
-            sprintf(c, "%s__%d", label, k);
+        for (json_int_t k = suffix_start(d, base); !id; k++) {
+            char *c = malloc(strlen(label) + 24);
+            sprintf(c, "%s__%lld", label, (long long)k);
             char *full = join_id(group_prefix(ev, dag, gid), c);
-            if (!json_object_get(d->ids, full)) id = c;
-            else free(c);
+            if (!json_object_get(d->ids, full)) {
+                id = c;
+                suffix_done(d, base, k);
+            } else free(c);
             free(full);
         }
     }

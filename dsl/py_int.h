@@ -70,7 +70,7 @@ typedef struct py_ev {
     int cur_dag;             /* -1: no DAG context */
     char *cur_group;         /* full id of the innermost TaskGroup, or NULL */
     long steps;
-    int depth, stopped, pure;    /* pure: folding a callable's body, no side effects */
+    int depth, stopped, pure, ntasks;    /* pure: folding a callable's body, no side effects */
     const py_node *last_dag_call;
     int ret, brk, cont;      /* control flow of the statement being run */
     json_t *retval;
@@ -78,10 +78,11 @@ typedef struct py_ev {
     char v2_imp[128], v3_imp[128], std_imp[128], w2_imp[128];
 } py_ev;
 
-#define PY_MAX_STEPS 3000000L    /* evaluation budget: statements + expressions */
+#define PY_MAX_STEPS 1000000L    /* evaluation budget: statements + expressions */
 #define PY_MAX_ITER 10000        /* iterations of one loop */
 #define PY_MAX_CALLS 40          /* inlined call depth */
 #define PY_MAX_STR (1 << 20)     /* folded strings and lists */
+#define PY_MAX_TASKS 20000       /* tasks and groups of a file */
 
 /* py_eval.c */
 json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc);

@@ -73,12 +73,21 @@ void dsl_py_arena_free(py_arena *a)
 }
 
 
-static int lex_col(const lexer *L, size_t off)
+static int lex_col(lexer *L, size_t off)
 {
-    /* columns count characters (UTF-8 continuation bytes do not count) */
+    /* columns count characters (UTF-8 continuation bytes do not count); counted
+     * on from the last position asked on the same line, so a long line stays linear */
+    size_t from = L->line_start;
     int c = 1;
-    for (size_t i = L->line_start; i < off && i < L->len; i++)
+    if (L->col_col > 0 && L->col_line_start == L->line_start && L->col_off >= from && L->col_off <= off) {
+        from = L->col_off;
+        c = L->col_col;
+    }
+    for (size_t i = from; i < off && i < L->len; i++)
         if (((unsigned char)L->src[i] & 0xC0) != 0x80) c++;
+    L->col_line_start = L->line_start;
+    L->col_off = off;
+    L->col_col = c;
     return c;
 }
 

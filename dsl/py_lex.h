@@ -39,6 +39,8 @@ typedef struct lexer {
     int bline[PY_MAX_DEPTH + 1], bcol[PY_MAX_DEPTH + 1];
     int ind[101], alt[101], nind;
     int base_line, base_col;   /* sub-lexers of f-string fields */
+    size_t col_line_start, col_off;   /* lex_col's last answer */
+    int col_col;
 } lexer;
 
 /* Tokenize L->src[L->pos, L->len) into L->out; sub: an f-string field (no
