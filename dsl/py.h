@@ -1,11 +1,13 @@
 /* py.h — the Python-subset front end of `wfdsl import airflow`.
  *
  * dsl_airflow_py_parse reads an Airflow DAG file without running Python: a
- * tokenizer and recursive-descent parser (py_parse.c) build an AST of the
- * statement and expression subset DAG files use, and an abstract interpreter
- * (py_eval.c, with the value helpers of py.c) folds constants, unrolls loops,
- * inlines helper functions and records DAGs, tasks, groups and edges as the
- * intermediate form described in AIRFLOW-IR (a jansson object).
+ * tokenizer (py_lex.c) and recursive-descent parser (py_parse.c) build an AST
+ * of the statement and expression subset DAG files use, and an abstract
+ * interpreter (py_eval.c for statements and calls, py_dag.c for DAGs, tasks,
+ * groups and edges, py_value.c for constant folding, py_lua.c for callables)
+ * folds constants, unrolls loops, inlines helper functions and records DAGs,
+ * tasks, groups and edges as the intermediate form described in AIRFLOW-IR
+ * (a jansson object).
  *
  * It does not map operators, translate Jinja or build workflows: that is the
  * back end's job (dsl/airflow.c). It never executes the file's code.

@@ -2,7 +2,7 @@
  * of py_parse.c (never running the file) and records what Airflow would build:
  * DAGs (`with DAG`, `x = DAG(...)` + `dag=x`, `@dag` functions, several per
  * file), tasks (operator calls with task_id, TaskFlow `@task*` calls), task
- * groups (TaskGroup, `@task_group`), edges (>>, <<, lists, chain,
+ * groups (TaskGroup, `@task_group`), edges (>>, <<, lists, py_chain,
  * chain_linear, cross_downstream, set_upstream/set_downstream, Label, TaskFlow
  * arguments, XComArgs in operator arguments), `.partial`/`.expand`. Loops over
  * foldable iterables are unrolled and helper functions inlined; what cannot be
@@ -153,400 +153,6 @@ static void exec_import(py_ev *ev, const py_node *n, py_scope *sc)
     }
 }
 
-/* ------------------------------------------------------------------ DAGs, groups, tasks */
-
-static py_dag *dag_at(py_ev *ev, int i) { return i >= 0 && i < ev->ndag ? &ev->dags[i] : NULL; }
-
-static int dag_new(py_ev *ev, const py_node *n, json_t *dag_id, const char *form, json_t *args)
-{
-    if (ev->ndag == ev->capdag) {
-        ev->capdag = ev->capdag ? ev->capdag * 2 : 4;
-        ev->dags = realloc(ev->dags, (size_t)ev->capdag * sizeof *ev->dags);
-        if (!ev->dags) abort();
-    }
-    py_dag *d = &ev->dags[ev->ndag];
-    memset(d, 0, sizeof *d);
-    char idbuf[64];
-    const char *id = json_string_value(dag_id);
-    if (!id) {
-        snprintf(idbuf, sizeof idbuf, "dag_line_%d", n->line);
-        id = idbuf;
-        py_diag(ev, n, "unsupported", "the dag_id cannot be evaluated statically; it is named '%s'", id);
-    }
-    for (int i = 0; i < ev->ndag; i++)
-        if (!strcmp(json_string_value(json_object_get(ev->dags[i].ir, "dag_id")), id))
-            py_diag(ev, n, "warning", "a second DAG with the id '%s' (Airflow keeps the last one)", id);
-    d->ir = json_pack("{s:s, s:i, s:i, s:s, s:o, s:[], s:[], s:[], s:[]}", "dag_id", id, "line", n->line, "col", n->col,
-                      "form", form, "args", args, "inputs", "tasks", "edges", "groups");
-    d->raw = json_array();
-    d->ids = json_object();
-    d->gids = json_object();
-    d->calls = json_object();
-    return ev->ndag++;
-}
-
-static json_t *dag_value(py_ev *ev, int idx, const py_node *n)
-{
-    py_obj *o;
-    json_t *v = pv_obj(ev, O_DAG, &o);
-    o->dag = idx;
-    o->node = n;
-    return v;
-}
-
-/* kwargs of a call minus the ones the interpreter consumes, as IR */
-static json_t *kwargs_ir(py_ev *ev, json_t *kw, const char *const *drop)
-{
-    json_t *r = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(kw, k, v) {
-        int skip = 0;
-        for (int i = 0; drop && drop[i]; i++) if (!strcmp(k, drop[i])) skip = 1;
-        if (!skip) json_object_set_new(r, k, pv_to_ir(ev, v));
-    }
-    return r;
-}
-
-static json_t *make_dag(py_ev *ev, const py_node *n, json_t *args, json_t *kw)
-{
-    static const char *const drop[] = {"dag_id", NULL};
-    json_t *id = json_array_size(args) ? json_array_get(args, 0) : json_object_get(kw, "dag_id");
-    json_t *a = kwargs_ir(ev, kw, drop);
-    if (json_array_size(args) > 1) json_object_set_new(a, "description", pv_to_ir(ev, json_array_get(args, 1)));
-    if (json_object_get(kw, "schedule_interval") && !ev->si_line) ev->si_line = n->line;
-    int d = dag_new(ev, n, id, "assign", a);
-    return dag_value(ev, d, n);
-}
-
-static json_t *group_value(py_ev *ev, int dag, const char *gid, const py_node *n)
-{
-    py_obj *o;
-    json_t *v = pv_obj(ev, O_GROUP, &o);
-    o->dag = dag;
-    o->name = strdup(gid);
-    o->node = n;
-    return v;
-}
-
-/* The prefix a task or child group gets in group gid (NULL: none). */
-static const char *group_prefix(py_ev *ev, int dag, const char *gid)
-{
-    py_dag *d = dag_at(ev, dag);
-    if (!d || !gid) return NULL;
-    json_t *g = json_object_get(d->gids, gid);
-    if (!g || json_is_false(json_object_get(g, "prefix_group_id"))) return NULL;
-    return gid;
-}
-
-static char *join_id(const char *prefix, const char *id)
-{
-    std_buf b = {0};
-    if (prefix) std_buf_addf(&b, "%s.", prefix);
-    std_buf_adds(&b, id);
-    return std_buf_take(&b);
-}
-
-static json_t *make_group(py_ev *ev, const py_node *n, json_t *idv, json_t *kw, int dag, const char *parent)
-{
-    py_dag *d = dag_at(ev, dag);
-    json_t *pg = json_object_get(kw, "parent_group");
-    py_obj *po = pv_get(ev, pg);
-    if (po && po->kind == O_GROUP) parent = po->name;
-    char idbuf[64];
-    const char *label = json_string_value(idv);
-    if (!label) {
-        snprintf(idbuf, sizeof idbuf, "group_line_%d", n->line);
-        label = idbuf;
-        py_diag(ev, n, "unsupported", "the group_id cannot be evaluated statically; it is named '%s'", label);
-    }
-    if (!d) {
-        py_diag(ev, n, "warning", "task group '%s' is not in any DAG", label);
-        return group_value(ev, -1, label, n);
-    }
-    char *full = join_id(group_prefix(ev, dag, parent), label);
-    if (json_object_get(d->gids, full)) {
-        /* @task_group called again: a suffix like Airflow's add_suffix_on_collision */
-        for (int k = 1; k < 100000; k++) {
-            char *c = malloc(strlen(full) + 16);
-            sprintf(c, "%s__%d", full, k);
-            if (!json_object_get(d->gids, c)) { free(full); full = c; break; }
-            free(c);
-        }
-    }
-    json_t *pfx = json_object_get(kw, "prefix_group_id");
-    json_t *g = json_pack("{s:s, s:i, s:s?, s:o, s:o, s:b}", "group_id", full, "line", n->line, "parent", parent,
-                          "tooltip", pv_to_ir(ev, json_object_get(kw, "tooltip")),
-                          "default_args", json_object_get(kw, "default_args") ? pv_to_ir(ev, json_object_get(kw, "default_args")) : json_object(),
-                          "prefix_group_id", pfx ? pv_truth(pfx) != 0 : 1);
-    json_array_append_new(json_object_get(d->ir, "groups"), g);
-    json_object_set(d->gids, full, g);
-    json_t *v = group_value(ev, dag, full, n);
-    free(full);
-    return v;
-}
-
-static json_t *new_task(py_ev *ev, const py_node *n, int dag, const char *gid, const char *label, const char *op,
-                        const char *module, json_t *kwargs)
-{
-    py_dag *d = dag_at(ev, dag);
-    char *id = join_id(group_prefix(ev, dag, gid), label);
-    json_t *t = json_pack("{s:s, s:s, s:s?, s:i, s:i, s:o, s:s?, s:n, s:[], s:{}, s:n, s:n}", "task_id", id,
-                          "operator", op, "module", module, "line", n->line, "col", n->col, "kwargs", kwargs, "group",
-                          gid, "callable", "call_args", "call_kwargs", "expand", "partial");
-    py_obj *o;
-    json_t *v = pv_obj(ev, O_TASK, &o);
-    o->name = id;
-    o->node = n;
-    o->task = t;
-    if (d) {
-        if (json_object_get(d->ids, id)) {
-            py_diag(ev, n, "warning", "duplicate task id '%s' in DAG '%s': this second task is not imported", id,
-                    json_string_value(json_object_get(d->ir, "dag_id")));
-            json_decref(t);
-            o->task = json_object_get(d->ids, id);
-            o->dag = dag;
-            return v;
-        }
-        json_array_append_new(json_object_get(d->ir, "tasks"), t);
-        json_object_set(d->ids, id, t);
-        o->dag = dag;
-    } else {
-        json_array_append_new(ev->orphans, json_pack("{s:O, s:I}", "task", t, "obj", json_integer_value(json_object_get(v, "$$"))));
-        json_decref(t);
-    }
-    return v;
-}
-
-/* The DAG and group a new task or group belongs to: dag= / task_group= kwargs, else the context. */
-static void placement(py_ev *ev, json_t *kw, int *dag, const char **gid)
-{
-    *dag = ev->cur_dag;
-    *gid = ev->cur_group;
-    py_obj *o = pv_get(ev, json_object_get(kw, "dag"));
-    if (o && o->kind == O_DAG && o->dag != *dag) {
-        *dag = o->dag;
-        *gid = NULL;
-    }
-    o = pv_get(ev, json_object_get(kw, "task_group"));
-    if (o && o->kind == O_GROUP) {
-        *gid = o->name;
-        if (o->dag >= 0) *dag = o->dag;
-    }
-}
-
-static void add_edge(py_ev *ev, const py_node *n, json_t *from, json_t *to, json_t *label);
-
-static void xcom_edges(py_ev *ev, const py_node *n, json_t *vals, json_t *task)
-{
-    json_t *found = json_array();
-    pv_has_xcom(ev, vals, found);
-    size_t i;
-    json_t *x;
-    json_array_foreach(found, i, x) add_edge(ev, n, x, task, NULL);
-    json_decref(found);
-}
-
-static json_t *make_operator(py_ev *ev, const py_node *n, const char *cls, const char *module, json_t *kw,
-                             json_t *partial, json_t *expand)
-{
-    static const char *const drop[] = {"dag", "task_group", NULL};
-    int dag;
-    const char *gid;
-    json_t *src = partial ? partial : kw;
-    placement(ev, src, &dag, &gid);
-    json_t *tid = json_object_get(src, "task_id");
-    char idbuf[64];
-    const char *label = json_string_value(tid);
-    if (!label) {
-        snprintf(idbuf, sizeof idbuf, "%s_line_%d", cls, n->line);
-        label = idbuf;
-        py_diag(ev, n, "unsupported", "the task_id of this %s cannot be evaluated statically; it is named '%s'", cls, label);
-    }
-    json_t *v = new_task(ev, n, dag, gid, label, cls, module, kwargs_ir(ev, src, drop));
-    py_obj *o = pv_get(ev, v);
-    if (partial) {
-        json_object_set_new(o->task, "partial", kwargs_ir(ev, partial, drop));
-        json_object_set_new(o->task, "expand", pv_to_ir(ev, expand));
-    }
-    xcom_edges(ev, n, src, v);
-    if (expand) xcom_edges(ev, n, expand, v);
-    return v;
-}
-
-/* A call of a @task function: a TaskFlow task; returns its XComArg. */
-static json_t *make_taskflow(py_ev *ev, const py_node *n, py_obj *f, json_t *args, json_t *kw, json_t *extra_kw,
-                             json_t *partial, json_t *expand)
-{
-    int dag = ev->cur_dag;
-    const char *gid = ev->cur_group;
-    json_t *deco = json_deep_copy(f->deco ? f->deco : json_object());
-    if (extra_kw) json_object_update(deco, extra_kw);
-    placement(ev, deco, &dag, &gid);
-    const char *label = json_string_value(json_object_get(deco, "task_id"));
-    if (!label) label = f->name;
-    py_dag *d = dag_at(ev, dag);
-    char *base = join_id(group_prefix(ev, dag, gid), label), *id = NULL;
-    if (d && json_object_get(d->ids, base)) {
-        for (int k = 1; k < 100000 && !id; k++) {
-            char *c = malloc(strlen(label) + 16);
-            sprintf(c, "%s__%d", label, k);
-            char *full = join_id(group_prefix(ev, dag, gid), c);
-            if (!json_object_get(d->ids, full)) id = c;
-            else free(c);
-            free(full);
-        }
-    }
-    free(base);
-    static const char *const drop[] = {"dag", "task_group", NULL};
-    json_t *v = new_task(ev, n, dag, gid, id ? id : label, f->op, "airflow.decorators", kwargs_ir(ev, deco, drop));
-    free(id);
-    py_obj *o = pv_get(ev, v);
-    json_object_set_new(o->task, "module", json_null());
-    json_object_set_new(o->task, "callable", pv_callable(ev, f, f->scope));
-    json_object_set_new(o->task, "call_args", pv_to_ir(ev, args));
-    json_object_set_new(o->task, "call_kwargs", pv_to_ir(ev, kw));
-    if (partial) json_object_set_new(o->task, "partial", pv_to_ir(ev, partial));
-    if (expand) json_object_set_new(o->task, "expand", pv_to_ir(ev, expand));
-    xcom_edges(ev, n, args, v);
-    xcom_edges(ev, n, kw, v);
-    if (partial) xcom_edges(ev, n, partial, v);
-    if (expand) xcom_edges(ev, n, expand, v);
-    json_decref(deco);
-    py_obj *x;
-    json_t *xv = pv_obj(ev, O_XCOM, &x);
-    x->ref = (int)json_integer_value(json_object_get(v, "$$"));
-    x->node = n;
-    json_decref(v);
-    return xv;
-}
-
-/* ------------------------------------------------------------------ edges */
-
-/* The endpoints (task or group objects) of a value, appended to out; 0 if some part is not one. */
-static int endpoints(py_ev *ev, json_t *v, json_t *out)
-{
-    py_obj *o = pv_get(ev, v);
-    if (o && (o->kind == O_TASK || o->kind == O_GROUP)) {
-        json_array_append(out, v);
-        return 1;
-    }
-    if (o && o->kind == O_XCOM) {
-        json_array_append_new(out, json_pack("{s:i}", "$$", o->ref));
-        return 1;
-    }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        int ok = 1;
-        json_array_foreach(v, i, x) ok &= endpoints(ev, x, out);
-        return ok;
-    }
-    return 0;
-}
-
-static void adopt(py_ev *ev, py_obj *o, int dag)
-{
-    if (o->kind != O_TASK || o->dag >= 0 || dag < 0) return;
-    py_dag *d = dag_at(ev, dag);
-    if (json_object_get(d->ids, o->name)) return;
-    json_array_append(json_object_get(d->ir, "tasks"), o->task);
-    json_object_set(d->ids, o->name, o->task);
-    o->dag = dag;
-}
-
-static void raw_edge(py_ev *ev, const py_node *n, json_t *a, json_t *b, const char *label)
-{
-    py_obj *x = pv_get(ev, a), *y = pv_get(ev, b);
-    if (x->dag < 0) adopt(ev, x, y->dag);
-    if (y->dag < 0) adopt(ev, y, x->dag);
-    if (x->dag < 0 || y->dag < 0) {
-        py_diag(ev, n, "warning", "an edge between tasks outside any DAG is ignored");
-        return;
-    }
-    if (x->dag != y->dag) {
-        py_diag(ev, n, "warning", "an edge between two DAGs is ignored ('%s' and '%s')", x->name, y->name);
-        return;
-    }
-    json_array_append_new(ev->dags[x->dag].raw, json_pack("[O, O, i, s?]", a, b, n->line, label));
-}
-
-static void add_edge(py_ev *ev, const py_node *n, json_t *from, json_t *to, json_t *label)
-{
-    if (ev->pure) return;
-    json_t *a = json_array(), *b = json_array();
-    int oka = endpoints(ev, from, a), okb = endpoints(ev, to, b);
-    if (!oka || !okb)
-        py_diag(ev, n, "unsupported", "a dependency on something that is not a task is ignored");
-    size_t i, j;
-    json_t *x, *y;
-    json_array_foreach(a, i, x) json_array_foreach(b, j, y)
-        raw_edge(ev, n, x, y, json_string_value(label));
-    json_decref(a);
-    json_decref(b);
-}
-
-static json_t *label_value(py_ev *ev, const char *text, const py_node *n)
-{
-    py_obj *o;
-    json_t *v = pv_obj(ev, O_LABEL, &o);
-    o->name = strdup(text ? text : "");
-    o->v = json_array();
-    o->node = n;
-    return v;
-}
-
-/* left >> right (Airflow's set_downstream with Label edge modifiers); returns right. */
-static json_t *shift(py_ev *ev, const py_node *n, json_t *l, json_t *r)
-{
-    py_obj *lo = pv_get(ev, l), *ro = pv_get(ev, r);
-    if (ro && ro->kind == O_LABEL) {
-        endpoints(ev, l, ro->v);
-        return json_incref(r);
-    }
-    if (lo && lo->kind == O_LABEL) {
-        json_t *t = json_string(lo->name);
-        add_edge(ev, n, lo->v, r, t);
-        json_decref(t);
-        return json_incref(r);
-    }
-    if (json_is_array(l) && json_is_array(r))
-        py_diag(ev, n, "warning", "list >> list is an error in Airflow; every pair is linked");
-    add_edge(ev, n, l, r, NULL);
-    return json_incref(r);
-}
-
-static json_t *flat_args(json_t *args)
-{
-    return json_incref(args);
-}
-
-static void chain(py_ev *ev, const py_node *n, json_t *args, int linear)
-{
-    json_t *a = flat_args(args);
-    for (size_t i = 0; i + 1 < json_array_size(a); i++) {
-        json_t *up = json_array_get(a, i), *down = json_array_get(a, i + 1);
-        if (!linear && json_is_array(up) && json_is_array(down)) {
-            if (json_array_size(up) != json_array_size(down)) {
-                py_diag(ev, n, "warning", "chain() of two lists of different lengths (%zu and %zu) is an error in Airflow",
-                        json_array_size(up), json_array_size(down));
-                continue;
-            }
-            for (size_t k = 0; k < json_array_size(up); k++) {
-                json_t *r = shift(ev, n, json_array_get(up, k), json_array_get(down, k));
-                json_decref(r);
-            }
-        } else if (json_is_array(up) && !json_is_array(down)) {
-            for (size_t k = 0; k < json_array_size(up); k++) json_decref(shift(ev, n, json_array_get(up, k), down));
-        } else if (json_is_array(down)) {
-            for (size_t k = 0; k < json_array_size(down); k++) json_decref(shift(ev, n, up, json_array_get(down, k)));
-        } else {
-            json_decref(shift(ev, n, up, down));
-        }
-    }
-    json_decref(a);
-}
-
 /* ------------------------------------------------------------------ expressions */
 
 static json_t *eval_args(py_ev *ev, const py_node *call, py_scope *sc, json_t **kw)
@@ -574,6 +180,39 @@ static json_t *eval_args(py_ev *ev, const py_node *call, py_scope *sc, json_t **
     return args;
 }
 
+/* str() of a value Airflow turns into a template: an XComArg is the Jinja
+ * xcom_pull of its task (PlainXComArg.__str__), Variable.get("x") read at parse
+ * time is taken as {{ var.value.x }} (with a warning). NULL for anything else. */
+static json_t *template_str(py_ev *ev, const py_node *n, json_t *v)
+{
+    py_obj *o = pv_get(ev, v);
+    if (o && o->kind == O_XCOM && o->ref >= 0) {
+        py_obj *t = ev->objs[o->ref];
+        py_dag *d = py_dag_at(ev, t->dag);
+        std_buf b = {0};
+        std_buf_addf(&b, "{{ task_instance.xcom_pull(task_ids='%s', dag_id='%s', key='%s') }}", t->name,
+                     d ? json_string_value(json_object_get(d->ir, "dag_id")) : "", o->mod ? o->mod : "return_value");
+        json_t *r = json_string(b.p);
+        std_buf_free(&b);
+        return r;
+    }
+    const char *tag = pv_tag(v);
+    if (tag && !strcmp(tag, "variable") && json_is_string(json_object_get(v, "name"))) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        for (const char *p = name; *p; p++)
+            if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) return NULL;
+        int js = json_is_true(json_object_get(v, "json"));
+        py_diag(ev, n, "warning", "Variable.get('%s') in a string is taken as the template {{ var.%s.%s }} (read when the task runs, not when the file is parsed)",
+                name, js ? "json" : "value", name);
+        std_buf b = {0};
+        std_buf_addf(&b, "{{ var.%s.%s }}", js ? "json" : "value", name);
+        json_t *r = json_string(b.p);
+        std_buf_free(&b);
+        return r;
+    }
+    return NULL;
+}
+
 static json_t *eval_fstring(py_ev *ev, const py_node *n, py_scope *sc)
 {
     std_buf b = {0};
@@ -586,7 +225,8 @@ static json_t *eval_fstring(py_ev *ev, const py_node *n, py_scope *sc)
         }
         json_t *v = py_eval(ev, p->a, sc);
         json_t *spec = p->b ? eval_fstring(ev, p->b, sc) : NULL;
-        json_t *s = pv_format_spec(v, p->s, spec);
+        json_t *s = !p->s && !spec ? template_str(ev, p->a, v) : NULL;
+        if (!s) s = pv_format_spec(v, p->s, spec);
         if (s) std_buf_add(&b, json_string_value(s), json_string_length(s));
         else ok = 0;
         json_decref(s);
@@ -724,12 +364,20 @@ static json_t *eval_comp(py_ev *ev, const py_node *n, int k, py_scope *sc, json_
 static json_t *eval_bin(py_ev *ev, const py_node *n, py_scope *sc)
 {
     json_t *a = py_eval(ev, n->a, sc), *b = py_eval(ev, n->b, sc), *r = NULL;
-    if (!strcmp(n->op, ">>")) r = shift(ev, n, a, b);
+    if (!strcmp(n->op, ">>")) r = py_shift(ev, n, a, b);
     else if (!strcmp(n->op, "<<")) {
-        json_decref(shift(ev, n, b, a));
+        json_decref(py_shift(ev, n, b, a));
         r = json_incref(b);
     } else {
         r = pv_binop(ev, n, n->op, a, b);
+        if (!r && !strcmp(n->op, "+") && (json_is_string(a) || json_is_string(b))) {
+            /* "echo " + Variable.get("x") / + str(task.output) */
+            json_t *ta = json_is_string(a) ? json_incref(a) : template_str(ev, n->a, a);
+            json_t *tb = json_is_string(b) ? json_incref(b) : template_str(ev, n->b, b);
+            if (ta && tb) r = pv_binop(ev, n, "+", ta, tb);
+            json_decref(ta);
+            json_decref(tb);
+        }
         if (!r && pv_is_const(a) && pv_is_const(b))
             py_diag(ev, n, "warning", "this %s of constants cannot be folded (too large, or an error in Python)", n->op);
         if (!r) r = expr(ev, n);
@@ -758,7 +406,10 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
     case PE_INT: return json_integer(n->ival);
     case PE_FLOAT: return json_real(n->fval);
     case PE_BIGINT: return expr(ev, n);
-    case PE_STR: return n->ival ? expr(ev, n) : json_stringn(n->s, n->slen);
+    case PE_STR: {
+        r = n->ival ? NULL : json_stringn(n->s, n->slen);   /* bytes, or text that is not UTF-8: an expr */
+        return r ? r : expr(ev, n);
+    }
     case PE_FSTR: return eval_fstring(ev, n, sc);
     case PE_CONST: return n->ival == 0 ? json_null() : json_boolean(n->ival == 1);
     case PE_ATTR: {
@@ -969,14 +620,14 @@ static json_t *inline_call(py_ev *ev, const py_node *n, py_obj *f, json_t *args,
 
 static json_t *call_taskgroup_fn(py_ev *ev, const py_node *n, py_obj *f, json_t *args, json_t *kw, json_t *extra)
 {
-    json_t *deco = json_deep_copy(f->deco ? f->deco : json_object());
+    json_t *deco = (f->deco ? json_deep_copy(f->deco) : json_object());
     if (extra) json_object_update(deco, extra);
     json_t *gidv = json_object_get(deco, "group_id");
     json_t *name = gidv ? json_incref(gidv) : json_string(f->name);
     int dag;
     const char *gid;
-    placement(ev, deco, &dag, &gid);
-    json_t *g = make_group(ev, n, name, deco, dag, gid);
+    py_placement(ev, deco, &dag, &gid);
+    json_t *g = py_make_group(ev, n, name, deco, dag, gid);
     json_decref(name);
     json_decref(deco);
     py_obj *go = pv_get(ev, g);
@@ -1008,7 +659,7 @@ static json_t *call_dag_fn(py_ev *ev, const py_node *n, py_obj *f)
         at.line = f->node->orelse.v[0]->line;
         at.col = f->node->orelse.v[0]->col > 1 ? f->node->orelse.v[0]->col - 1 : 1;
     }
-    int d = dag_new(ev, &at, id, "decorator", kwargs_ir(ev, f->deco, drop));
+    int d = py_dag_new(ev, &at, id, "decorator", py_kwargs_ir(ev, f->deco, drop));
     json_decref(id);
     json_t *inputs = json_object_get(ev->dags[d].ir, "inputs");
     py_scope *sc = scope_new(ev, f->scope);
@@ -1039,14 +690,14 @@ static json_t *call_dag_fn(py_ev *ev, const py_node *n, py_obj *f)
     ev->cur_dag = sd;
     ev->cur_group = sg;
     f->ref = 1;   /* called */
-    return dag_value(ev, d, n);
+    return py_dag_value(ev, d, n);
 }
 
 static json_t *bound_func(py_ev *ev, py_obj *f, const char *what, json_t *kw, const py_node *n)
 {
     py_obj *p;
     json_t *v = pv_obj(ev, O_PARTIAL, &p);
-    p->ref = (int)(f - ev->objs);
+    p->ref = f->self;
     p->v = json_incref(kw);
     p->name = strdup(what);
     p->node = n;
@@ -1071,20 +722,20 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
         if (!strcmp(m, "set_downstream") || !strcmp(m, "set_upstream")) {
             if (ev->pure) return expr(ev, n);
             json_t *self = task_of(ev, b->v);
-            if (m[4] == 'd') json_decref(shift(ev, n, self, a0));
-            else json_decref(shift(ev, n, a0, self));
+            if (m[4] == 'd') json_decref(py_shift(ev, n, self, a0));
+            else json_decref(py_shift(ev, n, a0, self));
             json_decref(self);
             return json_null();
         }
         if ((!strcmp(m, "as_setup") || !strcmp(m, "as_teardown")) && o->kind != O_GROUP) {
-            py_obj *t = o->kind == O_XCOM ? &ev->objs[o->ref] : o;
+            py_obj *t = o->kind == O_XCOM ? ev->objs[o->ref] : o;
             if (t->task && !ev->pure) {
                 json_object_set_new(json_object_get(t->task, "kwargs"), m, json_true());
                 json_t *setups = json_object_get(kw, "setups");
                 if (setups) {
                     json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, setups));
                     json_t *self = task_of(ev, b->v);
-                    json_decref(shift(ev, n, setups, self));   /* Airflow links each setup to its teardown */
+                    json_decref(py_shift(ev, n, setups, self));   /* Airflow links each setup to its teardown */
                     json_decref(self);
                 }
             }
@@ -1096,15 +747,16 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
         if (!strcmp(m, "expand") || !strcmp(m, "expand_kwargs")) {
             if (ev->pure) return expr(ev, n);
             json_t *ex = !strcmp(m, "expand") ? json_incref(kw) : json_pack("{s:O}", "*kwargs", a0 ? a0 : json_null());
-            json_t *e = json_array();
-            json_t *r = make_taskflow(ev, n, o, e, json_object(), NULL, NULL, ex);
+            json_t *e = json_array(), *ek = json_object();
+            json_t *r = py_make_taskflow(ev, n, o, e, ek, NULL, NULL, ex);
             json_decref(e);
+            json_decref(ek);
             json_decref(ex);
             return r;
         }
     }
     if (o && o->kind == O_PARTIAL) {
-        py_obj *t = &ev->objs[o->ref];
+        py_obj *t = ev->objs[o->ref];
         if (!strcmp(m, "expand") || !strcmp(m, "expand_kwargs")) {
             if (ev->pure) return expr(ev, n);
             json_t *ex = !strcmp(m, "expand") ? json_incref(kw) : json_pack("{s:O}", "*kwargs", a0 ? a0 : json_null());
@@ -1112,14 +764,14 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
             if (t->kind == O_FUNC) {
                 json_t *e = json_array(), *ek = json_object();
                 json_t *extra = !strcmp(o->name, "override") ? o->v : NULL;
-                r = make_taskflow(ev, n, t, e, ek, extra, extra ? NULL : o->v, ex);
+                r = py_make_taskflow(ev, n, t, e, ek, extra, extra ? NULL : o->v, ex);
                 json_decref(e);
                 json_decref(ek);
             } else {
                 const char *q = t->name;
                 const char *cls = last_part(q);
                 char *mod = t->fkind ? strndup(q, (size_t)(cls - q) - (cls > q)) : NULL;
-                r = make_operator(ev, n, cls, mod, kw, o->v, ex);
+                r = py_make_operator(ev, n, cls, mod, kw, o->v, ex);
                 free(mod);
             }
             json_decref(ex);
@@ -1157,7 +809,7 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
     switch (f->kind) {
     case O_BOUND: return call_method(ev, n, f, args, kw);
     case O_FUNC:
-        if (f->fkind == F_TASK) return ev->pure ? expr(ev, n) : make_taskflow(ev, n, f, args, kw, NULL, NULL, NULL);
+        if (f->fkind == F_TASK) return ev->pure ? expr(ev, n) : py_make_taskflow(ev, n, f, args, kw, NULL, NULL, NULL);
         if (f->fkind == F_GROUP) return ev->pure ? expr(ev, n) : call_taskgroup_fn(ev, n, f, args, kw, NULL);
         if (f->fkind == F_DAG) return ev->pure ? expr(ev, n) : call_dag_fn(ev, n, f);
         {
@@ -1166,16 +818,16 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
             return ok ? r : expr(ev, n);
         }
     case O_PARTIAL: {
-        py_obj *t = &ev->objs[f->ref];
+        py_obj *t = ev->objs[f->ref];
         if (ev->pure) return expr(ev, n);
         if (t->kind == O_FUNC && t->fkind == F_TASK && !strcmp(f->name, "override"))
-            return make_taskflow(ev, n, t, args, kw, f->v, NULL, NULL);
+            return py_make_taskflow(ev, n, t, args, kw, f->v, NULL, NULL);
         if (t->kind == O_FUNC && t->fkind == F_GROUP && !strcmp(f->name, "override"))
             return call_taskgroup_fn(ev, n, t, args, kw, f->v);
         return expr(ev, n);
     }
     case O_CLASS:
-        if (json_object_get(kw, "task_id") && !ev->pure) return make_operator(ev, n, f->name, NULL, kw, NULL, NULL);
+        if (json_object_get(kw, "task_id") && !ev->pure) return py_make_operator(ev, n, f->name, NULL, kw, NULL, NULL);
         return expr(ev, n);
     case O_SYM: break;
     default: return expr(ev, n);
@@ -1186,29 +838,29 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
         json_t *r = pv_builtin(ev, n, q, args, kw, &h);
         return r ? r : expr(ev, n);
     }
-    if (!strcmp(last, "DAG")) return make_dag(ev, n, args, kw);
+    if (!strcmp(last, "DAG")) return py_make_dag(ev, n, args, kw);
     if (!strcmp(last, "TaskGroup")) {
         json_t *id = json_array_size(args) ? json_array_get(args, 0) : json_object_get(kw, "group_id");
         int dag;
         const char *gid;
-        placement(ev, kw, &dag, &gid);
-        return make_group(ev, n, id, kw, dag, gid);
+        py_placement(ev, kw, &dag, &gid);
+        return py_make_group(ev, n, id, kw, dag, gid);
     }
     if (!strcmp(last, "chain") || !strcmp(last, "chain_linear")) {
-        chain(ev, n, args, last[5] == '_');
+        py_chain(ev, n, args, last[5] == '_');
         return json_null();
     }
     if (!strcmp(last, "cross_downstream")) {
         json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
         if (!a) a = json_object_get(kw, "from_tasks");
         if (!b) b = json_object_get(kw, "to_tasks");
-        add_edge(ev, n, a, b, NULL);
+        py_add_edge(ev, n, a, b, NULL);
         return json_null();
     }
     if (!strcmp(last, "Label")) {
         json_t *t = json_array_get(args, 0);
         if (!json_is_string(t)) t = json_object_get(kw, "label");
-        return label_value(ev, json_string_value(t), n);
+        return py_label_value(ev, json_string_value(t), n);
     }
     if (!strcmp(last, "XComArg")) {
         py_obj *t = pv_get(ev, json_array_get(args, 0));
@@ -1238,12 +890,16 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
         return v;
     }
     int handled;
+    if (!strcmp(q, "str") && json_array_size(args) == 1) {
+        json_t *t = template_str(ev, n, json_array_get(args, 0));
+        if (t) return t;
+    }
     json_t *r = pv_builtin(ev, n, q, args, kw, &handled);
     if (r) return r;
     if (handled) return expr(ev, n);
     if (json_object_get(kw, "task_id")) {
         char *mod = f->fkind && last > q ? strndup(q, (size_t)(last - q) - 1) : NULL;
-        r = make_operator(ev, n, last, mod, kw, NULL, NULL);
+        r = py_make_operator(ev, n, last, mod, kw, NULL, NULL);
         free(mod);
         return r;
     }
@@ -1298,7 +954,7 @@ static void assign(py_ev *ev, const py_node *t, json_t *v, py_scope *sc)
         if (o && o->kind == O_TASK && o->task)
             json_object_set_new(json_object_get(o->task, "kwargs"), t->s, pv_to_ir(ev, v));
         else if (o && o->kind == O_XCOM)
-            json_object_set_new(json_object_get(ev->objs[o->ref].task, "kwargs"), t->s, pv_to_ir(ev, v));
+            json_object_set_new(json_object_get(ev->objs[o->ref]->task, "kwargs"), t->s, pv_to_ir(ev, v));
         else if (o && o->kind == O_DAG)
             json_object_set_new(json_object_get(ev->dags[o->dag].ir, "args"), t->s, pv_to_ir(ev, v));
         json_decref(recv);
@@ -1348,8 +1004,9 @@ static void decorate(py_ev *ev, const py_node *d, py_obj *f, py_scope *sc)
                 std_buf b = {0};
                 std_buf_addf(&b, "@%s", r);
                 f->op = std_buf_take(&b);
-                json_t *kw = json_object();
-                if (dn->kind == PE_CALL) {
+                json_t *kw = NULL;
+                if (dn->kind != PE_CALL) kw = json_object();
+                else {
                     json_t *args = eval_args(ev, dn, sc, &kw);
                     if (json_array_size(args) && kind == F_DAG && json_is_string(json_array_get(args, 0)))
                         json_object_set(kw, "dag_id", json_array_get(args, 0));
@@ -1470,7 +1127,7 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
             json_array_extend(cur, v);
             r = json_incref(cur);
         } else if (!strcmp(op, ">>") || !strcmp(op, "<<")) {
-            r = op[0] == '>' ? shift(ev, n, cur, v) : (json_decref(shift(ev, n, v, cur)), json_incref(v));
+            r = op[0] == '>' ? py_shift(ev, n, cur, v) : (json_decref(py_shift(ev, n, v, cur)), json_incref(v));
         } else {
             r = pv_binop(ev, n, op, cur, v);
             if (!r) r = expr(ev, n);
@@ -1556,132 +1213,18 @@ static void exec_block(py_ev *ev, const py_list *b, py_scope *sc)
     for (int i = 0; i < b->n && !ev->ret && !ev->brk && !ev->cont && !ev->stopped; i++) exec_stmt(ev, b->v[i], sc);
 }
 
-/* ------------------------------------------------------------------ DAG completion */
-
-typedef struct resolve {
-    py_ev *ev;
-    py_dag *d;
-    json_t *memo;    /* group id -> {"roots": [...], "leaves": [...]} */
-    int depth;
-} resolve;
-
-static const char *group_parent(resolve *r, const char *g)
-{
-    return json_string_value(json_object_get(json_object_get(r->d->gids, g), "parent"));
-}
-
-/* g is G or nested (strictly when strict) in G */
-static int group_within(resolve *r, const char *g, const char *G, int strict)
-{
-    int k = 0;
-    if (strict && g) g = group_parent(r, g);
-    for (; g && k < 10000; g = group_parent(r, g), k++)
-        if (!strcmp(g, G)) return 1;
-    return 0;
-}
-
-static int end_within(resolve *r, py_obj *o, const char *G)
-{
-    if (o->kind == O_TASK) return group_within(r, json_string_value(json_object_get(o->task, "group")), G, 0);
-    return group_within(r, o->name, G, 1);
-}
-
-static json_t *group_ends(resolve *r, const char *G);
-
-static json_t *expand_end(resolve *r, py_obj *o, int from)
-{
-    if (o->kind == O_TASK) return json_pack("[s]", o->name);
-    json_t *e = group_ends(r, o->name);
-    return json_incref(json_object_get(e, from ? "leaves" : "roots"));
-}
-
-static json_t *group_ends(resolve *r, const char *G)
-{
-    json_t *m = json_object_get(r->memo, G);
-    if (m) return m;
-    if (++r->depth > 200) {
-        r->depth--;
-        return NULL;
-    }
-    json_t *inb = json_object(), *outb = json_object();
-    size_t i;
-    json_t *e;
-    json_array_foreach(r->d->raw, i, e) {
-        py_obj *a = pv_get(r->ev, json_array_get(e, 0)), *b = pv_get(r->ev, json_array_get(e, 1));
-        if (!end_within(r, a, G) || !end_within(r, b, G)) continue;
-        json_t *fa = expand_end(r, a, 1), *tb = expand_end(r, b, 0);
-        size_t x, y;
-        json_t *u, *v;
-        json_array_foreach(fa, x, u) json_array_foreach(tb, y, v) {
-            json_object_set_new(outb, json_string_value(u), json_true());
-            json_object_set_new(inb, json_string_value(v), json_true());
-        }
-        json_decref(fa);
-        json_decref(tb);
-    }
-    json_t *roots = json_array(), *leaves = json_array();
-    json_t *t;
-    json_array_foreach(json_object_get(r->d->ir, "tasks"), i, t) {
-        if (!group_within(r, json_string_value(json_object_get(t, "group")), G, 0)) continue;
-        const char *id = json_string_value(json_object_get(t, "task_id"));
-        if (!json_object_get(inb, id)) json_array_append_new(roots, json_string(id));
-        if (!json_object_get(outb, id)) json_array_append_new(leaves, json_string(id));
-    }
-    json_decref(inb);
-    json_decref(outb);
-    m = json_pack("{s:o, s:o}", "roots", roots, "leaves", leaves);
-    json_object_set_new(r->memo, G, m);
-    r->depth--;
-    return m;
-}
-
-static void finish_dag(py_ev *ev, py_dag *d)
-{
-    resolve r = {ev, d, json_object(), 0};
-    json_t *edges = json_object_get(d->ir, "edges"), *seen = json_object();
-    size_t i;
-    json_t *e;
-    json_array_foreach(d->raw, i, e) {
-        py_obj *a = pv_get(ev, json_array_get(e, 0)), *b = pv_get(ev, json_array_get(e, 1));
-        json_t *fa = expand_end(&r, a, 1), *tb = expand_end(&r, b, 0);
-        if (!fa || !tb || (!json_array_size(fa) && a->kind == O_GROUP) || (!json_array_size(tb) && b->kind == O_GROUP)) {
-            json_t *ln = json_array_get(e, 2);
-            py_node at = {0};
-            at.line = (int)json_integer_value(ln);
-            py_diag(ev, &at, "warning", "an edge with the empty task group '%s' links nothing",
-                    a->kind == O_GROUP && !json_array_size(fa) ? a->name : b->name);
-        }
-        size_t x, y;
-        json_t *u, *v;
-        json_array_foreach(fa, x, u) json_array_foreach(tb, y, v) {
-            std_buf k = {0};
-            std_buf_addf(&k, "%s\n%s", json_string_value(u), json_string_value(v));
-            if (!json_object_get(seen, k.p)) {
-                json_object_set_new(seen, k.p, json_true());
-                if (strcmp(json_string_value(u), json_string_value(v)))
-                    json_array_append_new(edges, json_pack("{s:O, s:O, s:O, s:O}", "from", u, "to", v, "line",
-                                                           json_array_get(e, 2), "label", json_array_get(e, 3)));
-            }
-            std_buf_free(&k);
-        }
-        json_decref(fa);
-        json_decref(tb);
-    }
-    json_decref(seen);
-    json_decref(r.memo);
-}
-
 /* ------------------------------------------------------------------ entry points */
 
 static void free_ev(py_ev *ev)
 {
     for (size_t i = 0; i < ev->nobj; i++) {
-        py_obj *o = &ev->objs[i];
+        py_obj *o = ev->objs[i];
         free(o->name);
         free(o->mod);
         free(o->op);
         json_decref(o->v);
         json_decref(o->deco);
+        free(o);
     }
     free(ev->objs);
     for (int i = 0; i < ev->ndag; i++) {
@@ -1717,21 +1260,21 @@ json_t *dsl_py_eval_module(const char *path, const char *text, size_t len, py_mo
     ev.ret = ev.brk = ev.cont = 0;
 
     for (size_t i = 0; i < ev.nobj; i++) {
-        py_obj *o = &ev.objs[i];
+        py_obj *o = ev.objs[i];
         if (o->kind == O_FUNC && o->fkind == F_DAG && o->ref != 1)
             py_diag(&ev, o->node, "warning", "the @dag function %s is never called: Airflow does not load it", o->name);
     }
     size_t i;
     json_t *t;
     json_array_foreach(ev.orphans, i, t) {
-        py_obj *o = &ev.objs[json_integer_value(json_object_get(t, "obj"))];
+        py_obj *o = ev.objs[json_integer_value(json_object_get(t, "obj"))];
         if (o->dag < 0)
             py_diag(&ev, o->node, "warning", "task '%s' is not in any DAG (no `with DAG`, no dag= argument): it is not imported",
                     o->name);
     }
     json_t *dags = json_array();
     for (int k = 0; k < ev.ndag; k++) {
-        finish_dag(&ev, &ev.dags[k]);
+        py_finish_dag(&ev, &ev.dags[k]);
         json_array_append(dags, ev.dags[k].ir);
     }
     json_t *ver = json_null(), *evid = json_null();

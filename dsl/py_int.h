@@ -40,6 +40,7 @@ typedef struct py_obj {
     char *name, *mod;
     json_t *v;
     int dag, ref, fkind;
+    int self;                /* its index in ev->objs */
     json_t *task;            /* O_TASK: the task's IR object (owned by its DAG's tasks) */
     const py_node *node;
     py_scope *scope;
@@ -59,7 +60,7 @@ typedef struct py_ev {
     const char *path, *src;
     size_t len;
     json_t *ir, *diags, *orphans, *seen_diags;
-    py_obj *objs;
+    py_obj **objs;
     size_t nobj, capobj;
     py_dag *dags;
     int ndag, capdag;
@@ -69,7 +70,7 @@ typedef struct py_ev {
     int cur_dag;             /* -1: no DAG context */
     char *cur_group;         /* full id of the innermost TaskGroup, or NULL */
     long steps;
-    int depth, stopped, pure;    /* pure: folding a callable's body, no side effects */
+    int depth, stopped, pure, ntasks;    /* pure: folding a callable's body, no side effects */
     const py_node *last_dag_call;
     int ret, brk, cont;      /* control flow of the statement being run */
     json_t *retval;
@@ -77,15 +78,32 @@ typedef struct py_ev {
     char v2_imp[128], v3_imp[128], std_imp[128], w2_imp[128];
 } py_ev;
 
-#define PY_MAX_STEPS 3000000L    /* evaluation budget: statements + expressions */
+#define PY_MAX_STEPS 1000000L    /* evaluation budget: statements + expressions */
 #define PY_MAX_ITER 10000        /* iterations of one loop */
 #define PY_MAX_CALLS 40          /* inlined call depth */
 #define PY_MAX_STR (1 << 20)     /* folded strings and lists */
+#define PY_MAX_TASKS 20000       /* tasks and groups of a file */
 
 /* py_eval.c */
 json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc);
 void py_diag(py_ev *ev, const py_node *n, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* py_dag.c */
+py_dag *py_dag_at(py_ev *ev, int i);                     /* NULL when out of range */
+int py_dag_new(py_ev *ev, const py_node *n, json_t *dag_id, const char *form, json_t *args);
+json_t *py_dag_value(py_ev *ev, int idx, const py_node *n);
+json_t *py_kwargs_ir(py_ev *ev, json_t *kw, const char *const *drop);
+json_t *py_make_dag(py_ev *ev, const py_node *n, json_t *args, json_t *kw);
+json_t *py_make_group(py_ev *ev, const py_node *n, json_t *idv, json_t *kw, int dag, const char *parent);
+void py_placement(py_ev *ev, json_t *kw, int *dag, const char **gid);
+json_t *py_make_operator(py_ev *ev, const py_node *n, const char *cls, const char *module, json_t *kw, json_t *partial, json_t *expand);
+json_t *py_make_taskflow(py_ev *ev, const py_node *n, py_obj *f, json_t *args, json_t *kw, json_t *extra_kw, json_t *partial, json_t *expand);
+void py_add_edge(py_ev *ev, const py_node *n, json_t *from, json_t *to, json_t *label);
+json_t *py_label_value(py_ev *ev, const char *text, const py_node *n);
+json_t *py_shift(py_ev *ev, const py_node *n, json_t *l, json_t *r);
+void py_chain(py_ev *ev, const py_node *n, json_t *args, int linear);
+void py_finish_dag(py_ev *ev, py_dag *d);
 
 /* py_value.c */
 json_t *pv_obj(py_ev *ev, int kind, py_obj **out);       /* new object value */

@@ -1,11 +1,7 @@
-/* py_parse.c — tokenizer and recursive-descent parser for the Python subset of
- * Airflow DAG files (see py.h for the AST).
+/* py_parse.c — recursive-descent parser for the Python subset of Airflow DAG
+ * files (see py.h for the AST).
  *
- * The tokenizer follows Python 3: INDENT/DEDENT from an indentation stack (tabs
- * are checked for consistency with spaces as CPython does), implicit line
- * joining inside brackets, backslash continuations, comments, every string
- * prefix (r b u f and their pairs), triple quotes, numbers with underscores,
- * hex/octal/binary, floats and exponents. An f-string keeps its raw body; the
+ * The tokens come from py_lex.c. An f-string token keeps its raw body; the
  * parser splits it and parses each replacement field with a sub-parser.
  *
  * The parser covers statements and expressions DAG files use; a syntax error
@@ -20,484 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "py.h"
-
-/* ------------------------------------------------------------------ arena */
-
-struct py_arena {
-    struct py_block *head;
-};
-struct py_block {
-    struct py_block *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
-py_arena *dsl_py_arena_new(void)
-{
-    py_arena *a = calloc(1, sizeof *a);
-    if (!a) abort();
-    return a;
-}
-
-void *dsl_py_alloc(py_arena *a, size_t n)
-{
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-    if (!a->head || a->head->used + n > a->head->cap) {
-        size_t cap = n > 65536 ? n : 65536;
-        struct py_block *b = malloc(sizeof *b + cap);
-        if (!b) abort();
-        b->next = a->head;
-        b->used = 0;
-        b->cap = cap;
-        a->head = b;
-    }
-    void *p = (char *)a->head->data + a->head->used;
-    a->head->used += n;
-    memset(p, 0, n);
-    return p;
-}
-
-char *dsl_py_strndup(py_arena *a, const char *s, size_t n)
-{
-    char *p = dsl_py_alloc(a, n + 1);
-    if (n) memcpy(p, s, n);
-    p[n] = 0;
-    return p;
-}
-
-void dsl_py_arena_free(py_arena *a)
-{
-    if (!a) return;
-    struct py_block *b = a->head;
-    while (b) {
-        struct py_block *n = b->next;
-        free(b);
-        b = n;
-    }
-    free(a);
-}
-
-/* ------------------------------------------------------------------ tokens */
-
-enum { T_NAME = 1, T_NUM, T_STR, T_OP, T_NEWLINE, T_INDENT, T_DEDENT, T_END };
-enum { SF_BYTES = 1, SF_RAW = 2, SF_FSTR = 4 };
-
-typedef struct py_tok {
-    int type;
-    int line, col;
-    size_t off, len;       /* source range */
-    const char *op;        /* T_OP, T_NAME: interned text */
-    char *sval;            /* T_STR: decoded value (or raw f-string body) */
-    size_t slen;
-    int sflags;
-    size_t body_off;       /* T_STR: offset of the body in the source */
-} py_tok;
-
-typedef struct py_toks {
-    py_tok *v;
-    size_t n, cap;
-} py_toks;
-
-typedef struct lexer {
-    const char *path, *src;
-    size_t len, pos;
-    int line;
-    size_t line_start;
-    py_arena *arena;
-    py_toks *out;
-    std_diags *diags;
-    int depth;
-    char brackets[PY_MAX_DEPTH + 1];
-    int bline[PY_MAX_DEPTH + 1], bcol[PY_MAX_DEPTH + 1];
-    int ind[101], alt[101], nind;
-    int base_line, base_col;   /* sub-lexers of f-string fields */
-} lexer;
-
-static int lex_col(const lexer *L, size_t off)
-{
-    /* columns count characters (UTF-8 continuation bytes do not count) */
-    int c = 1;
-    for (size_t i = L->line_start; i < off && i < L->len; i++)
-        if (((unsigned char)L->src[i] & 0xC0) != 0x80) c++;
-    return c;
-}
-
-static int lex_err(lexer *L, size_t off, const char *fmt, const char *arg)
-{
-    int line = L->line, col = lex_col(L, off);
-    if (L->base_line) {
-        if (line == 1) col += L->base_col - 1;
-        line += L->base_line - 1;
-    }
-    std_diag(L->diags, L->path, line, col, fmt, arg ? arg : "");
-    return -1;
-}
-
-static py_tok *emit(lexer *L, int type, size_t off, size_t len)
-{
-    py_toks *t = L->out;
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 256;
-        t->v = realloc(t->v, t->cap * sizeof *t->v);
-        if (!t->v) abort();
-    }
-    py_tok *k = &t->v[t->n++];
-    memset(k, 0, sizeof *k);
-    k->type = type;
-    k->line = L->line;
-    k->col = lex_col(L, off);
-    if (L->base_line) {
-        if (k->line == 1) k->col += L->base_col - 1;
-        k->line += L->base_line - 1;
-    }
-    k->off = off;
-    k->len = len;
-    return k;
-}
-
-static const char *const OPS3[] = {"**=", "//=", ">>=", "<<=", "...", NULL};
-static const char *const OPS2[] = {"->", ":=", "**", "//", ">>", "<<", "<=", ">=", "==", "!=",
-                                   "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=", NULL};
-static const char OPS1[] = "+-*/%@&|^~<>()[]{},:.;=";
-static const char *const OPS1S[] = {"+", "-", "*", "/", "%", "@", "&", "|", "^", "~", "<", ">",
-                                    "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "="};
-
-static void utf8_put(std_buf *b, unsigned long cp)
-{
-    char o[4];
-    size_t n;
-    if (cp < 0x80) { o[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-    } else if (cp < 0x110000) {
-        o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    } else { o[0] = '?'; n = 1; }
-    std_buf_add(b, o, n);
-}
-
-/* Decode backslash escapes of a non-raw string body. */
-static void unescape(const char *s, size_t n, int bytes, std_buf *b)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) { std_buf_add(b, s + i, 1); continue; }
-        char c = s[++i];
-        switch (c) {
-        case '\n': break;
-        case 'n': std_buf_add(b, "\n", 1); break;
-        case 't': std_buf_add(b, "\t", 1); break;
-        case 'r': std_buf_add(b, "\r", 1); break;
-        case 'a': std_buf_add(b, "\a", 1); break;
-        case 'b': std_buf_add(b, "\b", 1); break;
-        case 'f': std_buf_add(b, "\f", 1); break;
-        case 'v': std_buf_add(b, "\v", 1); break;
-        case '\\': case '\'': case '"': std_buf_add(b, &c, 1); break;
-        case 'x': case 'u': case 'U': {
-            int w = c == 'x' ? 2 : c == 'u' ? 4 : 8;
-            if (bytes && c != 'x') { std_buf_add(b, s + i - 1, 2); break; }
-            unsigned long cp = 0;
-            int k = 0;
-            while (k < w && i + 1 < n && isxdigit((unsigned char)s[i + 1])) {
-                char h = s[++i];
-                cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
-                k++;
-            }
-            if (bytes) { char o = (char)cp; std_buf_add(b, &o, 1); }
-            else utf8_put(b, cp);
-            break;
-        }
-        case 'N': { /* \N{NAME}: kept as written */
-            std_buf_add(b, s + i - 1, 2);
-            break;
-        }
-        default:
-            if (c >= '0' && c <= '7') {
-                unsigned long cp = (unsigned long)(c - '0');
-                for (int k = 0; k < 2 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '7'; k++)
-                    cp = cp * 8 + (unsigned long)(s[++i] - '0');
-                if (bytes) { char o = (char)cp; std_buf_add(b, &o, 1); }
-                else utf8_put(b, cp);
-            } else {
-                std_buf_add(b, s + i - 1, 2);
-            }
-        }
-    }
-}
-
-static int lex_string(lexer *L, size_t start, int flags)
-{
-    size_t p = L->pos;
-    char q = L->src[p];
-    int triple = p + 2 < L->len && L->src[p + 1] == q && L->src[p + 2] == q;
-    size_t body = p + (triple ? 3 : 1), i = body;
-    int sline = L->line;
-    size_t sls = L->line_start;
-    for (;;) {
-        if (i >= L->len) {
-            L->line = sline;
-            L->line_start = sls;
-            return lex_err(L, start, triple ? "unterminated triple-quoted string literal%s"
-                                           : "unterminated string literal%s", "");
-        }
-        char c = L->src[i];
-        if (c == '\\' && i + 1 < L->len) {
-            if (L->src[i + 1] == '\n') { L->line++; L->line_start = i + 2; }
-            i += 2;
-            continue;
-        }
-        if (c == '\n') {
-            if (!triple) {
-                L->line = sline;
-                L->line_start = sls;
-                return lex_err(L, start, "unterminated string literal%s", "");
-            }
-            L->line++;
-            L->line_start = i + 1;
-        }
-        if (c == q && (!triple || (i + 2 < L->len && L->src[i + 1] == q && L->src[i + 2] == q)))
-            break;
-        i++;
-    }
-    size_t bend = i;
-    L->pos = i + (triple ? 3 : 1);
-    int curline = L->line;
-    size_t curls = L->line_start;
-    L->line = sline;
-    L->line_start = sls;
-    py_tok *t = emit(L, T_STR, start, L->pos - start);
-    L->line = curline;
-    L->line_start = curls;
-    t->sflags = flags;
-    t->body_off = body;
-    if (flags & (SF_RAW | SF_FSTR)) {
-        t->sval = dsl_py_strndup(L->arena, L->src + body, bend - body);
-        t->slen = bend - body;
-    } else {
-        std_buf b = {0};
-        unescape(L->src + body, bend - body, flags & SF_BYTES, &b);
-        t->slen = b.len;
-        t->sval = dsl_py_strndup(L->arena, b.p ? b.p : "", b.len);
-        std_buf_free(&b);
-    }
-    return 0;
-}
-
-static int lex_number(lexer *L)
-{
-    size_t s = L->pos, i = s;
-    const char *c = L->src;
-    if (c[i] == '0' && i + 1 < L->len && strchr("xXoObB", c[i + 1])) {
-        i += 2;
-        while (i < L->len && (isalnum((unsigned char)c[i]) || c[i] == '_')) i++;
-    } else {
-        while (i < L->len && (isdigit((unsigned char)c[i]) || c[i] == '_')) i++;
-        if (i < L->len && c[i] == '.') {
-            i++;
-            while (i < L->len && (isdigit((unsigned char)c[i]) || c[i] == '_')) i++;
-        }
-        if (i < L->len && (c[i] == 'e' || c[i] == 'E')) {
-            size_t j = i + 1;
-            if (j < L->len && (c[j] == '+' || c[j] == '-')) j++;
-            if (j < L->len && isdigit((unsigned char)c[j])) {
-                i = j;
-                while (i < L->len && (isdigit((unsigned char)c[i]) || c[i] == '_')) i++;
-            }
-        }
-        if (i < L->len && (c[i] == 'j' || c[i] == 'J')) i++;
-    }
-    if (i < L->len && (isalpha((unsigned char)c[i]) || c[i] == '_'))
-        return lex_err(L, i, "invalid number literal%s", "");
-    emit(L, T_NUM, s, i - s);
-    L->pos = i;
-    return 0;
-}
-
-static const char *intern_op(const char *s, size_t n)
-{
-    for (int k = 0; OPS3[k]; k++) if (n == 3 && !memcmp(OPS3[k], s, 3)) return OPS3[k];
-    for (int k = 0; OPS2[k]; k++) if (n == 2 && !memcmp(OPS2[k], s, 2)) return OPS2[k];
-    if (n == 1) {
-        const char *p = strchr(OPS1, s[0]);
-        if (p && *p) return OPS1S[p - OPS1];
-    }
-    return NULL;
-}
-
-/* Indentation at a line start; returns 1 when the line is blank or a comment. */
-static int lex_indent(lexer *L)
-{
-    int col = 0, alt = 0;
-    size_t i = L->pos;
-    while (i < L->len) {
-        char c = L->src[i];
-        if (c == ' ') { col++; alt++; }
-        else if (c == '\t') { col = (col / 8 + 1) * 8; alt++; }
-        else if (c == '\f') { col = alt = 0; }
-        else break;
-        i++;
-    }
-    L->pos = i;
-    if (i >= L->len || L->src[i] == '#' || L->src[i] == '\n' || L->src[i] == '\r' ||
-        (L->src[i] == '\\' && i + 1 < L->len && L->src[i + 1] == '\n'))
-        return 1;
-    int top = L->ind[L->nind - 1], atop = L->alt[L->nind - 1];
-    if (col == top) {
-        if (alt != atop) return lex_err(L, i, "inconsistent use of tabs and spaces in indentation%s", "") - 1;
-    } else if (col > top) {
-        if (alt <= atop) return lex_err(L, i, "inconsistent use of tabs and spaces in indentation%s", "") - 1;
-        if (L->nind >= 100) return lex_err(L, i, "too many levels of indentation (more than 100)%s", "") - 1;
-        L->ind[L->nind] = col;
-        L->alt[L->nind++] = alt;
-        emit(L, T_INDENT, i, 0);
-    } else {
-        while (L->nind > 1 && col < L->ind[L->nind - 1]) {
-            L->nind--;
-            emit(L, T_DEDENT, i, 0);
-        }
-        if (col != L->ind[L->nind - 1])
-            return lex_err(L, i, "unindent does not match any outer indentation level%s", "") - 1;
-        if (alt != L->alt[L->nind - 1])
-            return lex_err(L, i, "inconsistent use of tabs and spaces in indentation%s", "") - 1;
-    }
-    return 0;
-}
-
-static int lex_run(lexer *L, int sub)
-{
-    int at_start = !sub;
-    L->ind[0] = L->alt[0] = 0;
-    L->nind = 1;
-    while (L->pos < L->len || at_start) {
-        if (at_start) {
-            at_start = 0;
-            int r = lex_indent(L);
-            if (r < 0) return -1;
-            if (r == 1) {
-                /* blank or comment line: skip it */
-                while (L->pos < L->len && L->src[L->pos] != '\n') {
-                    if (L->src[L->pos] == '\\' && L->pos + 1 < L->len && L->src[L->pos + 1] == '\n') break;
-                    L->pos++;
-                }
-                if (L->pos < L->len && L->src[L->pos] == '\\') { L->pos += 2; L->line++; L->line_start = L->pos; at_start = 1; continue; }
-                if (L->pos < L->len) { L->pos++; L->line++; L->line_start = L->pos; at_start = 1; }
-                continue;
-            }
-        }
-        if (L->pos >= L->len) break;
-        size_t p = L->pos;
-        unsigned char c = (unsigned char)L->src[p];
-        if (c == ' ' || c == '\t' || c == '\f' || c == '\r') { L->pos++; continue; }
-        if (c == '#') {
-            while (L->pos < L->len && L->src[L->pos] != '\n') L->pos++;
-            continue;
-        }
-        if (c == '\\') {
-            size_t q = p + 1;
-            if (q < L->len && L->src[q] == '\r') q++;
-            if (q < L->len && L->src[q] == '\n') {
-                L->pos = q + 1;
-                L->line++;
-                L->line_start = L->pos;
-                continue;
-            }
-            return lex_err(L, p, "unexpected character after line continuation character%s", "");
-        }
-        if (c == '\n') {
-            if (L->depth == 0 && !sub && L->out->n && L->out->v[L->out->n - 1].type != T_NEWLINE &&
-                L->out->v[L->out->n - 1].type != T_INDENT && L->out->v[L->out->n - 1].type != T_DEDENT)
-                emit(L, T_NEWLINE, p, 1);
-            L->pos++;
-            L->line++;
-            L->line_start = L->pos;
-            if (L->depth == 0 && !sub) at_start = 1;
-            continue;
-        }
-        if (isalpha(c) || c == '_' || c >= 0x80) {
-            size_t i = p;
-            while (i < L->len && (isalnum((unsigned char)L->src[i]) || L->src[i] == '_' ||
-                                  (unsigned char)L->src[i] >= 0x80))
-                i++;
-            if (i < L->len && (L->src[i] == '\'' || L->src[i] == '"') && i - p <= 2) {
-                int flags = 0, ok = 1;
-                for (size_t k = p; k < i; k++) {
-                    char x = (char)tolower((unsigned char)L->src[k]);
-                    if (x == 'r') flags |= SF_RAW;
-                    else if (x == 'b') flags |= SF_BYTES;
-                    else if (x == 'f') flags |= SF_FSTR;
-                    else if (x == 'u' && i - p == 1) ;
-                    else ok = 0;
-                }
-                if (ok && !((flags & SF_BYTES) && (flags & SF_FSTR))) {
-                    L->pos = i;
-                    if (lex_string(L, p, flags) < 0) return -1;
-                    continue;
-                }
-            }
-            py_tok *t = emit(L, T_NAME, p, i - p);
-            t->sval = dsl_py_strndup(L->arena, L->src + p, i - p);
-            t->slen = i - p;
-            L->pos = i;
-            continue;
-        }
-        if (isdigit(c) || (c == '.' && p + 1 < L->len && isdigit((unsigned char)L->src[p + 1]))) {
-            if (lex_number(L) < 0) return -1;
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            if (lex_string(L, p, 0) < 0) return -1;
-            continue;
-        }
-        const char *op = NULL;
-        size_t n = 0;
-        for (n = 3; n >= 1 && !op; n--)
-            if (p + n <= L->len) op = intern_op(L->src + p, n);
-        n++;
-        if (!op) {
-            char what[16];
-            snprintf(what, sizeof what, c >= 0x20 && c < 0x7f ? "'%c'" : "0x%02x", c);
-            return lex_err(L, p, "invalid character %s", what);
-        }
-        if (strchr("([{", op[0]) && n == 1) {
-            if (L->depth >= PY_MAX_DEPTH)
-                return lex_err(L, p, "too many nested parentheses (more than 200)%s", "");
-            L->brackets[L->depth] = op[0];
-            L->bline[L->depth] = L->line;
-            L->bcol[L->depth] = lex_col(L, p);
-            L->depth++;
-        } else if (strchr(")]}", op[0]) && n == 1) {
-            char want = op[0] == ')' ? '(' : op[0] == ']' ? '[' : '{';
-            if (L->depth == 0 || L->brackets[L->depth - 1] != want) {
-                char what[4] = {'\'', op[0], '\'', 0};
-                return lex_err(L, p, "unmatched %s", what);
-            }
-            L->depth--;
-        }
-        py_tok *t = emit(L, T_OP, p, n);
-        t->op = op;
-        L->pos = p + n;
-    }
-    if (L->depth > 0) {
-        char what[4] = {'\'', L->brackets[L->depth - 1], '\'', 0};
-        L->line = L->bline[L->depth - 1];
-        std_diag(L->diags, L->path, L->line + (L->base_line ? L->base_line - 1 : 0),
-                 L->bcol[L->depth - 1], "%s was never closed", what);
-        return -1;
-    }
-    if (!sub) {
-        if (L->out->n && L->out->v[L->out->n - 1].type != T_NEWLINE &&
-            L->out->v[L->out->n - 1].type != T_DEDENT)
-            emit(L, T_NEWLINE, L->len, 0);
-        while (L->nind > 1) {
-            L->nind--;
-            emit(L, T_DEDENT, L->len, 0);
-        }
-    }
-    emit(L, T_END, L->len, 0);
-    return 0;
-}
+#include "py_lex.h"
 
 /* ------------------------------------------------------------------ parser */
 
@@ -726,7 +245,7 @@ static py_node *p_subexpr(parser *P, size_t off, size_t n, py_tok *at)
     L.out = &toks;
     L.diags = P->diags;
     pos_of(P, off, &L.base_line, &L.base_col);
-    if (lex_run(&L, 1) < 0) {
+    if (py_lex_run(&L, 1) < 0) {
         free(toks.v);
         P->errors++;
         longjmp(*P->jb, 1);
@@ -764,7 +283,7 @@ static py_node *p_fstring(parser *P, py_tok *t, py_node *into)
             size_t j = i;
             while (j < n && s[j] != '{' && s[j] != '}') j++;
             if (raw) std_buf_add(&lit, s + i, j - i);
-            else unescape(s + i, j - i, 0, &lit);
+            else py_unescape(s + i, j - i, 0, &lit);
             i = j;
             continue;
         }
@@ -1399,15 +918,21 @@ static void end_simple(parser *P)
 
 static char *dotted(parser *P)
 {
-    std_buf b = {0};
-    std_buf_adds(&b, expect_name(P));
+    /* check the names first: a syntax error jumps out, and nothing is allocated yet */
+    size_t first = P->i, len = 0;
+    len += strlen(expect_name(P));
     while (is_op(P, ".")) {
         P->i++;
-        std_buf_adds(&b, ".");
-        std_buf_adds(&b, expect_name(P));
+        len += 1 + strlen(expect_name(P));
     }
-    char *s = dsl_py_strndup(P->arena, b.p, b.len);
-    std_buf_free(&b);
+    char *s = dsl_py_alloc(P->arena, len + 1), *o = s;
+    for (size_t k = first; k < P->i; k++) {
+        const char *part = P->t[k].type == T_OP ? "." : P->t[k].sval;
+        size_t n = strlen(part);
+        memcpy(o, part, n);
+        o += n;
+    }
+    *o = 0;
     return s;
 }
 
@@ -1828,6 +1353,29 @@ static py_node *p_stmt(parser *P, py_list *out)
     return n;
 }
 
+/* Offset of the first byte that is not valid UTF-8 (overlong forms, surrogates
+ * and code points past U+10FFFF included), or len. */
+static size_t utf8_invalid(const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n || i + n > len) return i;
+        unsigned long cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n;
+    }
+    return len;
+}
+
 int dsl_py_parse_module(const char *path, const char *text, size_t len, py_module *m,
                         std_diags *diags, int *syntax_errors)
 {
@@ -1849,10 +1397,18 @@ int dsl_py_parse_module(const char *path, const char *text, size_t len, py_modul
         const char *z = memchr(text, 0, len);
         L.pos = 0;
         for (const char *q = text; q < z; q++) if (*q == '\n') { L.line++; L.line_start = (size_t)(q - text) + 1; }
-        lex_err(&L, (size_t)(z - text), "source code cannot contain null bytes%s", "");
+        py_lex_err(&L, (size_t)(z - text), "source code cannot contain null bytes%s", "");
         return -1;
     }
-    if (lex_run(&L, 0) < 0) {
+    size_t bad = utf8_invalid(text, len);
+    if (bad < len) {
+        for (size_t q = L.pos; q < bad; q++) if (text[q] == '\n') { L.line++; L.line_start = q + 1; }
+        char what[8];
+        snprintf(what, sizeof what, "0x%02x", (unsigned char)text[bad]);
+        py_lex_err(&L, bad, "the file is not valid UTF-8 (byte %s)", what);
+        return -1;
+    }
+    if (py_lex_run(&L, 0) < 0) {
         free(toks.v);
         return -1;
     }

@@ -26,8 +26,11 @@ json_t *pv_obj(py_ev *ev, int kind, py_obj **out)
         ev->objs = realloc(ev->objs, ev->capobj * sizeof *ev->objs);
         if (!ev->objs) abort();
     }
-    py_obj *o = &ev->objs[ev->nobj];
-    memset(o, 0, sizeof *o);
+    /* each object has its own allocation: pointers to it stay valid while more are made */
+    py_obj *o = calloc(1, sizeof *o);
+    if (!o) abort();
+    ev->objs[ev->nobj] = o;
+    o->self = (int)ev->nobj;
     o->kind = kind;
     o->dag = -1;
     o->ref = -1;
@@ -41,7 +44,7 @@ py_obj *pv_get(py_ev *ev, json_t *v)
     json_t *i = json_object_get(v, "$$");
     if (!json_is_integer(i)) return NULL;
     json_int_t k = json_integer_value(i);
-    return k >= 0 && (size_t)k < ev->nobj ? &ev->objs[k] : NULL;
+    return k >= 0 && (size_t)k < ev->nobj ? ev->objs[k] : NULL;
 }
 
 const char *pv_tag(json_t *v)
@@ -53,7 +56,10 @@ json_t *pv_expr(py_ev *ev, const py_node *n)
 {
     size_t a = n->start, b = n->end > ev->len ? ev->len : n->end;
     if (b < a) b = a;
-    if (b - a > 4000) b = a + 4000;
+    if (b - a > 4000) {
+        b = a + 4000;
+        while (b > a && ((unsigned char)ev->src[b] & 0xC0) == 0x80) b--;   /* a whole character */
+    }
     return json_pack("{s:s, s:s%, s:i, s:i}", "$", "expr", "source", ev->src + a, b - a, "line", n->line,
                      "col", n->col);
 }
@@ -1018,16 +1024,20 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     }
     if (!strcmp(name, "zip")) {
         size_t m = SIZE_MAX;
+        json_t *ls = json_array();
         for (size_t i = 0; i < na; i++) {
-            if (!json_is_array(json_array_get(args, i))) return NULL;
-            if (json_array_size(json_array_get(args, i)) < m) m = json_array_size(json_array_get(args, i));
+            json_t *l = list_of(json_array_get(args, i));
+            if (!l) { json_decref(ls); return NULL; }
+            if (json_array_size(l) < m) m = json_array_size(l);
+            json_array_append_new(ls, l);
         }
         json_t *r = json_array();
         for (size_t k = 0; na && k < m; k++) {
             json_t *t = json_array();
-            for (size_t i = 0; i < na; i++) json_array_append(t, json_array_get(json_array_get(args, i), k));
+            for (size_t i = 0; i < na; i++) json_array_append(t, json_array_get(json_array_get(ls, i), k));
             json_array_append_new(r, t);
         }
+        json_decref(ls);
         return r;
     }
     if ((!strcmp(name, "min") || !strcmp(name, "max")) && na) {
@@ -1338,7 +1348,7 @@ json_t *pv_to_ir(py_ev *ev, json_t *v)
         case O_SYM: return sym_ir(ev, o);
         case O_TASK: return json_pack("{s:s, s:s}", "$", "task", "task_id", o->name);
         case O_XCOM: {
-            py_obj *t = &ev->objs[o->ref];
+            py_obj *t = ev->objs[o->ref];
             return json_pack("{s:s, s:s, s:s?}", "$", "xcom", "task_id", t->name, "key", o->mod);
         }
         case O_FUNC: return pv_callable(ev, o, o->scope);

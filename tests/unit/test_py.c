@@ -385,6 +385,10 @@ TEST(syntax_errors_with_positions)
     CHECK_STR(ERR("def (x): pass\n"), "t.py:1:5: error: invalid syntax: expected a name, found '('");
     CHECK_STR(ERR("try:\n  pass\nx = 1\n"), "t.py:3:1: error: expected 'except' or 'finally' block");
     CHECK_STR(ERR("x = a if b\n"), "t.py:1:11: error: invalid syntax: expected 'else' after 'if' expression");
+    CHECK_STR(ERR("x = 1\ny = 'caf\xe9'\n"), "t.py:2:9: error: the file is not valid UTF-8 (byte 0xe9)");
+    CHECK_STR(ERR("s = '\xed\xa0\x80'\n"), "t.py:1:6: error: the file is not valid UTF-8 (byte 0xed)");
+    CHECK_STR(ERR("s = '\xc0\x80'\n"), "t.py:1:6: error: the file is not valid UTF-8 (byte 0xc0)");
+    CHECK_STR(parse("s = '\\ud800'\n"), "(= s \"\xef\xbf\xbd\")");
     CHECK_STR(ERR(""), "(none)");
 }
 
@@ -456,6 +460,179 @@ TEST(nesting_caps_without_crash)
     CHECK(strstr(first_err(s, strlen(s)), "error:"));
     free(s);
     CHECK(now_s() - t0 < 5.0);
+}
+
+/* ------------------------------------------------------------ evaluator */
+
+/* The IR of a program (path "t.py"), dumped compactly; diagnostics included. */
+static json_t *ir_of(const char *src)
+{
+    json_t *ir = NULL;
+    std_diags d = {0};
+    dsl_airflow_py_parse("t.py", src, strlen(src), &ir, &d);
+    std_diags_free(&d);
+    return ir;
+}
+
+/* The folded value of a Python expression (with a prelude of imports), as compact JSON. */
+static const char *fold(const char *e)
+{
+    static char *last;
+    free(last);
+    std_buf b = {0};
+    std_buf_addf(&b, "import os, pendulum, json\nfrom datetime import datetime, timedelta, time\n"
+                     "from airflow import DAG\nfrom airflow.models import Variable\n"
+                     "from airflow.utils.dates import days_ago\nfrom airflow.utils.trigger_rule import TriggerRule\n"
+                     "from airflow.utils.weekday import WeekDay\nL = [3, 1, 2]\nD = {'a': 1, 'b': 2}\nS = 'ab'\n"
+                     "with DAG('d', params={'v': %s}):\n    pass\n", e);
+    json_t *ir = ir_of(b.p);
+    std_buf_free(&b);
+    json_t *v = json_object_get(json_object_get(json_object_get(json_array_get(json_object_get(ir, "dags"), 0), "args"), "params"), "v");
+    json_t *x = json_is_object(v) ? json_object_get(v, "$") : NULL;
+    if (x && json_is_string(x) && !strcmp(json_string_value(x), "expr"))
+        last = strdup("EXPR");
+    else
+        last = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER) : strdup("(none)");
+    json_decref(ir);
+    return last;
+}
+
+TEST(fold_numbers_and_strings)
+{
+    CHECK_STR(fold("1 + 2 * 3 - 4 // 3 % 5"), "6");
+    CHECK_STR(fold("-7 // 2"), "-4");
+    CHECK_STR(fold("-7 % 3"), "2");
+    CHECK_STR(fold("7 / 2"), "3.5");
+    CHECK_STR(fold("2 ** 10"), "1024");
+    CHECK_STR(fold("2 ** 64"), "1.8446744073709552e19");
+    CHECK_STR(fold("9223372036854775807 + 1"), "9.2233720368547758e18");
+    CHECK_STR(fold("1 / 0"), "EXPR");
+    CHECK_STR(fold("'a' + 'b' * 3"), "\"abbb\"");
+    CHECK_STR(fold("'%s-%05.1f-%d%%' % ('x', 2.25, 7)"), "\"x-002.2-7%\"");
+    CHECK_STR(fold("'%(a)s/%(b)s' % {'a': 1, 'b': 'z'}"), "\"1/z\"");
+    CHECK_STR(fold("'{}-{x}-{0}'.format(5, x='y')"), "\"5-y-5\"");
+    CHECK_STR(fold("f'{1+1:03d}|{\"s\":>4}|{3.14159:.2f}|{L!r}|{None}|{True}'"), "\"002|   s|3.14|[3, 1, 2]|None|True\"");
+    CHECK_STR(fold("' A b '.strip().upper().replace('B', 'c')"), "\"A c\"");
+    CHECK_STR(fold("'-'.join(['a', 'b']) + 'x,y'.split(',')[1]"), "\"a-by\"");
+    CHECK_STR(fold("S[1] + S[-2] + 'hello'[1:3]"), "\"bael\"");
+    CHECK_STR(fold("str(12) + str(1.5) + str(2.0) + repr('q')"), "\"121.52.0'q'\"");
+    CHECK_STR(fold("int('42') + len('été') + len(L)"), "48");
+    CHECK_STR(fold("1 < 2 <= 2 and not (3 in L) is False"), "true");
+    CHECK_STR(fold("'a' in D and 'z' not in S"), "true");
+    CHECK_STR(fold("0 or '' or 'x'"), "\"x\"");
+    CHECK_STR(fold("'yes' if len(L) > 2 else 'no'"), "\"yes\"");
+    CHECK_STR(fold("unknown_name + 1"), "EXPR");
+    CHECK_STR(fold("json.dumps({'a': [1, True, None]})"), "\"{\\\"a\\\": [1, true, null]}\"");
+}
+
+TEST(fold_collections)
+{
+    CHECK_STR(fold("L + [4] * 2"), "[3,1,2,4,4]");
+    CHECK_STR(fold("sorted(L) + list(reversed(L))"), "[1,2,3,2,1,3]");
+    CHECK_STR(fold("[x * 2 for x in L if x > 1]"), "[6,4]");
+    CHECK_STR(fold("{k: v + 1 for k, v in D.items()}"), "{\"a\":2,\"b\":3}");
+    CHECK_STR(fold("list(range(2, 10, 3)) + list(range(3))"), "[2,5,8,0,1,2]");
+    CHECK_STR(fold("list(enumerate(['a', 'b'], 1))"), "[[1,\"a\"],[2,\"b\"]]");
+    CHECK_STR(fold("list(zip(L, 'xy'))"), "[[3,\"x\"],[1,\"y\"]]");
+    CHECK_STR(fold("{**D, 'c': 3, 1: 'one'}"), "{\"a\":1,\"b\":2,\"c\":3,\"1\":\"one\"}");
+    CHECK_STR(fold("dict(D, z=0) | {'a': 9}"), "{\"a\":9,\"b\":2,\"z\":0}");
+    CHECK_STR(fold("D.get('a') + D.get('q', 10) + D['b']"), "13");
+    CHECK_STR(fold("(min(L), max(L), sum(L), abs(-2))"), "[1,3,6,2]");
+    CHECK_STR(fold("[*L, *'ab']"), "[3,1,2,\"a\",\"b\"]");
+    CHECK_STR(fold("list(range(100000))"), "EXPR");
+}
+
+TEST(fold_time_env_and_enums)
+{
+    CHECK_STR(fold("timedelta(days=1, hours=2, minutes=3, seconds=4)"), "{\"$\":\"timedelta\",\"seconds\":93784}");
+    CHECK_STR(fold("timedelta(0, 90) * 2 + timedelta(milliseconds=500)"), "{\"$\":\"timedelta\",\"seconds\":180.5}");
+    CHECK_STR(fold("pendulum.duration(hours=1) - timedelta(minutes=15)"), "{\"$\":\"timedelta\",\"seconds\":2700}");
+    CHECK_STR(fold("datetime(2024, 2, 29, 13, 5)"), "{\"$\":\"datetime\",\"value\":\"2024-02-29T13:05:00\",\"tz\":null}");
+    CHECK_STR(fold("datetime(2023, 2, 29)"), "EXPR");
+    CHECK_STR(fold("pendulum.datetime(2024, 1, 1, tz='Asia/Tokyo')"), "{\"$\":\"datetime\",\"value\":\"2024-01-01T00:00:00\",\"tz\":\"Asia/Tokyo\"}");
+    CHECK_STR(fold("datetime(2024, 1, 1, tzinfo=pendulum.timezone('UTC')) + timedelta(days=31)"),
+              "{\"$\":\"datetime\",\"value\":\"2024-02-01T00:00:00\",\"tz\":\"UTC\"}");
+    CHECK_STR(fold("datetime.strptime('2024-03-04 05:06', '%Y-%m-%d %H:%M')"), "{\"$\":\"datetime\",\"value\":\"2024-03-04T05:06:00\",\"tz\":null}");
+    CHECK_STR(fold("time(7, 30)"), "{\"$\":\"time\",\"value\":\"07:30:00\"}");
+    CHECK_STR(fold("days_ago(3)"), "{\"$\":\"relative_date\",\"expr\":\"days_ago(3)\",\"days\":-3}");
+    CHECK_STR(fold("datetime.today() + timedelta(hours=12)"), "{\"$\":\"relative_date\",\"expr\":\"datetime.today() + timedelta(hours=12)\",\"days\":0.5}");
+    CHECK_STR(fold("os.environ['HOME']"), "{\"$\":\"env\",\"name\":\"HOME\",\"default\":null}");
+    CHECK_STR(fold("os.environ.get('X', 'd')"), "{\"$\":\"env\",\"name\":\"X\",\"default\":\"d\"}");
+    CHECK_STR(fold("Variable.get('k', default_var=3)"), "{\"$\":\"variable\",\"name\":\"k\",\"default\":3}");
+    CHECK_STR(fold("Variable.get('k') == 'x'"), "EXPR");
+    CHECK_STR(fold("os.getenv('E') + 'x'"), "EXPR");
+    CHECK_STR(fold("TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS"), "\"none_failed_min_one_success\"");
+    CHECK_STR(fold("TriggerRule.ALL_DONE.value"), "\"all_done\"");
+    CHECK_STR(fold("WeekDay.MONDAY"), "{\"$\":\"enum\",\"class\":\"WeekDay\",\"value\":\"MONDAY\"}");
+    CHECK_STR(fold("some.module.call(1)"), "EXPR");
+}
+
+/* The callable of task t of the first DAG: its "lua" and "returns". */
+static const char *lua_of(const char *body)
+{
+    static char buf[1024];
+    std_buf b = {0};
+    std_buf_addf(&b, "from airflow import DAG\nfrom airflow.operators.python import BranchPythonOperator\n"
+                     "import datetime\nMODE = 'x'\n%s\nwith DAG('d'):\n    BranchPythonOperator(task_id='t', python_callable=f)\n", body);
+    json_t *ir = ir_of(b.p);
+    std_buf_free(&b);
+    json_t *t = json_array_get(json_object_get(json_array_get(json_object_get(ir, "dags"), 0), "tasks"), 0);
+    json_t *cb = json_object_get(json_object_get(t, "kwargs"), "python_callable");
+    json_t *lua = json_object_get(cb, "lua");
+    snprintf(buf, sizeof buf, "%s", json_is_string(lua) ? json_string_value(lua) : "(none)");
+    json_decref(ir);
+    return buf;
+}
+
+TEST(callables_to_lua)
+{
+    CHECK_STR(lua_of("def f(): return 'a'"), "\"a\"");
+    CHECK_STR(lua_of("f = lambda: ['a', 'b']"), "{\"a\", \"b\"}");
+    CHECK_STR(lua_of("def f(**ctx):\n    return 'a' if ctx['ds'] > '2024-01-01' else 'b'"),
+              "(function() if (time.format(vars.logical_date, \"%Y-%m-%d\") > \"2024-01-01\") then return \"a\" else return \"b\" end end)()");
+    CHECK_STR(lua_of("def f(ds_nodash, **kw):\n    return 'x_' + ds_nodash"), "(\"x_\" .. time.format(vars.logical_date, \"%Y%m%d\"))");
+    CHECK_STR(lua_of("def f(data_interval_end):\n    return data_interval_end.strftime('%H') == '00'"),
+              "(time.format(vars.interval_end, \"%H\") == \"00\")");
+    CHECK_STR(lua_of("def f():\n    return datetime.datetime.now().isoweekday() in (6, 7)"),
+              "((tonumber(time.format(now(), \"%u\")) == 6 or tonumber(time.format(now(), \"%u\")) == 7))");
+    CHECK_STR(lua_of("def f(**context):\n    if context['dag_run'].conf.get('mode') == MODE:\n        return 'a'\n    elif not context['params']['n'] > 3:\n        return 'b'\n    return 'c'"),
+              "(function() if (input.mode == \"x\") then return \"a\" else if (not (input.n > 3)) then return \"b\" end end return \"c\" end)()");
+    CHECK_STR(lua_of("def f(x):\n    return x"), "(none)");
+    CHECK_STR(lua_of("def f(**c):\n    v = c['ti'].xcom_pull()\n    return v"), "(none)");
+    CHECK_STR(lua_of("def f(**c):\n    return c['ds'] and 'a'"), "(none)");
+    CHECK_STR(lua_of("def f(**c):\n    return not c['params']['flag']"), "(none)");
+    CHECK_STR(lua_of("def f():\n    return unknown_call()"), "(none)");
+}
+
+TEST(dag_forms_and_edges)
+{
+    json_t *ir = ir_of("from airflow import DAG\nfrom airflow.operators.empty import EmptyOperator as E\n"
+                       "d1 = DAG('one')\nwith DAG('two') as d2:\n    a = E(task_id='a')\n    b = E(task_id='b', dag=d1)\n"
+                       "c = E(task_id='c', dag=d1)\nb >> c\na >> c\nx = E(task_id='x')\nc >> x\n");
+    json_t *dags = json_object_get(ir, "dags");
+    CHECK(json_array_size(dags) == 2);
+    json_t *one = json_array_get(dags, 0), *two = json_array_get(dags, 1);
+    CHECK_STR(json_string_value(json_object_get(one, "form")), "assign");
+    CHECK_STR(json_string_value(json_object_get(two, "form")), "with");
+    /* b and c are in 'one' (dag=), the orphan x is adopted by its edge, a >> c crosses DAGs */
+    CHECK(json_array_size(json_object_get(one, "tasks")) == 3);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(one, "tasks"), 2), "task_id")), "x");
+    CHECK(json_array_size(json_object_get(one, "edges")) == 2);
+    CHECK(json_array_size(json_object_get(two, "tasks")) == 1);
+    json_t *dg = json_array_get(json_object_get(ir, "diagnostics"), 0);
+    CHECK(dg && strstr(json_string_value(json_object_get(dg, "message")), "between two DAGs"));
+    CHECK(json_integer_value(json_object_get(dg, "line")) == 9);
+    CHECK(json_integer_value(json_object_get(ir, "airflow_version")) == 2);
+    json_decref(ir);
+    /* duplicate ids, empty groups */
+    ir = ir_of("from airflow.sdk import DAG, TaskGroup\nfrom airflow.providers.standard.operators.empty import EmptyOperator as E\n"
+               "with DAG('d'):\n    a = E(task_id='a')\n    E(task_id='a')\n    with TaskGroup('g') as g:\n        pass\n    a >> g\n");
+    json_t *diags = json_object_get(ir, "diagnostics");
+    CHECK(json_array_size(diags) == 2);
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(diags, 0), "message")), "duplicate task id 'a'"));
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(diags, 1), "message")), "empty task group 'g'"));
+    CHECK(json_integer_value(json_object_get(ir, "airflow_version")) == 3);
+    json_decref(ir);
 }
 
 /* ------------------------------------------------------------ corpus */
@@ -600,6 +777,36 @@ TEST(bad_inputs)
     }
 }
 
+/* tests/fuzz/regressions/fuzz_py/: inputs that once failed the fuzz target, replayed
+ * through the same entry point with the same invariants, each within 5 s. */
+TEST(fuzz_regressions)
+{
+    static char names[100][128];
+    int n = list_dir("tests/fuzz/regressions/fuzz_py", ".py", names, 100);
+    CHECK(n >= 2);
+    for (int i = 0; i < n; i++) {
+        char src[300];
+        snprintf(src, sizeof src, "tests/fuzz/regressions/fuzz_py/%s.py", names[i]);
+        size_t len;
+        char *text = read_all(src, &len);
+        if (!text) { CHECK(!"unreadable"); continue; }
+        double t0 = now_s();
+        json_t *ir = NULL;
+        std_diags d = {0};
+        int rc = dsl_airflow_py_parse(src, text, len, &ir, &d);
+        CHECK(now_s() - t0 < 5.0);
+        CHECK(rc == 0 ? d.n == 0 && ir != NULL : d.n > 0);
+        if (ir) {
+            char *s = json_dumps(ir, 0);
+            CHECK(s != NULL);
+            free(s);
+        }
+        json_decref(ir);
+        std_diags_free(&d);
+        free(text);
+    }
+}
+
 /* `test_py FILE...` prints the IR of each file (a debugging aid). */
 static int print_ir(int argc, char **argv)
 {
@@ -637,7 +844,13 @@ int main(int argc, char **argv)
     RUN(syntax_errors_with_positions);
     RUN(recovery_reports_each_statement);
     RUN(nesting_caps_without_crash);
+    RUN(fold_numbers_and_strings);
+    RUN(fold_collections);
+    RUN(fold_time_env_and_enums);
+    RUN(callables_to_lua);
+    RUN(dag_forms_and_edges);
     RUN(corpus_goldens);
     RUN(bad_inputs);
+    RUN(fuzz_regressions);
     CHECK_DONE();
 }

@@ -1,6 +1,7 @@
 """HTTP in Airflow 3: HttpOperator from the http provider, TaskFlow around it."""
 import pendulum
 from airflow.providers.http.operators.http import HttpOperator
+from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, task
 
 with DAG(
@@ -23,3 +24,4 @@ with DAG(
         return len(payload)
 
     summarize(put.output)
+    report = BashOperator(task_id="report", bash_command=f"echo {put.output} " + str(put.output))
