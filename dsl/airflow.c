@@ -721,9 +721,11 @@ static int jinja_expr(jlex *l, const char *src, std_buf *out)
         const char *t = jarg(&e, 0, "task_ids");
         const char *key = jarg(&e, 1, "key");
         int bad = 0;
-        for (int i = 0; i < e.nargs; i++)
-            if (e.args[i].k != JT_STR || (e.argkw[i][0] && strcmp(e.argkw[i], "task_ids") && strcmp(e.argkw[i], "key")))
-                bad = 1;
+        for (int i = 0; i < e.nargs; i++) {
+            if (e.args[i].k != JT_STR) bad = 1;
+            else if (!strcmp(e.argkw[i], "dag_id")) bad |= strcmp(e.args[i].s, x->dag_id) != 0; /* this DAG only */
+            else if (e.argkw[i][0] && strcmp(e.argkw[i], "task_ids") && strcmp(e.argkw[i], "key")) bad = 1;
+        }
         if (bad || !t || (key && strcmp(key, "return_value")) || !json_object_get(x->kinds, t)) ok = 0;
         else af_xcom_expr(x, &b, t);
     } else if ((pis(&e, 2, "dag", "dag_id")) && !e.call) {

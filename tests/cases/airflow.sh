@@ -400,7 +400,9 @@ py_run py_af2_task_group_decorator "status=failed task_start=success task_group_
 py_run py_af2_expand "status=failed add_one=failed sum_it=upstream_failed echo=success echo~echo.1|1 env_echo=failed"
 py_run py_af3_task_groups "status=failed start=success outer.inner.leaf=success outer.after_inner=success
     per_source.fetch=failed per_source.store=upstream_failed"
+export AIRFLOW_VAR_API_KEY=key-z7
 py_run py_af2_helpers "status=failed crm_start=success erp_start=success merge=upstream_failed notify=upstream_failed"
+unset AIRFLOW_VAR_API_KEY
 # Airflow 3 files: assets and timetables run like any DAG by hand
 py_run py_af3_assets__producer "status=completed write_events=success write_users=success"
 py_run py_af3_assets__consumer "status=completed read=success"
