@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../dsl/airflow.h"
 #include "../dsl/asl.h"
 #include "../dsl/compile.h"
 #include "../storage/store.h"
@@ -1393,16 +1394,78 @@ static int cmd_schedule(int argc, char **argv)
 
 /* ---- import ------------------------------------------------------------ */
 
+/* `import airflow` / `import dag-factory`: exit 0 all converted, 2 the YAML is
+ * written but items need a person, 1 nothing written. */
+static int import_airflow(args *a, const char *form)
+{
+    dsl_af_opts o = {.dag_id = optv(a, "dag"), .map = optv(a, "map")};
+    const char *ver = optv(a, "airflow-version"), *rep = optv(a, "report");
+    if (ver) {
+        if (strcmp(ver, "2") && strcmp(ver, "3")) {
+            fprintf(stderr, "wfdsl import: --airflow-version must be 2 or 3, not '%s'\n", ver);
+            return DSL_AF_FATAL;
+        }
+        o.version = ver[0] - '0';
+    }
+    if (rep && strcmp(rep, "text") && strcmp(rep, "json")) {
+        fprintf(stderr, "wfdsl import: --report must be text or json, not '%s'\n", rep);
+        return DSL_AF_FATAL;
+    }
+    dsl_af_source kind = optv(a, "from-ir") ? DSL_AF_IR : !strcmp(form, "dag-factory") ? DSL_AF_DAGFACTORY : DSL_AF_PY;
+    std_diags d = {0};
+    std_buf out = {0};
+    json_t *report = NULL;
+    int rc = dsl_airflow_import(a->pos[1], kind, &o, optv(a, "ir") != NULL, &out, &report, &d);
+    print_diags(&d);
+    std_diags_free(&d);
+    if (rc != DSL_AF_FATAL) fwrite(out.p, 1, out.len, stdout);
+    std_buf_free(&out);
+    if (report) {
+        const char *rf = optv(a, "report-file");
+        if (rf) {
+            if (json_dump_file(report, rf, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+                fprintf(stderr, "wfdsl import: cannot write the report to %s\n", rf);
+        }
+        if (rep && !strcmp(rep, "json")) {
+            json_dumpf(report, stderr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            fputc('\n', stderr);
+        } else {
+            std_buf t = {0};
+            dsl_airflow_report_text(report, &t);
+            if (t.len) fwrite(t.p, 1, t.len, stderr);
+            std_buf_free(&t);
+        }
+        json_decref(report);
+    }
+    return rc;
+}
+
 static int cmd_import(int argc, char **argv)
 {
-    opt o[] = {{"help", 0, 0}, {"resources", 1, 0}};
-    args a = {o, 2, {0}, 0};
+    opt o[] = {{"help", 0, 0},           {"resources", 1, 0}, {"dag", 1, 0},     {"map", 1, 0},
+               {"airflow-version", 1, 0}, {"report", 1, 0},    {"report-file", 1, 0}, {"ir", 0, 0},
+               {"from-ir", 0, 0}};
+    args a = {o, sizeof o / sizeof *o, {0}, 0};
     if (parse_args(argc, argv, &a)) return EXIT_USAGE;
     if (want_help(&a, find_command("import"))) return 0;
+    if (a.npos == 2 && (!strcmp(a.pos[0], "airflow") || !strcmp(a.pos[0], "dag-factory"))) {
+        if (optv(&a, "resources")) {
+            fprintf(stderr, "wfdsl import: --resources is for stepfunctions; Airflow imports take --map\n");
+            return DSL_AF_FATAL;
+        }
+        return import_airflow(&a, a.pos[0]);
+    }
     if (a.npos != 2 || strcmp(a.pos[0], "stepfunctions") != 0) {
-        fprintf(stderr, "wfdsl import: usage: wfdsl import stepfunctions FILE [--resources MAP]\n");
+        fprintf(stderr, "wfdsl import: usage: wfdsl import stepfunctions FILE [--resources MAP]\n"
+                        "       wfdsl import airflow|dag-factory FILE [--dag ID] [--map MAP] [--airflow-version 2|3]\n"
+                        "                    [--report text|json] [--report-file PATH] [--ir]\n");
         return EXIT_USAGE;
     }
+    for (size_t i = 2; i < a.nopts; i++)
+        if (a.opts[i].value) {
+            fprintf(stderr, "wfdsl import: --%s is for Airflow imports\n", a.opts[i].name);
+            return EXIT_USAGE;
+        }
     std_diags d = {0};
     std_buf out = {0};
     if (dsl_asl_import(a.pos[1], optv(&a, "resources"), &out, &d) != 0) {
@@ -1529,15 +1592,33 @@ static const command commands[] = {
      "with their trigger rule when it is not all_success. text (the default) is an\n"
      "indented outline, dot is for Graphviz (dot -Tsvg), mermaid for Markdown viewers.\n"
      "It draws what the file declares; what a run did is in 'wfdsl show'.\n"},
-    {"import", cmd_import, "translate an AWS Step Functions state machine to YAML",
+    {"import", cmd_import, "translate Step Functions, Airflow DAGs or dag-factory YAML to wfdsl YAML",
      "usage: wfdsl import stepfunctions FILE [--resources MAP]\n"
+     "       wfdsl import airflow FILE.py [--dag ID] [--map MAP] [--airflow-version 2|3]\n"
+     "                    [--report text|json] [--report-file PATH] [--ir] [--from-ir]\n"
+     "       wfdsl import dag-factory FILE.yaml [same options]\n"
      "\n"
-     "Validate the Amazon States Language file FILE (JSONPath mode) and print the\n"
-     "equivalent wfdsl workflow as YAML. MAP (YAML or JSON) maps Task resources to steps:\n"
+     "stepfunctions: validate the Amazon States Language file FILE (JSONPath mode) and print\n"
+     "the equivalent wfdsl workflow as YAML. MAP (YAML or JSON) maps Task resources to steps:\n"
      "  resources: [{state: GLOB | match: ARN-GLOB, step: STEP, lambda_payload: true}]\n"
      "  waits: {STATE-GLOB: DURATION}    retry_waits: false\n"
      "In a mapped step, steps.task.input is the Task's input. 'wfdsl run FILE.asl.json'\n"
-     "runs the file directly. Exit codes: 0 done, 2 invalid or unsupported definition.\n"},
+     "runs the file directly. Exit codes: 0 done, 2 invalid or unsupported definition.\n"
+     "\n"
+     "airflow, dag-factory: print one Airflow DAG as a workflow with a 'dag' step (tasks,\n"
+     "needs, trigger rules), triggers from its schedule and a report on stderr, one line\n"
+     "per item (FILE:LINE: kind: message): stubs, placeholder inputs, secrets,\n"
+     "connections, relative dates, constructs not converted.\n"
+     "  --dag ID               the DAG to import when the file holds several\n"
+     "  --map MAP              operator map: operators: [{match: CLASS-GLOB, task: ID-GLOB,\n"
+     "                         step: STEP with ${kwargs.NAME}, ${task_id}, ${dag_id} slots}]\n"
+     "  --airflow-version 2|3  the semantics (default: inferred from the imports, else 2)\n"
+     "  --report json          the report as one JSON document on stderr\n"
+     "  --report-file PATH     also write the JSON report to PATH\n"
+     "  --ir                   print the front end's intermediate form (JSON) instead\n"
+     "  --from-ir              FILE is that intermediate form (a testing aid)\n"
+     "Exit codes: 0 all converted, 2 written but stubs or placeholders remain (see the\n"
+     "report), 1 nothing written (unreadable file, no or unknown DAG, bad map).\n"},
     {"list", cmd_list, "list runs",
      "usage: wfdsl list [--status STATUS] [--limit N] [--json] [--db PATH]\n"
      "\n"

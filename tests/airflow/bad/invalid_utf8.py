@@ -1,0 +1,2 @@
+from airflow import DAG
+name = "café"

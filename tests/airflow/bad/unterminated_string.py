@@ -1,0 +1,4 @@
+from airflow import DAG
+
+with DAG("x") as dag:
+    cmd = "echo unterminated

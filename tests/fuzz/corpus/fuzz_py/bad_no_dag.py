@@ -1,0 +1,6 @@
+"""Helpers only: no DAG here."""
+import os
+
+
+def helper():
+    return os.getcwd()
