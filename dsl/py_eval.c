@@ -1170,14 +1170,24 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
     case PS_WITH: exec_with(ev, n, sc); return;
     case PS_FOR: exec_for(ev, n, sc); return;
     case PS_WHILE: {
-        json_t *c = py_eval(ev, n->a, sc);
-        int t = pv_truth(c);
-        json_decref(c);
-        if (t == 0) { exec_block(ev, &n->orelse, sc); return; }
-        py_diag(ev, n, "unsupported", "a while loop is not unrolled: its body is evaluated once");
-        exec_block(ev, &n->body, sc);
-        ev->brk = ev->cont = 0;
-        return;
+        /* unrolled while its condition folds, at most PY_MAX_ITER times */
+        for (int k = 0;; k++) {
+            json_t *c = py_eval(ev, n->a, sc);
+            int t = pv_truth(c);
+            json_decref(c);
+            if (t == 0) { exec_block(ev, &n->orelse, sc); return; }
+            if (t < 0 || k == PY_MAX_ITER) {
+                py_diag(ev, n, "unsupported", t < 0 ? "the condition of this while loop cannot be evaluated: its body is evaluated once"
+                                                    : "the while loop runs more than %d times: it is not unrolled further", PY_MAX_ITER);
+                if (t < 0) exec_block(ev, &n->body, sc);
+                ev->brk = ev->cont = 0;
+                return;
+            }
+            exec_block(ev, &n->body, sc);
+            ev->cont = 0;
+            if (ev->brk) { ev->brk = 0; return; }
+            if (ev->ret || ev->stopped) return;
+        }
     }
     case PS_IF: {
         json_t *c = py_eval(ev, n->a, sc);
