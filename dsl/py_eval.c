@@ -622,6 +622,13 @@ static json_t *call_taskgroup_fn(py_ev *ev, const py_node *n, py_obj *f, json_t 
 {
     json_t *deco = (f->deco ? json_deep_copy(f->deco) : json_object());
     if (extra) json_object_update(deco, extra);
+    /* Airflow takes the function's docstring as the tooltip when there is none */
+    const py_list *body = &f->node->body;
+    if (!json_is_string(json_object_get(deco, "tooltip")) && body->n && body->v[0]->kind == PS_EXPR &&
+        body->v[0]->a->kind == PE_STR && !body->v[0]->a->ival) {
+        json_t *doc = json_stringn(body->v[0]->a->s, body->v[0]->a->slen);
+        if (doc) json_object_set_new(deco, "tooltip", doc);
+    }
     json_t *gidv = json_object_get(deco, "group_id");
     json_t *name = gidv ? json_incref(gidv) : json_string(f->name);
     int dag;
