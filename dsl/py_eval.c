@@ -1273,6 +1273,11 @@ json_t *dsl_py_eval_module(const char *path, const char *text, size_t len, py_mo
     ev.orphans = json_array();
     ev.cur_dag = -1;
     ev.module = scope_new(&ev, NULL);
+    /* __doc__ is the module docstring (dag.doc_md = __doc__ is common) */
+    if (m->body.n && m->body.v[0]->kind == PS_EXPR && m->body.v[0]->a->kind == PE_STR && !m->body.v[0]->a->ival) {
+        json_t *doc = json_stringn(m->body.v[0]->a->s, m->body.v[0]->a->slen);
+        if (doc) json_object_set_new(ev.module->vars, "__doc__", doc);
+    }
     exec_block(&ev, &m->body, ev.module);
     ev.ret = ev.brk = ev.cont = 0;
 
