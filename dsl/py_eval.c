@@ -35,7 +35,7 @@ void py_diag(py_ev *ev, const py_node *n, const char *level, const char *fmt, ..
     std_buf key = {0};
     std_buf_addf(&key, "%d:%d:%s", n ? n->line : 1, n ? n->col : 1, b.p ? b.p : "");
     int dup = json_object_get(ev->seen_diags, key.p) != NULL;
-    if (!dup) json_object_set_new(ev->seen_diags, key.p, json_true());
+    if (!dup && json_array_size(ev->diags) < 1000) json_object_set_new(ev->seen_diags, key.p, json_true());
     std_buf_free(&key);
     if (dup || json_array_size(ev->diags) >= 1000) {
         std_buf_free(&b);
