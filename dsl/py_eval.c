@@ -516,7 +516,14 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
                 json_array_extend(r, it);
                 json_decref(it);
             } else {
-                json_array_append_new(r, py_eval(ev, k, sc));
+                json_t *v = py_eval(ev, k, sc);
+                if (pv_too_deep(v)) {
+                    json_decref(v);
+                    json_decref(r);
+                    py_diag(ev, n, "unsupported", "a value nested more than %d deep is not evaluated", PY_MAX_NEST);
+                    return expr(ev, n);
+                }
+                json_array_append_new(r, v);
             }
         }
         return r;
@@ -524,6 +531,12 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
         r = json_object();
         for (int i = 0; i + 1 < n->kids.n; i += 2) {
             json_t *v = py_eval(ev, n->kids.v[i + 1], sc);
+            if (pv_too_deep(v)) {
+                json_decref(v);
+                json_decref(r);
+                py_diag(ev, n, "unsupported", "a value nested more than %d deep is not evaluated", PY_MAX_NEST);
+                return expr(ev, n);
+            }
             if (!n->kids.v[i]) {
                 if (json_is_object(v) && !pv_tag(v) && !pv_get(ev, v)) json_object_update(r, v);
                 else py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
@@ -804,6 +817,9 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
             return expr(ev, n);
         json_t *r = pv_method(ev, n, b->v, m, args, kw, &handled);
         if (r) return r;
+        if (handled && (!strcmp(m, "append") || !strcmp(m, "extend") || !strcmp(m, "insert") || !strcmp(m, "update") ||
+                        !strcmp(m, "setdefault")))
+            py_diag(ev, n, "unsupported", "%s() would put a value inside itself (or nest it too deep): it is ignored", m);
     }
     return expr(ev, n);
 }
@@ -971,13 +987,14 @@ static void assign(py_ev *ev, const py_node *t, json_t *v, py_scope *sc)
         json_t *c = py_eval(ev, t->a, sc), *k = py_eval(ev, t->b, sc);
         if (json_is_object(c) && !pv_tag(c) && !pv_get(ev, c)) {
             char *ks = pv_is_const(k) ? pv_str(k) : NULL;
-            if (ks) json_object_set(c, ks, v);
+            if (ks && pv_would_cycle(c, v)) py_diag(ev, t, "unsupported", "a dict inside itself: the assignment is ignored");
+            else if (ks) json_object_set(c, ks, v);
             else py_diag(ev, t, "unsupported", "a key that cannot be evaluated: the assignment is ignored");
             free(ks);
         } else if (json_is_array(c) && json_is_integer(k)) {
             json_int_t i = json_integer_value(k);
             if (i < 0) i += (json_int_t)json_array_size(c);
-            if (i >= 0 && (size_t)i < json_array_size(c)) json_array_set(c, (size_t)i, v);
+            if (i >= 0 && (size_t)i < json_array_size(c) && !pv_would_cycle(c, v)) json_array_set(c, (size_t)i, v);
         }
         json_decref(c);
         json_decref(k);
@@ -1131,7 +1148,9 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
         snprintf(op, sizeof op, "%.*s", (int)strlen(n->op) - 1, n->op);
         json_t *r;
         if (!strcmp(op, "+") && json_is_array(cur) && json_is_array(v)) {
-            json_array_extend(cur, v);
+            json_t *cp = json_copy(v);   /* l += l */
+            if (!pv_would_cycle(cur, cp)) json_array_extend(cur, cp);
+            json_decref(cp);
             r = json_incref(cur);
         } else if (!strcmp(op, ">>") || !strcmp(op, "<<")) {
             r = op[0] == '>' ? py_shift(ev, n, cur, v) : (json_decref(py_shift(ev, n, v, cur)), json_incref(v));
