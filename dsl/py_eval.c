@@ -539,8 +539,12 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
             }
             if (!n->kids.v[i]) {
                 if (json_is_object(v) && !pv_tag(v) && !pv_get(ev, v)) json_object_update(r, v);
-                else py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
-                             json_string_value(json_object_get(expr(ev, n->kids.v[i + 1]), "source")));
+                else {
+                    json_t *e = expr(ev, n->kids.v[i + 1]);
+                    py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
+                            json_string_value(json_object_get(e, "source")));
+                    json_decref(e);
+                }
                 json_decref(v);
                 continue;
             }

@@ -517,7 +517,8 @@ static json_t *repeat(json_t *a, json_int_t k)
 {
     if (k < 0) k = 0;
     size_t unit = json_is_string(a) ? json_string_length(a) : json_array_size(a);
-    if (unit && (size_t)k > PY_MAX_STR / unit) return NULL;
+    if (!unit || !k) return json_is_string(a) ? json_string("") : json_array();   /* '' * 10**18 */
+    if ((size_t)k > PY_MAX_STR / unit) return NULL;
     if (json_is_string(a)) {
         std_buf b = {0};
         for (json_int_t i = 0; i < k; i++) std_buf_add(&b, json_string_value(a), unit);
@@ -543,9 +544,15 @@ static json_t *arith(const char *op, json_t *a, json_t *b)
         }
         if (!strcmp(op, "**")) {
             if (y < 0) return real(pow((double)x, (double)y));
-            long long acc = 1;
-            for (long long i = 0; i < y; i++)
-                if (__builtin_mul_overflow(acc, x, &acc)) return real(pow((double)x, (double)y));
+            /* by squaring: O(log y) even for 0 ** 10**18 */
+            long long acc = 1, base = x, e = y;
+            int ovf = 0;
+            while (e > 0 && !ovf) {
+                if (e & 1) ovf |= __builtin_mul_overflow(acc, base, &acc);
+                e >>= 1;
+                if (e) ovf |= __builtin_mul_overflow(base, base, &base);
+            }
+            if (ovf) return real(pow((double)x, (double)y));
             return json_integer(acc);
         }
         if (!strcmp(op, "&")) return json_integer(x & y);
