@@ -757,7 +757,12 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
                 json_object_set_new(json_object_get(t->task, "kwargs"), m, json_true());
                 json_t *setups = json_object_get(kw, "setups");
                 if (setups) {
-                    json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, setups));
+                    /* the setup tasks themselves (a TaskFlow call gives its XComArg) */
+                    json_t *st = json_is_array(setups) ? json_array() : task_of(ev, setups);
+                    for (size_t k = 0; json_is_array(setups) && k < json_array_size(setups); k++)
+                        json_array_append_new(st, task_of(ev, json_array_get(setups, k)));
+                    json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, st));
+                    json_decref(st);
                     json_t *self = task_of(ev, b->v);
                     json_decref(py_shift(ev, n, setups, self));   /* Airflow links each setup to its teardown */
                     json_decref(self);
@@ -1073,6 +1078,9 @@ static void exec_with(py_ev *ev, const py_node *n, py_scope *sc)
         } else if (o && o->kind == O_GROUP) {
             if (o->dag >= 0) ev->cur_dag = o->dag;
             ev->cur_group = o->name;
+        } else if (o && (o->kind == O_TASK || o->kind == O_XCOM)) {
+            py_diag(ev, it, "unsupported", "a `with` over a setup/teardown task is not converted: the tasks of its body "
+                                           "are not linked to the setup and teardown");
         } else if (!ev->stopped) {
             py_diag(ev, it, "warning", "a `with` that is not a DAG or a TaskGroup: its body is evaluated as is");
         }
