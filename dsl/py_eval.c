@@ -288,6 +288,16 @@ static json_t *attr(py_ev *ev, const py_node *n, json_t *recv)
     }
     if (pv_tag(recv) && !strcmp(pv_tag(recv), "expr")) return expr(ev, n);
     if (json_is_string(recv) && !strcmp(a, "value")) return json_incref(recv);   /* str enums: TriggerRule.X.value */
+    if (json_is_string(recv) && (!strcmp(a, "stem") || !strcmp(a, "name") || !strcmp(a, "suffix") || !strcmp(a, "parent"))) {
+        /* pathlib: Path(__file__).stem (a str has no such attribute, so only a Path gets here) */
+        const char *p = json_string_value(recv), *sl = strrchr(p, '/'), *base = sl ? sl + 1 : p;
+        const char *dot = strrchr(base, '.');
+        if (dot == base) dot = NULL;
+        if (!strcmp(a, "name")) return json_string(base);
+        if (!strcmp(a, "parent")) return json_stringn(p, sl ? (size_t)(sl - p) : 0);
+        if (!strcmp(a, "suffix")) return json_string(dot ? dot : "");
+        return json_stringn(base, dot ? (size_t)(dot - base) : strlen(base));
+    }
     /* a method (or attribute) of a value */
     py_obj *b;
     json_t *v = pv_obj(ev, O_BOUND, &b);
@@ -401,6 +411,10 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
         json_t *v = lookup(sc, n->s);
         if (v) return json_incref(v);
         if (!strcmp(n->s, "__name__")) return json_string("unusual_prefix_dag_file");
+        if (!strcmp(n->s, "__file__")) {
+            json_t *f = json_string(ev->path);
+            if (f) return f;
+        }
         return sym(ev, n->s, n, 0);
     }
     case PE_INT: return json_integer(n->ival);

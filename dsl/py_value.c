@@ -954,6 +954,32 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     /* Python builtins over constants */
     int allc = pv_is_value(args) && (!kw || pv_is_value(kw));
     if (!allc) { *handled = 0; return NULL; }
+    /* paths (DAG ids are often made from __file__) */
+    if ((ends(name, "os.path.basename") || ends(name, "os.path.dirname") || ends(name, "os.path.splitext") ||
+         ends(name, "pathlib.Path") || ends(name, "os.path.abspath") || ends(name, "os.path.realpath")) &&
+        json_is_string(a0) && na == 1) {
+        const char *p = json_string_value(a0), *sl = strrchr(p, '/');
+        if (ends(name, "basename")) return json_string(sl ? sl + 1 : p);
+        if (ends(name, "dirname")) return json_stringn(p, sl ? (size_t)(sl - p) : 0);
+        if (ends(name, "splitext")) {
+            const char *dot = strrchr(sl ? sl + 1 : p, '.');
+            if (!dot || dot == (sl ? sl + 1 : p)) return json_pack("[s, s]", p, "");
+            return json_pack("[s%, s]", p, (size_t)(dot - p), dot);
+        }
+        return json_incref(a0);   /* Path(x), abspath(x): the text itself */
+    }
+    if (ends(name, "os.path.join") && na >= 1) {
+        std_buf b = {0};
+        for (size_t i = 0; i < na; i++) {
+            json_t *x = json_array_get(args, i);
+            if (!json_is_string(x)) { std_buf_free(&b); return NULL; }
+            const char *t = json_string_value(x);
+            if (t[0] == '/') std_buf_reset(&b);
+            else if (b.len && b.p[b.len - 1] != '/') std_buf_adds(&b, "/");
+            std_buf_adds(&b, t);
+        }
+        return str_of_buf(&b);
+    }
     if (!strcmp(name, "json.dumps") && na == 1 && pv_is_const(a0) && (!kw || !json_object_size(kw))) {
         char *s = json_dumps(a0, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_t *r = s ? json_string(s) : NULL;
