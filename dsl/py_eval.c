@@ -896,6 +896,28 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
         py_chain(ev, n, args, last[5] == '_');
         return json_null();
     }
+    if (!strcmp(q, "functools.reduce") && json_array_size(args) >= 2) {
+        /* reduce(lambda a, b: a >> b, tasks): the function inlined over the list */
+        py_obj *fo = pv_get(ev, json_array_get(args, 0));
+        json_t *items = json_array_get(args, 1);
+        if (fo && fo->kind == O_FUNC && fo->fkind == F_PLAIN && json_is_array(items) &&
+            (json_array_size(items) || json_array_size(args) > 2)) {
+            size_t k = 0;
+            json_t *acc = json_array_size(args) > 2 ? json_incref(json_array_get(args, 2)) : json_incref(json_array_get(items, k++));
+            for (; k < json_array_size(items) && k < PY_MAX_ITER; k++) {
+                json_t *pair = json_pack("[O, O]", acc, json_array_get(items, k)), *ek = json_object();
+                int ok;
+                json_t *r = inline_call(ev, n, fo, pair, ek, &ok);
+                json_decref(pair);
+                json_decref(ek);
+                json_decref(acc);
+                if (!ok) return expr(ev, n);
+                acc = r;
+            }
+            return acc;
+        }
+        return expr(ev, n);
+    }
     if (!strcmp(last, "cross_downstream")) {
         json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
         if (!a) a = json_object_get(kw, "from_tasks");
