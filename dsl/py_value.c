@@ -80,6 +80,31 @@ int pv_is_const(json_t *v)
     return 1;
 }
 
+/* Whether target is v or inside it: a mutation that would make a cycle (jansson
+ * values must stay a tree) is refused. Past `budget` nodes it answers yes. */
+static int reaches(json_t *v, json_t *target, long *budget, int depth)
+{
+    if (v == target || --*budget < 0 || depth > PY_MAX_NEST) return 1;
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) json_array_foreach(v, i, x) if (reaches(x, target, budget, depth + 1)) return 1;
+    if (json_is_object(v)) json_object_foreach(v, k, x) if (reaches(x, target, budget, depth + 1)) return 1;
+    return 0;
+}
+
+int pv_would_cycle(json_t *container, json_t *v)
+{
+    long budget = 200000;
+    return (json_is_array(v) || json_is_object(v)) && reaches(v, container, &budget, 1);
+}
+
+int pv_too_deep(json_t *v)
+{
+    long budget = 200000;
+    return (json_is_array(v) || json_is_object(v)) && reaches(v, NULL, &budget, 1);
+}
+
 /* No expr and no interpreter object anywhere inside (tags such as timedelta are fine). */
 int pv_is_value(json_t *v)
 {
@@ -492,7 +517,8 @@ static json_t *repeat(json_t *a, json_int_t k)
 {
     if (k < 0) k = 0;
     size_t unit = json_is_string(a) ? json_string_length(a) : json_array_size(a);
-    if (unit && (size_t)k > PY_MAX_STR / unit) return NULL;
+    if (!unit || !k) return json_is_string(a) ? json_string("") : json_array();   /* '' * 10**18 */
+    if ((size_t)k > PY_MAX_STR / unit) return NULL;
     if (json_is_string(a)) {
         std_buf b = {0};
         for (json_int_t i = 0; i < k; i++) std_buf_add(&b, json_string_value(a), unit);
@@ -518,9 +544,15 @@ static json_t *arith(const char *op, json_t *a, json_t *b)
         }
         if (!strcmp(op, "**")) {
             if (y < 0) return real(pow((double)x, (double)y));
-            long long acc = 1;
-            for (long long i = 0; i < y; i++)
-                if (__builtin_mul_overflow(acc, x, &acc)) return real(pow((double)x, (double)y));
+            /* by squaring: O(log y) even for 0 ** 10**18 */
+            long long acc = 1, base = x, e = y;
+            int ovf = 0;
+            while (e > 0 && !ovf) {
+                if (e & 1) ovf |= __builtin_mul_overflow(acc, base, &acc);
+                e >>= 1;
+                if (e) ovf |= __builtin_mul_overflow(base, base, &base);
+            }
+            if (ovf) return real(pow((double)x, (double)y));
             return json_integer(acc);
         }
         if (!strcmp(op, "&")) return json_integer(x & y);
@@ -922,6 +954,32 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     /* Python builtins over constants */
     int allc = pv_is_value(args) && (!kw || pv_is_value(kw));
     if (!allc) { *handled = 0; return NULL; }
+    /* paths (DAG ids are often made from __file__) */
+    if ((ends(name, "os.path.basename") || ends(name, "os.path.dirname") || ends(name, "os.path.splitext") ||
+         ends(name, "pathlib.Path") || ends(name, "os.path.abspath") || ends(name, "os.path.realpath")) &&
+        json_is_string(a0) && na == 1) {
+        const char *p = json_string_value(a0), *sl = strrchr(p, '/');
+        if (ends(name, "basename")) return json_string(sl ? sl + 1 : p);
+        if (ends(name, "dirname")) return json_stringn(p, sl ? (size_t)(sl - p) : 0);
+        if (ends(name, "splitext")) {
+            const char *dot = strrchr(sl ? sl + 1 : p, '.');
+            if (!dot || dot == (sl ? sl + 1 : p)) return json_pack("[s, s]", p, "");
+            return json_pack("[s%, s]", p, (size_t)(dot - p), dot);
+        }
+        return json_incref(a0);   /* Path(x), abspath(x): the text itself */
+    }
+    if (ends(name, "os.path.join") && na >= 1) {
+        std_buf b = {0};
+        for (size_t i = 0; i < na; i++) {
+            json_t *x = json_array_get(args, i);
+            if (!json_is_string(x)) { std_buf_free(&b); return NULL; }
+            const char *t = json_string_value(x);
+            if (t[0] == '/') std_buf_reset(&b);
+            else if (b.len && b.p[b.len - 1] != '/') std_buf_adds(&b, "/");
+            std_buf_adds(&b, t);
+        }
+        return str_of_buf(&b);
+    }
     if (!strcmp(name, "json.dumps") && na == 1 && pv_is_const(a0) && (!kw || !json_object_size(kw))) {
         char *s = json_dumps(a0, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_t *r = s ? json_string(s) : NULL;
@@ -1214,8 +1272,16 @@ json_t *pv_method(py_ev *ev, const py_node *call, json_t *recv, const char *name
         return NULL;
     }
     if (json_is_array(recv)) {
+        if ((!strcmp(name, "append") || !strcmp(name, "extend") || !strcmp(name, "insert")) &&
+            pv_would_cycle(recv, !strcmp(name, "insert") ? a1 : a0) && (!json_is_array(a0) || strcmp(name, "extend") || a0 != recv))
+            return NULL;   /* a list inside itself */
         if (!strcmp(name, "append") && na == 1) { json_array_append(recv, a0); return json_null(); }
-        if (!strcmp(name, "extend") && json_is_array(a0)) { json_array_extend(recv, a0); return json_null(); }
+        if (!strcmp(name, "extend") && json_is_array(a0)) {
+            json_t *c = json_copy(a0);   /* l.extend(l) */
+            json_array_extend(recv, c);
+            json_decref(c);
+            return json_null();
+        }
         if (!strcmp(name, "insert") && na == 2 && is_int(a0)) {
             json_int_t i = ival(a0);
             if (i < 0) i += (json_int_t)json_array_size(recv);
@@ -1252,6 +1318,10 @@ json_t *pv_method(py_ev *ev, const py_node *call, json_t *recv, const char *name
                 else json_array_append(r, v);
             }
             return r;
+        }
+        if (!strcmp(name, "update") || !strcmp(name, "setdefault")) {
+            if ((a0 && pv_would_cycle(recv, a0)) || (a1 && pv_would_cycle(recv, a1)) || (kw && pv_would_cycle(recv, kw)))
+                return NULL;   /* a dict inside itself */
         }
         if (!strcmp(name, "update") && json_is_object(a0) && !pv_tag(a0)) {
             json_object_update(recv, a0);
@@ -1339,9 +1409,17 @@ static json_t *sym_ir(py_ev *ev, py_obj *o)
     return json_pack("{s:s, s:s}", "$", "expr", "source", o->name ? o->name : "?");
 }
 
+static json_t *to_ir(py_ev *ev, json_t *v, int depth);
+
 json_t *pv_to_ir(py_ev *ev, json_t *v)
 {
+    return to_ir(ev, v, 0);
+}
+
+static json_t *to_ir(py_ev *ev, json_t *v, int depth)
+{
     if (!v) return json_null();
+    if (depth > 100) return json_pack("{s:s, s:s}", "$", "expr", "source", "(a value nested more than 100 deep)");
     py_obj *o = pv_get(ev, v);
     if (o) {
         switch (o->kind) {
@@ -1367,14 +1445,14 @@ json_t *pv_to_ir(py_ev *ev, json_t *v)
         json_t *r = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(r, pv_to_ir(ev, x));
+        json_array_foreach(v, i, x) json_array_append_new(r, to_ir(ev, x, depth + 1));
         return r;
     }
     if (json_is_object(v)) {
         json_t *r = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x) json_object_set_new(r, k, pv_to_ir(ev, x));
+        json_object_foreach(v, k, x) json_object_set_new(r, k, to_ir(ev, x, depth + 1));
         return r;
     }
     return json_incref(v);
