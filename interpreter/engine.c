@@ -1324,6 +1324,9 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
 static void run_timed_out(std_loop *l, void *ud)
 {
     exec *x = ud;
+    /* called by its timer, or directly by a run resumed past its deadline:
+     * then the timer is still armed and must not fire later */
+    if (x->deadline_timer) std_loop_timer_cancel(l, x->deadline_timer);
     x->deadline_timer = 0;
     if (x->done) return;
     char d[32], msg[128];

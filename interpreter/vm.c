@@ -658,12 +658,16 @@ static void child_failed(vm_run *r, int ci, json_t *err)
  * upstream tasks, of which s succeeded, f failed, uf ended upstream_failed
  * and k were skipped, does now: T_RUNNING (start it), T_UPFAILED or
  * T_SKIPPED (settle it without running), or T_PENDING (wait). A task with
- * no upstream, and an `always` task, starts at once. */
+ * no upstream, and an `always` task, starts at once. Every outcome is the
+ * same whatever order the upstream tasks end in. */
 static int trigger_decide(const char *rule, int n, int s, int f, int uf, int k)
 {
     int done = s + f + uf + k == n, F = f + uf;
     if (n == 0 || !strcmp(rule, "always")) return T_RUNNING;
-    if (!strcmp(rule, "all_success")) return F ? T_UPFAILED : k ? T_SKIPPED : s == n ? T_RUNNING : T_PENDING;
+    /* a skip waits for the other upstream tasks: a failure among them wins
+     * (Airflow's precedence), whatever order they end in */
+    if (!strcmp(rule, "all_success")) return F ? T_UPFAILED : k ? (done ? T_SKIPPED : T_PENDING)
+                                                           : s == n ? T_RUNNING : T_PENDING;
     if (!strcmp(rule, "all_failed")) return s || k ? T_SKIPPED : F == n ? T_RUNNING : T_PENDING;
     if (!strcmp(rule, "all_done")) return done ? T_RUNNING : T_PENDING;
     if (!strcmp(rule, "all_done_min_one_success"))
