@@ -35,7 +35,7 @@ void py_diag(py_ev *ev, const py_node *n, const char *level, const char *fmt, ..
     std_buf key = {0};
     std_buf_addf(&key, "%d:%d:%s", n ? n->line : 1, n ? n->col : 1, b.p ? b.p : "");
     int dup = json_object_get(ev->seen_diags, key.p) != NULL;
-    if (!dup) json_object_set_new(ev->seen_diags, key.p, json_true());
+    if (!dup && json_array_size(ev->diags) < 1000) json_object_set_new(ev->seen_diags, key.p, json_true());
     std_buf_free(&key);
     if (dup || json_array_size(ev->diags) >= 1000) {
         std_buf_free(&b);
@@ -516,7 +516,14 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
                 json_array_extend(r, it);
                 json_decref(it);
             } else {
-                json_array_append_new(r, py_eval(ev, k, sc));
+                json_t *v = py_eval(ev, k, sc);
+                if (pv_too_deep(v)) {
+                    json_decref(v);
+                    json_decref(r);
+                    py_diag(ev, n, "unsupported", "a value nested more than %d deep is not evaluated", PY_MAX_NEST);
+                    return expr(ev, n);
+                }
+                json_array_append_new(r, v);
             }
         }
         return r;
@@ -524,6 +531,12 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
         r = json_object();
         for (int i = 0; i + 1 < n->kids.n; i += 2) {
             json_t *v = py_eval(ev, n->kids.v[i + 1], sc);
+            if (pv_too_deep(v)) {
+                json_decref(v);
+                json_decref(r);
+                py_diag(ev, n, "unsupported", "a value nested more than %d deep is not evaluated", PY_MAX_NEST);
+                return expr(ev, n);
+            }
             if (!n->kids.v[i]) {
                 if (json_is_object(v) && !pv_tag(v) && !pv_get(ev, v)) json_object_update(r, v);
                 else py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
@@ -622,6 +635,13 @@ static json_t *call_taskgroup_fn(py_ev *ev, const py_node *n, py_obj *f, json_t 
 {
     json_t *deco = (f->deco ? json_deep_copy(f->deco) : json_object());
     if (extra) json_object_update(deco, extra);
+    /* Airflow takes the function's docstring as the tooltip when there is none */
+    const py_list *body = &f->node->body;
+    if (!json_is_string(json_object_get(deco, "tooltip")) && body->n && body->v[0]->kind == PS_EXPR &&
+        body->v[0]->a->kind == PE_STR && !body->v[0]->a->ival) {
+        json_t *doc = json_stringn(body->v[0]->a->s, body->v[0]->a->slen);
+        if (doc) json_object_set_new(deco, "tooltip", doc);
+    }
     json_t *gidv = json_object_get(deco, "group_id");
     json_t *name = gidv ? json_incref(gidv) : json_string(f->name);
     int dag;
@@ -797,6 +817,9 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
             return expr(ev, n);
         json_t *r = pv_method(ev, n, b->v, m, args, kw, &handled);
         if (r) return r;
+        if (handled && (!strcmp(m, "append") || !strcmp(m, "extend") || !strcmp(m, "insert") || !strcmp(m, "update") ||
+                        !strcmp(m, "setdefault")))
+            py_diag(ev, n, "unsupported", "%s() would put a value inside itself (or nest it too deep): it is ignored", m);
     }
     return expr(ev, n);
 }
@@ -964,13 +987,14 @@ static void assign(py_ev *ev, const py_node *t, json_t *v, py_scope *sc)
         json_t *c = py_eval(ev, t->a, sc), *k = py_eval(ev, t->b, sc);
         if (json_is_object(c) && !pv_tag(c) && !pv_get(ev, c)) {
             char *ks = pv_is_const(k) ? pv_str(k) : NULL;
-            if (ks) json_object_set(c, ks, v);
+            if (ks && pv_would_cycle(c, v)) py_diag(ev, t, "unsupported", "a dict inside itself: the assignment is ignored");
+            else if (ks) json_object_set(c, ks, v);
             else py_diag(ev, t, "unsupported", "a key that cannot be evaluated: the assignment is ignored");
             free(ks);
         } else if (json_is_array(c) && json_is_integer(k)) {
             json_int_t i = json_integer_value(k);
             if (i < 0) i += (json_int_t)json_array_size(c);
-            if (i >= 0 && (size_t)i < json_array_size(c)) json_array_set(c, (size_t)i, v);
+            if (i >= 0 && (size_t)i < json_array_size(c) && !pv_would_cycle(c, v)) json_array_set(c, (size_t)i, v);
         }
         json_decref(c);
         json_decref(k);
@@ -1124,7 +1148,9 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
         snprintf(op, sizeof op, "%.*s", (int)strlen(n->op) - 1, n->op);
         json_t *r;
         if (!strcmp(op, "+") && json_is_array(cur) && json_is_array(v)) {
-            json_array_extend(cur, v);
+            json_t *cp = json_copy(v);   /* l += l */
+            if (!pv_would_cycle(cur, cp)) json_array_extend(cur, cp);
+            json_decref(cp);
             r = json_incref(cur);
         } else if (!strcmp(op, ">>") || !strcmp(op, "<<")) {
             r = op[0] == '>' ? py_shift(ev, n, cur, v) : (json_decref(py_shift(ev, n, v, cur)), json_incref(v));
@@ -1170,14 +1196,24 @@ static void exec_stmt(py_ev *ev, const py_node *n, py_scope *sc)
     case PS_WITH: exec_with(ev, n, sc); return;
     case PS_FOR: exec_for(ev, n, sc); return;
     case PS_WHILE: {
-        json_t *c = py_eval(ev, n->a, sc);
-        int t = pv_truth(c);
-        json_decref(c);
-        if (t == 0) { exec_block(ev, &n->orelse, sc); return; }
-        py_diag(ev, n, "unsupported", "a while loop is not unrolled: its body is evaluated once");
-        exec_block(ev, &n->body, sc);
-        ev->brk = ev->cont = 0;
-        return;
+        /* unrolled while its condition folds, at most PY_MAX_ITER times */
+        for (int k = 0;; k++) {
+            json_t *c = py_eval(ev, n->a, sc);
+            int t = pv_truth(c);
+            json_decref(c);
+            if (t == 0) { exec_block(ev, &n->orelse, sc); return; }
+            if (t < 0 || k == PY_MAX_ITER) {
+                py_diag(ev, n, "unsupported", t < 0 ? "the condition of this while loop cannot be evaluated: its body is evaluated once"
+                                                    : "the while loop runs more than %d times: it is not unrolled further", PY_MAX_ITER);
+                if (t < 0) exec_block(ev, &n->body, sc);
+                ev->brk = ev->cont = 0;
+                return;
+            }
+            exec_block(ev, &n->body, sc);
+            ev->cont = 0;
+            if (ev->brk) { ev->brk = 0; return; }
+            if (ev->ret || ev->stopped) return;
+        }
     }
     case PS_IF: {
         json_t *c = py_eval(ev, n->a, sc);
@@ -1256,6 +1292,11 @@ json_t *dsl_py_eval_module(const char *path, const char *text, size_t len, py_mo
     ev.orphans = json_array();
     ev.cur_dag = -1;
     ev.module = scope_new(&ev, NULL);
+    /* __doc__ is the module docstring (dag.doc_md = __doc__ is common) */
+    if (m->body.n && m->body.v[0]->kind == PS_EXPR && m->body.v[0]->a->kind == PE_STR && !m->body.v[0]->a->ival) {
+        json_t *doc = json_stringn(m->body.v[0]->a->s, m->body.v[0]->a->slen);
+        if (doc) json_object_set_new(ev.module->vars, "__doc__", doc);
+    }
     exec_block(&ev, &m->body, ev.module);
     ev.ret = ev.brk = ev.cont = 0;
 

@@ -83,6 +83,7 @@ typedef struct py_ev {
 #define PY_MAX_CALLS 40          /* inlined call depth */
 #define PY_MAX_STR (1 << 20)     /* folded strings and lists */
 #define PY_MAX_TASKS 20000       /* tasks and groups of a file */
+#define PY_MAX_NEST 100          /* nesting of folded lists and dicts */
 
 /* py_eval.c */
 json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc);
@@ -111,6 +112,8 @@ py_obj *pv_get(py_ev *ev, json_t *v);                     /* its object, or NULL
 json_t *pv_expr(py_ev *ev, const py_node *n);             /* {"$":"expr",...} */
 const char *pv_tag(json_t *v);                            /* "$" tag or NULL */
 int pv_is_const(json_t *v);                               /* plain JSON, no tags */
+int pv_would_cycle(json_t *container, json_t *v);     /* v holds container (or is too deep) */
+int pv_too_deep(json_t *v);                           /* nested past PY_MAX_NEST */
 int pv_is_value(json_t *v);                               /* no expr, task, xcom or object inside */
 int pv_truth(json_t *v);                                  /* 1, 0, or -1 unknown */
 json_t *pv_timedelta(double seconds);

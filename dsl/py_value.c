@@ -80,6 +80,31 @@ int pv_is_const(json_t *v)
     return 1;
 }
 
+/* Whether target is v or inside it: a mutation that would make a cycle (jansson
+ * values must stay a tree) is refused. Past `budget` nodes it answers yes. */
+static int reaches(json_t *v, json_t *target, long *budget, int depth)
+{
+    if (v == target || --*budget < 0 || depth > PY_MAX_NEST) return 1;
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) json_array_foreach(v, i, x) if (reaches(x, target, budget, depth + 1)) return 1;
+    if (json_is_object(v)) json_object_foreach(v, k, x) if (reaches(x, target, budget, depth + 1)) return 1;
+    return 0;
+}
+
+int pv_would_cycle(json_t *container, json_t *v)
+{
+    long budget = 200000;
+    return (json_is_array(v) || json_is_object(v)) && reaches(v, container, &budget, 1);
+}
+
+int pv_too_deep(json_t *v)
+{
+    long budget = 200000;
+    return (json_is_array(v) || json_is_object(v)) && reaches(v, NULL, &budget, 1);
+}
+
 /* No expr and no interpreter object anywhere inside (tags such as timedelta are fine). */
 int pv_is_value(json_t *v)
 {
@@ -1214,8 +1239,16 @@ json_t *pv_method(py_ev *ev, const py_node *call, json_t *recv, const char *name
         return NULL;
     }
     if (json_is_array(recv)) {
+        if ((!strcmp(name, "append") || !strcmp(name, "extend") || !strcmp(name, "insert")) &&
+            pv_would_cycle(recv, !strcmp(name, "insert") ? a1 : a0) && (!json_is_array(a0) || strcmp(name, "extend") || a0 != recv))
+            return NULL;   /* a list inside itself */
         if (!strcmp(name, "append") && na == 1) { json_array_append(recv, a0); return json_null(); }
-        if (!strcmp(name, "extend") && json_is_array(a0)) { json_array_extend(recv, a0); return json_null(); }
+        if (!strcmp(name, "extend") && json_is_array(a0)) {
+            json_t *c = json_copy(a0);   /* l.extend(l) */
+            json_array_extend(recv, c);
+            json_decref(c);
+            return json_null();
+        }
         if (!strcmp(name, "insert") && na == 2 && is_int(a0)) {
             json_int_t i = ival(a0);
             if (i < 0) i += (json_int_t)json_array_size(recv);
@@ -1252,6 +1285,10 @@ json_t *pv_method(py_ev *ev, const py_node *call, json_t *recv, const char *name
                 else json_array_append(r, v);
             }
             return r;
+        }
+        if (!strcmp(name, "update") || !strcmp(name, "setdefault")) {
+            if ((a0 && pv_would_cycle(recv, a0)) || (a1 && pv_would_cycle(recv, a1)) || (kw && pv_would_cycle(recv, kw)))
+                return NULL;   /* a dict inside itself */
         }
         if (!strcmp(name, "update") && json_is_object(a0) && !pv_tag(a0)) {
             json_object_update(recv, a0);
@@ -1339,9 +1376,17 @@ static json_t *sym_ir(py_ev *ev, py_obj *o)
     return json_pack("{s:s, s:s}", "$", "expr", "source", o->name ? o->name : "?");
 }
 
+static json_t *to_ir(py_ev *ev, json_t *v, int depth);
+
 json_t *pv_to_ir(py_ev *ev, json_t *v)
 {
+    return to_ir(ev, v, 0);
+}
+
+static json_t *to_ir(py_ev *ev, json_t *v, int depth)
+{
     if (!v) return json_null();
+    if (depth > 100) return json_pack("{s:s, s:s}", "$", "expr", "source", "(a value nested more than 100 deep)");
     py_obj *o = pv_get(ev, v);
     if (o) {
         switch (o->kind) {
@@ -1367,14 +1412,14 @@ json_t *pv_to_ir(py_ev *ev, json_t *v)
         json_t *r = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(r, pv_to_ir(ev, x));
+        json_array_foreach(v, i, x) json_array_append_new(r, to_ir(ev, x, depth + 1));
         return r;
     }
     if (json_is_object(v)) {
         json_t *r = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x) json_object_set_new(r, k, pv_to_ir(ev, x));
+        json_object_foreach(v, k, x) json_object_set_new(r, k, to_ir(ev, x, depth + 1));
         return r;
     }
     return json_incref(v);

@@ -32,4 +32,6 @@ with DAG(
     load = BashOperator(task_id="load", bash_command="echo load {{ ts_nodash }}")
     end = EmptyOperator(task_id="end", trigger_rule="all_done")
 
+    dag.doc_md = __doc__
+
     start >> extract >> transform >> load >> end

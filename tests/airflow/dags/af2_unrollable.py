@@ -26,4 +26,8 @@ with DAG(
     n = 0
     while n < 3:
         n += 1
+        BashOperator(task_id=f"retry_{n}", bash_command="echo %d" % n)
+    while MODE != "off":
+        BashOperator(task_id="poll", bash_command="echo poll")
+        break
     BashOperator(task_id=compute_id(), bash_command="echo unknown id")

@@ -16,6 +16,7 @@ with DAG("groups_v3", start_date=pendulum.datetime(2025, 2, 1), schedule=None):
 
     @task_group(group_id="per_source", default_args={"retries": 2})
     def per_source(source):
+        """Fetch and store one source."""
         return store(fetch(source))
 
     with TaskGroup("outer") as outer:

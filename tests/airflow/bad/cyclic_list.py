@@ -1,0 +1,6 @@
+from airflow import DAG
+a = []
+b = [a]
+a.append(b)
+with DAG("d", params={"x": a}):
+    pass

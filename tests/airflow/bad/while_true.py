@@ -1,0 +1,5 @@
+from airflow import DAG
+
+with DAG("spin") as dag:
+    while True:
+        pass
