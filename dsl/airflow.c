@@ -1662,6 +1662,7 @@ static int convert_dag(af_ctx *x, json_t *ir)
 
     int catchup = 0;
     dsl_node *trig = triggers(x, line, &catchup);
+    x->scheduled = trig != NULL;
 
     /* tasks: their kinds first, for XCom references in any order */
     json_t *t;
@@ -1865,7 +1866,7 @@ done:;
     if (x.dag_id) json_object_set_new(r, "dag_id", json_string(x.dag_id));
     if (x.version) json_object_set_new(r, "airflow_version", json_integer(x.version));
     if (x.doc && x.doc->root)
-        json_object_set_new(r, "semantics", json_string(!x.period_s && !x.data_intervals ? "manual or trigger" : x.data_intervals ? "data_interval" : "trigger"));
+        json_object_set_new(r, "semantics", json_string(!x.scheduled ? "manual" : x.data_intervals ? "data_interval" : "trigger"));
     json_t *counts = json_object();
     json_array_foreach(x.items, i, v) {
         const char *kd = json_string_value(json_object_get(v, "kind"));

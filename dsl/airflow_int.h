@@ -17,6 +17,7 @@ typedef struct af_ctx {
     int pending;         /* items that need a person */
     int version;         /* 2 or 3 */
     int data_intervals;  /* the schedule uses data intervals */
+    int scheduled;       /* the workflow has triggers */
     int64_t period_s;    /* the schedule's (shortest) interval in seconds, 0 if unknown */
     int period_varies;   /* the cron's intervals differ */
     const char *dag_id;

@@ -512,6 +512,11 @@ run_wf import airflow --from-ir $A/ir_in/stubs.json --report json
 eq "airflow report: exit 2 with stubs" "$RC" 2
 eq "airflow report json: stubs listed with lines" "$(json '[i["line"] for i in d["items"] if i["kind"] == "stub"]' "$ERR")" "[20,24,27,28,29,30]"
 eq "airflow report json: counts" "$(json 'd["counts"]["stub"], d["exit"]' "$ERR")" "[6,2]"
+eq "airflow report json: dag, version, semantics" "$(json 'd["dag_id"], d["airflow_version"], d["semantics"]' "$ERR")" '["stubs",2,"data_interval"]'
+run_wf import airflow --from-ir $A/ir_in/schedules.json --dag manual --report json
+eq "airflow report json: no schedule" "$(json 'd["semantics"], d["exit"]' "$ERR")" '["manual",0]'
+run_wf import airflow --from-ir $A/ir_in/schedules.json --dag cron_trigger --report json
+eq "airflow report json: trigger timetable" "$(json 'd["semantics"]' "$ERR")" 'trigger'
 run_wf import airflow --from-ir $A/ir_in/stubs.json --report-file "$T/r.json"
 eq "airflow report file" "$(json 'len(d["items"])' "$(cat "$T/r.json")")" "$(grep -c ': ' <<<"$ERR")"
 contains "airflow report text line" "$ERR" "dags/stubs.py:20: stub: task 'extract': PythonOperator is not converted"
