@@ -231,7 +231,11 @@ run_dag trigger $G/parent.yaml trg1
 # http: POST form data, GET with a query, a JSON body, a sensor poking /status/200, and the
 # GET's body as XCom in a shell task; the base URL is the connection's placeholder input.
 . tests/http.sh
-EXPECT="status=completed post=success get=success json_body=success ping_poke<use use~q"
+# response_check lambdas of common shapes become Lua checks: json_body's passes, the sensor's
+# status check passes, checked_fails ("nope" not in the text) fails its task (a leaf, so the run
+# fails); opaque_check's callable is not translated (reported) and any 2xx passes.
+EXPECT="status=failed post=success get=success json_body=success json_body_request<ping_poke ping_poke<use use~q
+        checked_fails=failed opaque_check=success error~response_check.returned.False"
 run_dag http $G/ir_http.yaml http1 --input "{\"conn_api_url\": \"$BASE\"}"
 reqs=$(requests /echo)
 contains "airflow http POST sends data as a form" "$reqs" '"body": "day='"$today"'&n=1"'
