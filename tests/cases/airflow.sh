@@ -527,6 +527,13 @@ contains "airflow report text line" "$ERR" "dags/stubs.py:20: stub: task 'extrac
 run_wf import airflow --from-ir $A/ir_in/branching.json
 eq "airflow all converted: exit 0" "$RC" 0
 
+# --ir prints the front end's intermediate form instead of YAML (both front ends)
+run_wf import airflow $A/dags/af2_etl_basic.py --ir
+eq "airflow --ir prints the IR" "$RC/$(json 'd["dags"][0]["dag_id"], len(d["dags"][0]["tasks"])' "$OUT")" '0/["etl_basic",5]'
+run_wf import dag-factory $A/dagfactory/example.yaml --ir
+eq "dag-factory --ir prints the IR" "$(json '[t["task_id"] for t in d["dags"][0]["tasks"]]' "$OUT")" \
+    '["extract","checks.lint","checks.count","load","done"]'
+
 # ---- bad input ---------------------------------------------------------------------------------------------
 run_wf import airflow "$T/missing.py"
 eq "airflow missing file exits 1" "$RC" 1
