@@ -23,6 +23,7 @@ typedef struct af_ctx {
     const char *dag_id;
     json_t *dag;         /* the DAG's IR */
     json_t *tasks;       /* task_id -> task IR */
+    json_t *edges_to;    /* task_id -> its incoming edges */
     json_t *kinds;       /* task_id -> the step kind it becomes */
     json_t *inputs;      /* input field -> schema */
     json_t *secrets;     /* secret name -> true */
