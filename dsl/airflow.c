@@ -1517,7 +1517,7 @@ static dsl_node *task_node(af_ctx *x, json_t *task, dag_notes *nt)
     std_buf labels = {0};
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(x->dag, "edges"), i, e) {
+    json_array_foreach(json_object_get(x->edges_to, id), i, e) {
         const char *from = json_string_value(json_object_get(e, "from"));
         const char *to = json_string_value(json_object_get(e, "to"));
         if (!from || !to || strcmp(to, id) || json_object_get(seen, from)) continue;
@@ -1662,6 +1662,7 @@ static int convert_dag(af_ctx *x, json_t *ir)
 
     int catchup = 0;
     dsl_node *trig = triggers(x, line, &catchup);
+    x->scheduled = trig != NULL;
 
     /* tasks: their kinds first, for XCom references in any order */
     json_t *t;
@@ -1676,6 +1677,11 @@ static int convert_dag(af_ctx *x, json_t *ir)
     }
     json_array_foreach(json_object_get(dag, "edges"), i, v) {
         const char *a = json_string_value(json_object_get(v, "from")), *b = json_string_value(json_object_get(v, "to"));
+        if (b) { /* the edges by downstream task, for the needs */
+            json_t *l = json_object_get(x->edges_to, b);
+            if (!l) json_object_set_new(x->edges_to, b, l = json_array());
+            json_array_append(l, v);
+        }
         const char *bad = !a || !json_object_get(x->tasks, a) ? a : !b || !json_object_get(x->tasks, b) ? b : NULL;
         if (bad || !a || !b)
             af_report(x, (int)json_integer_value(json_object_get(v, "line")), "unconverted", NULL,
@@ -1809,7 +1815,7 @@ int dsl_airflow_convert(json_t *ir, const dsl_af_opts *o, dsl_doc **out, json_t 
     const char *src = json_string_value(json_object_get(ir, "source"));
     if (!src) src = "dag.py";
     af_ctx x = {.file = src, .base = base_name(src), .d = diags, .items = json_array(), .tasks = json_object(),
-                .kinds = json_object(), .inputs = json_object(), .secrets = json_object(), .vars = json_object(), .ids = json_object()};
+                .kinds = json_object(), .inputs = json_object(), .secrets = json_object(), .vars = json_object(), .ids = json_object(), .edges_to = json_object()};
     int rc = DSL_AF_FATAL;
     json_t *dags = json_object_get(ir, "dags");
     /* the IR's own diagnostics come first */
@@ -1865,7 +1871,7 @@ done:;
     if (x.dag_id) json_object_set_new(r, "dag_id", json_string(x.dag_id));
     if (x.version) json_object_set_new(r, "airflow_version", json_integer(x.version));
     if (x.doc && x.doc->root)
-        json_object_set_new(r, "semantics", json_string(!x.period_s && !x.data_intervals ? "manual or trigger" : x.data_intervals ? "data_interval" : "trigger"));
+        json_object_set_new(r, "semantics", json_string(!x.scheduled ? "manual" : x.data_intervals ? "data_interval" : "trigger"));
     json_t *counts = json_object();
     json_array_foreach(x.items, i, v) {
         const char *kd = json_string_value(json_object_get(v, "kind"));
@@ -1883,6 +1889,7 @@ done:;
     json_decref(x.vars);
     json_decref(x.used);
     json_decref(x.ids);
+    json_decref(x.edges_to);
     if (x.map) dsl_doc_free(x.map);
     if (rc == DSL_AF_FATAL) dsl_doc_free(x.doc);
     else *out = x.doc;

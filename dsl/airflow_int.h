@@ -17,11 +17,13 @@ typedef struct af_ctx {
     int pending;         /* items that need a person */
     int version;         /* 2 or 3 */
     int data_intervals;  /* the schedule uses data intervals */
+    int scheduled;       /* the workflow has triggers */
     int64_t period_s;    /* the schedule's (shortest) interval in seconds, 0 if unknown */
     int period_varies;   /* the cron's intervals differ */
     const char *dag_id;
     json_t *dag;         /* the DAG's IR */
     json_t *tasks;       /* task_id -> task IR */
+    json_t *edges_to;    /* task_id -> its incoming edges */
     json_t *kinds;       /* task_id -> the step kind it becomes */
     json_t *inputs;      /* input field -> schema */
     json_t *secrets;     /* secret name -> true */

@@ -297,16 +297,127 @@ static dsl_node *http_of(af_ctx *x, json_t *task, json_t *kw, const char *def_me
             bad = 1;
         }
     }
-    json_t *rc = kwarg(x, kw, "response_check");
-    if (rc && !json_is_null(rc)) {
-        af_report(x, line, "unconverted", id, "response_check is not converted: any 2xx answer counts as success");
-    }
     json_t *rf = kwarg(x, kw, "response_filter");
     if (rf && !json_is_null(rf)) af_report(x, line, "unconverted", id, "response_filter is not converted: the output is the whole response");
     kwarg(x, kw, "log_response");
     json_t *eo = kwarg(x, kw, "extra_options");
     if (json_is_object(eo) && json_object_size(eo)) af_report(x, line, "warning", id, "extra_options are ignored");
     return bad ? NULL : h;
+}
+
+/* A Python literal at *p (a quoted string, an integer, True/False/None) as Lua. */
+static int py_lit(const char **p, std_buf *b)
+{
+    const char *s = *p;
+    while (*s == ' ') s++;
+    if (*s == '"' || *s == '\'') {
+        char q = *s++;
+        const char *e = strchr(s, q);
+        if (!e) return 0;
+        char *t = af_fmt("%.*s", (int)(e - s), s);
+        if (strchr(t, '\\')) {
+            free(t);
+            return 0;
+        }
+        af_lua_str(b, t);
+        free(t);
+        *p = e + 1;
+        return 1;
+    }
+    size_t n = 0;
+    if (*s == '-') n++;
+    while (isdigit((unsigned char)s[n])) n++;
+    if (n && s[n - 1] != '-') {
+        std_buf_add(b, s, n);
+        *p = s + n;
+        return 1;
+    }
+    static const char *const k[][2] = {{"True", "true"}, {"False", "false"}, {"None", "json.null"}};
+    for (size_t i = 0; i < 3; i++)
+        if (!strncmp(s, k[i][0], strlen(k[i][0]))) {
+            std_buf_adds(b, k[i][1]);
+            *p = s + strlen(k[i][0]);
+            return 1;
+        }
+    return 0;
+}
+
+/* A response_check lambda of one of the common shapes, as a Lua condition
+ * over the response r ({status, headers, body}):
+ *   "text" in response.text        response.status_code == 200
+ *   response.json()["a"][0] == "x" (also !=)
+ * NULL for anything else. */
+static char *response_lua(json_t *rc, const char *r)
+{
+    const char *t = af_tag(rc);
+    json_t *lua = json_object_get(rc, "lua");
+    if (!t || (strcmp(t, "lambda") && strcmp(t, "callable"))) return NULL;
+    if (json_is_string(lua)) return NULL; /* the front end's vocabulary does not name the response */
+    const char *src = json_string_value(json_object_get(rc, "source"));
+    const char *pn = json_string_value(json_array_get(json_object_get(rc, "params"), 0));
+    if (!src || !pn || strncmp(src, "lambda ", 7)) return NULL;
+    const char *p = strchr(src, ':');
+    if (!p) return NULL;
+    p++;
+    while (*p == ' ') p++;
+    size_t pl = strlen(pn);
+    std_buf b = {0};
+    int ok = 0;
+    if (*p == '"' || *p == '\'') { /* "x" in r.text */
+        std_buf lit = {0};
+        if (py_lit(&p, &lit)) {
+            std_buf_adds(&lit, "");
+            while (*p == ' ') p++;
+            if (!strncmp(p, "in ", 3) && !strncmp(p + 3, pn, pl) && !strcmp(p + 3 + pl, ".text")) {
+                std_buf_addf(&b, "string.find(type(%s.body) == \"string\" and %s.body or json.encode(%s.body), %s, 1, true) ~= nil",
+                             r, r, r, lit.p);
+                ok = 1;
+            }
+        }
+        std_buf_free(&lit);
+    } else if (!strncmp(p, pn, pl) && p[pl] == '.') {
+        p += pl + 1;
+        if (!strncmp(p, "status_code", 11)) {
+            std_buf_addf(&b, "%s.status", r);
+            p += 11;
+        } else if (!strncmp(p, "json()", 6)) {
+            std_buf_addf(&b, "%s.body", r);
+            p += 6;
+            while (*p == '[') {
+                p++;
+                std_buf k = {0};
+                if (!py_lit(&p, &k) || *p != ']') {
+                    std_buf_free(&k);
+                    std_buf_free(&b);
+                    return NULL;
+                }
+                std_buf_adds(&k, "");
+                /* Python indexes lists from 0, Lua from 1 */
+                if (isdigit((unsigned char)k.p[0])) std_buf_addf(&b, "[%lld]", atoll(k.p) + 1);
+                else std_buf_addf(&b, "[%s]", k.p);
+                std_buf_free(&k);
+                p++;
+            }
+        } else {
+            std_buf_free(&b);
+            return NULL;
+        }
+        while (*p == ' ') p++;
+        const char *op = !strncmp(p, "==", 2) ? " == " : !strncmp(p, "!=", 2) ? " ~= " : NULL;
+        if (op) {
+            p += 2;
+            std_buf_adds(&b, op);
+            ok = py_lit(&p, &b);
+            while (*p == ' ') p++;
+            ok = ok && !*p;
+        }
+    }
+    if (!ok) {
+        std_buf_free(&b);
+        return NULL;
+    }
+    std_buf_adds(&b, "");
+    return std_buf_take(&b);
 }
 
 static dsl_node *op_http(af_ctx *x, json_t *task, json_t *kw, const char **kind)
@@ -316,7 +427,34 @@ static dsl_node *op_http(af_ctx *x, json_t *task, json_t *kw, const char **kind)
     dsl_node *st = af_map(x);
     af_put(x, st, "http", h);
     *kind = "http";
-    return st;
+    json_t *rc = kwarg(x, kw, "response_check");
+    if (!rc || json_is_null(rc)) return st;
+    const char *rid = inner_id(x, task_id(task), "request");
+    char *ref = af_fmt("steps.%s", rid);
+    char *cond = response_lua(rc, ref);
+    free(ref);
+    if (!cond) {
+        af_report(x, task_line(task), "unconverted", task_id(task), "response_check is not converted: any 2xx answer counts as success");
+        return st;
+    }
+    /* the request, then the check: a loop of one iteration whose output is the response */
+    dsl_node *req = af_map(x), *chk = af_map(x), *steps = af_seq(x), *lp = af_map(x), *out = af_map(x);
+    af_put(x, req, "id", af_p(x, rid));
+    af_put(x, req, "http", h);
+    char *src = af_fmt("if not (%s) then\n  error(\"response_check returned False\")\nend\nreturn steps.%s\n", cond, rid);
+    af_put(x, chk, "lua", af_str(x, src, DSL_BLOCK));
+    free(src);
+    free(cond);
+    af_app(x, steps, req);
+    af_app(x, steps, chk);
+    af_put(x, lp, "max_iterations", af_p(x, "1"));
+    af_put(x, lp, "steps", steps);
+    af_put(x, out, "loop", lp);
+    x->inner = req;
+    x->inner_kind = "http";
+    *kind = "loop";
+    af_report(x, task_line(task), "note", task_id(task), "response_check becomes a lua check after the request");
+    return out;
 }
 
 /* ---- sensors: a loop that pokes ---------------------------------------------------------------- */
@@ -429,6 +567,20 @@ static dsl_node *op_http_sensor(af_ctx *x, json_t *task, json_t *kw, const char 
     af_put(x, ps, "http", h);
     const char *pid = inner_id(x, task_id(task), "poke");
     char *until = af_fmt("steps.%s.status ~= 404", pid);
+    json_t *rc = kwarg(x, kw, "response_check");
+    if (rc && !json_is_null(rc)) { /* Airflow pokes again while the check is False */
+        char *ref = af_fmt("steps.%s", pid);
+        char *cond = response_lua(rc, ref);
+        free(ref);
+        if (cond) {
+            char *u2 = af_fmt("%s and (%s)", until, cond);
+            free(until);
+            until = u2;
+            free(cond);
+        } else {
+            af_report(x, task_line(task), "unconverted", task_id(task), "response_check is not converted: any 2xx answer ends the sensor");
+        }
+    }
     dsl_node *r = sensor_loop(x, task, kw, ps, pid, until, kind);
     free(until);
     return r;

@@ -231,7 +231,11 @@ run_dag trigger $G/parent.yaml trg1
 # http: POST form data, GET with a query, a JSON body, a sensor poking /status/200, and the
 # GET's body as XCom in a shell task; the base URL is the connection's placeholder input.
 . tests/http.sh
-EXPECT="status=completed post=success get=success json_body=success ping_poke<use use~q"
+# response_check lambdas of common shapes become Lua checks: json_body's passes, the sensor's
+# status check passes, checked_fails ("nope" not in the text) fails its task (a leaf, so the run
+# fails); opaque_check's callable is not translated (reported) and any 2xx passes.
+EXPECT="status=failed post=success get=success json_body=success json_body_request<ping_poke ping_poke<use use~q
+        checked_fails=failed opaque_check=success error~response_check.returned.False"
 run_dag http $G/ir_http.yaml http1 --input "{\"conn_api_url\": \"$BASE\"}"
 reqs=$(requests /echo)
 contains "airflow http POST sends data as a form" "$reqs" '"body": "day='"$today"'&n=1"'
@@ -512,11 +516,23 @@ run_wf import airflow --from-ir $A/ir_in/stubs.json --report json
 eq "airflow report: exit 2 with stubs" "$RC" 2
 eq "airflow report json: stubs listed with lines" "$(json '[i["line"] for i in d["items"] if i["kind"] == "stub"]' "$ERR")" "[20,24,27,28,29,30]"
 eq "airflow report json: counts" "$(json 'd["counts"]["stub"], d["exit"]' "$ERR")" "[6,2]"
+eq "airflow report json: dag, version, semantics" "$(json 'd["dag_id"], d["airflow_version"], d["semantics"]' "$ERR")" '["stubs",2,"data_interval"]'
+run_wf import airflow --from-ir $A/ir_in/schedules.json --dag manual --report json
+eq "airflow report json: no schedule" "$(json 'd["semantics"], d["exit"]' "$ERR")" '["manual",0]'
+run_wf import airflow --from-ir $A/ir_in/schedules.json --dag cron_trigger --report json
+eq "airflow report json: trigger timetable" "$(json 'd["semantics"]' "$ERR")" 'trigger'
 run_wf import airflow --from-ir $A/ir_in/stubs.json --report-file "$T/r.json"
 eq "airflow report file" "$(json 'len(d["items"])' "$(cat "$T/r.json")")" "$(grep -c ': ' <<<"$ERR")"
 contains "airflow report text line" "$ERR" "dags/stubs.py:20: stub: task 'extract': PythonOperator is not converted"
 run_wf import airflow --from-ir $A/ir_in/branching.json
 eq "airflow all converted: exit 0" "$RC" 0
+
+# --ir prints the front end's intermediate form instead of YAML (both front ends)
+run_wf import airflow $A/dags/af2_etl_basic.py --ir
+eq "airflow --ir prints the IR" "$RC/$(json 'd["dags"][0]["dag_id"], len(d["dags"][0]["tasks"])' "$OUT")" '0/["etl_basic",5]'
+run_wf import dag-factory $A/dagfactory/example.yaml --ir
+eq "dag-factory --ir prints the IR" "$(json '[t["task_id"] for t in d["dags"][0]["tasks"]]' "$OUT")" \
+    '["extract","checks.lint","checks.count","load","done"]'
 
 # ---- bad input ---------------------------------------------------------------------------------------------
 run_wf import airflow "$T/missing.py"
