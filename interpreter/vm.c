@@ -821,6 +821,8 @@ static void step_fiber(vm_run *r, int fi)
             break;
         }
         f->join_block = in->a;
+        json_decref(f->items); /* left by an earlier foreach of this fiber that failed */
+        json_decref(f->results);
         f->items = items;
         f->next_item = 0;
         f->kids = 0;
