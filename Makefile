@@ -30,7 +30,7 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit asan install clean
+.PHONY: all deps demo test unit asan install clean valgrind
 all: $(BIN)
 
 deps:
@@ -58,6 +58,25 @@ test: deps $(BIN) unit
 
 # AddressSanitizer + UBSan build (see above); `make asan test` runs the suite with it.
 asan: deps $(BIN) unit
+
+# `make valgrind`: the parts of the suite that do not time anything, with every
+# wfdsl process and unit test under valgrind's memcheck. A memory error or a
+# definite leak fails the check that ran the process (exit 99) and is listed
+# from the logs in $(BUILD)/valgrind/ at the end.
+# (hardening is left out: its sandbox bombs run into their 20 s limits under memcheck)
+VALGRIND_PARTS ?= test_yaml|test_duration|test_cron|test_lua|test_store|errors|golden|samples|dag|blocks|child|cli|http|asl
+VALGRIND_OPTS   = --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+                  --show-leak-kinds=definite
+valgrind: deps $(BIN) unit
+	@command -v valgrind >/dev/null || sh tests/deps.sh valgrind
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	@WFDSL_REAL=$(CURDIR)/$(BIN) WFDSL=$(CURDIR)/tests/valgrind.sh VALGRIND_LOG_DIR=$(CURDIR)/$(BUILD)/valgrind \
+	  WFDSL_TEST_TIME_SCALE=20 \
+	  UNIT_WRAP="valgrind $(VALGRIND_OPTS) --log-file=$(CURDIR)/$(BUILD)/valgrind/unit.%p.log" \
+	  UNIT_DIR=$(BUILD)/tests ONLY='$(VALGRIND_PARTS)' bash tests/run.sh; rc=$$?; \
+	  bad=$$(grep -l '^==[0-9]*==' $(BUILD)/valgrind/*.log 2>/dev/null); \
+	  if [ -n "$$bad" ]; then echo "valgrind found errors:"; head -40 $$bad; exit 1; fi; \
+	  echo "valgrind: $$(ls $(BUILD)/valgrind | wc -l) processes, no memory errors or definite leaks"; exit $$rc
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -42,6 +42,7 @@ typedef struct C {
     int in_comp;           /* compiling a compensation body */
     int depth;             /* nesting of `call`ed files being compiled */
     int has_comp;          /* some step has `compensate` */
+    const char *task_name; /* set while compiling a `dag` task's own step: its id */
 } C;
 
 #define ERR(c, n, ...) std_diag((c)->d, (c)->file, (n) ? (n)->line : 1, (n) ? (n)->col : 1, __VA_ARGS__)
@@ -57,10 +58,12 @@ static const char *const kinds[] = {
     "lua",  "shell", "set",  "switch", "fail", "succeed", "http",  "parallel", "foreach",
     "loop", "try", "saga", "sleep", "wait", "continue_as_new", "call", "dag",
 };
-#define NOW_KINDS 16 /* kinds[0..NOW_KINDS) are compiled by this version */
+#define NOW_KINDS 17 /* kinds[0..NOW_KINDS) are compiled by this version */
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
+/* Fields of a `dag` task besides its step's own. */
+static const char *const task_fields[] = {"needs", "trigger", "branch", "short_circuit"};
 
 /* Names every expression may read, besides Lua's own builtins. */
 static const char *const scope_names[] = {"input", "vars", "steps", "run", "secrets", "json", "len"};
@@ -106,6 +109,18 @@ static int match_ident(const char *s, int allow_dash)
         if (!(islower((unsigned char)*q) || isdigit((unsigned char)*q) || *q == '_' ||
               (allow_dash && *q == '-')))
             return 0;
+    return 1;
+}
+
+/* A `dag` task name: Airflow's task ids ([A-Za-z0-9_.-], dots join task
+ * groups), at most 250 characters. Names that are not Lua identifiers are
+ * read as steps["group.task"]. */
+static int task_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 250 || s[0] == '.' || s[0] == '-') return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-')) return 0;
     return 1;
 }
 
@@ -469,6 +484,19 @@ static void collect_step(C *c, const dsl_node *st)
     const dsl_node *par = dsl_map_get(st, "parallel");
     const dsl_node *brs = par && par->kind == DSL_MAP ? dsl_map_get(par, "branches") : NULL;
     for (size_t i = 0; brs && brs->kind == DSL_MAP && i < brs->n; i++) collect_ids(c, brs->vals[i]);
+    const dsl_node *dag = dsl_map_get(st, "dag");
+    const dsl_node *tasks = dag && dag->kind == DSL_MAP ? dsl_map_get(dag, "tasks") : NULL;
+    for (size_t i = 0; tasks && tasks->kind == DSL_MAP && i < tasks->n; i++) {
+        const dsl_node *k = tasks->keys[i];
+        if (task_name_ok(k->str)) { /* a task's name is its step id */
+            json_t *prev = json_object_get(c->ids, k->str);
+            if (prev)
+                ERR(c, k, "duplicate step id '%s' (first at line %d)", k->str, (int)json_integer_value(prev));
+            else
+                json_object_set_new(c->ids, k->str, json_integer(k->line));
+        }
+        collect_step(c, tasks->vals[i]);
+    }
 }
 
 static void collect_ids(C *c, const dsl_node *steps)
@@ -481,13 +509,14 @@ static void collect_ids(C *c, const dsl_node *steps)
 
 static void compile_steps(C *c, const dsl_node *seq, const char *path, const char *field);
 
-static json_t *new_step(C *c, const dsl_node *st, const char *path, const char *kind)
+static json_t *new_step(C *c, const dsl_node *st, const char *path, const char *kind,
+                        const char *task)
 {
     const dsl_node *id = dsl_map_get(st, "id");
-    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "path",
-                          is_scalar(id) && match_ident(id->str, 0) ? id->str : path, "kind", kind,
+    const char *name = task ? task : is_scalar(id) && match_ident(id->str, 0) ? id->str : NULL;
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "path", name ? name : path, "kind", kind,
                           "line", st->line, "col", st->col, "args", -1, "chunk", -1);
-    json_object_set_new(j, "id", is_scalar(id) ? json_string(id->str) : json_null());
+    json_object_set_new(j, "id", task ? json_string(task) : is_scalar(id) ? json_string(id->str) : json_null());
     return j;
 }
 
@@ -502,7 +531,7 @@ static void need_map(C *c, const dsl_node *n, const char *what, int *ok)
 static void compile_shell(C *c, const dsl_node *v, json_t *step, int *ok)
 {
     static const char *const fields[] = {"script", "argv", "env", "stdin", "cwd", "ok_codes",
-                                         "output"};
+                                         "skip_codes", "output"};
     if (is_scalar(v)) { /* shorthand: `shell: echo hi` is a script */
         json_object_set_new(step, "args", json_integer(vm_add_tmpl(
                                               c->p, json_pack("[s, {s:s%}]", "c", "script",
@@ -540,8 +569,10 @@ static void compile_shell(C *c, const dsl_node *v, json_t *step, int *ok)
                 }
             }
     }
-    const dsl_node *okc = dsl_map_get(v, "ok_codes");
-    if (okc) {
+    static const char *const code_lists[] = {"ok_codes", "skip_codes"};
+    for (size_t f = 0; f < COUNT(code_lists); f++) {
+        const dsl_node *okc = dsl_map_get(v, code_lists[f]);
+        if (!okc) continue;
         int good = okc->kind == DSL_SEQ && okc->n > 0;
         for (size_t i = 0; good && i < okc->n; i++) {
             char *end;
@@ -550,7 +581,7 @@ static void compile_shell(C *c, const dsl_node *v, json_t *step, int *ok)
             good = is_scalar(x) && *x->str && !*end && code >= 0 && code <= 255;
         }
         if (!good) {
-            ERR(c, okc, "'ok_codes' must be a list of exit codes (0-255)");
+            ERR(c, okc, "'%s' must be a list of exit codes (0-255)", code_lists[f]);
             *ok = 0;
         }
     }
@@ -1065,6 +1096,226 @@ static void compile_foreach(C *c, const dsl_node *v, int step, const char *path,
     json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
 }
 
+/* ---- dag: tasks joined by Airflow's trigger rules ----------------------- */
+
+static const char *const trigger_rules[] = {
+    "all_success", "all_failed",  "all_done", "all_done_min_one_success", "all_skipped",
+    "one_success", "one_failed",  "one_done", "none_failed", "none_failed_min_one_success",
+    "none_skipped", "always"};
+
+/* The canonical name of a trigger rule (legacy aliases mapped), or NULL. */
+static const char *trigger_rule(const char *s)
+{
+    if (!strcmp(s, "dummy")) return "always";
+    if (!strcmp(s, "none_failed_or_skipped")) return "none_failed_min_one_success";
+    for (size_t i = 0; i < COUNT(trigger_rules); i++)
+        if (!strcmp(s, trigger_rules[i])) return trigger_rules[i];
+    return NULL;
+}
+
+/* Read a task's needs, trigger, branch and short_circuit into task. */
+static void dag_task_fields(C *c, const dsl_node *t, json_t *task, json_t *names, int self, int *ok)
+{
+    const char *name = json_string_value(json_object_get(task, "name"));
+    const dsl_node *needs = dsl_map_get(t, "needs");
+    if (needs && needs->kind != DSL_SEQ) {
+        ERR(c, needs, "'needs' must be a list of task names, not %s", node_kind_name(needs));
+        *ok = 0;
+    }
+    for (size_t k = 0; needs && needs->kind == DSL_SEQ && k < needs->n; k++) {
+        const dsl_node *u = needs->vals[k];
+        json_t *ui = is_scalar(u) ? json_object_get(names, u->str) : NULL;
+        if (!ui) {
+            const char *cands[512];
+            size_t nc = 0;
+            const char *nk;
+            json_t *nv;
+            json_object_foreach(names, nk, nv) if (nc < COUNT(cands)) cands[nc++] = nk;
+            const char *hint = is_scalar(u) ? std_suggest(u->str, cands, nc) : NULL;
+            if (!is_scalar(u)) ERR(c, u, "'needs' must list task names, not %s", node_kind_name(u));
+            else if (hint) ERR(c, u, "task '%s' needs unknown task '%s' (did you mean '%s'?)", name, u->str, hint);
+            else ERR(c, u, "task '%s' needs unknown task '%s' (not under this dag's 'tasks')", name, u->str);
+            *ok = 0;
+            continue;
+        }
+        if (json_integer_value(ui) == self) {
+            ERR(c, u, "task '%s' needs itself", name);
+            *ok = 0;
+            continue;
+        }
+        json_t *list = json_object_get(task, "needs");
+        size_t j;
+        json_t *x;
+        int dup = 0;
+        json_array_foreach(list, j, x) dup |= json_integer_value(x) == json_integer_value(ui);
+        if (dup) {
+            ERR(c, u, "task '%s' lists '%s' twice in 'needs'", name, u->str);
+            *ok = 0;
+        } else {
+            json_array_append(list, ui);
+        }
+    }
+    const dsl_node *tr = dsl_map_get(t, "trigger");
+    if (tr) {
+        const char *rule = is_scalar(tr) ? trigger_rule(tr->str) : NULL;
+        if (!rule) {
+            const char *hint = is_scalar(tr) ? std_suggest(tr->str, trigger_rules, COUNT(trigger_rules)) : NULL;
+            if (hint) ERR(c, tr, "unknown trigger rule '%s' (did you mean '%s'?)", tr->str, hint);
+            else ERR(c, tr, "'trigger' must be one of all_success, all_failed, all_done, "
+                            "all_done_min_one_success, all_skipped, one_success, one_failed, one_done, "
+                            "none_failed, none_failed_min_one_success, none_skipped, always");
+            *ok = 0;
+        } else {
+            json_object_set_new(task, "trigger", json_string(rule));
+        }
+    }
+    int branch = bool_field(c, dsl_map_get(t, "branch"), "branch", 0);
+    json_object_set_new(task, "branch", json_boolean(branch));
+    const dsl_node *sc = dsl_map_get(t, "short_circuit");
+    if (sc) {
+        if (!is_scalar(sc) || (strcmp(sc->str, "downstream") != 0 && strcmp(sc->str, "direct") != 0)) {
+            ERR(c, sc, "'short_circuit' must be 'downstream' (a false output skips every task after "
+                       "this one) or 'direct' (only the tasks that need it)");
+            *ok = 0;
+        } else if (branch) {
+            ERR(c, sc, "task '%s' cannot be both a branch and a short circuit", name);
+            *ok = 0;
+        } else {
+            json_object_set_new(task, "sc", json_string(sc->str));
+        }
+    }
+}
+
+/* Kahn's algorithm over the needs; when tasks remain, walk back along
+ * needs among them to name one cycle. */
+static int dag_cycle(C *c, const dsl_node *tasks, json_t *list)
+{
+    size_t n = json_array_size(list), head = 0, tail = 0;
+    int *indeg = calloc(n, sizeof *indeg), *queue = calloc(n, sizeof *queue);
+    if (!indeg || !queue) abort();
+    for (size_t i = 0; i < n; i++) {
+        indeg[i] = (int)json_array_size(json_object_get(json_array_get(list, i), "needs"));
+        if (!indeg[i]) queue[tail++] = (int)i;
+    }
+    while (head < tail) {
+        size_t j;
+        json_t *d, *down = json_object_get(json_array_get(list, (size_t)queue[head++]), "down");
+        json_array_foreach(down, j, d)
+            if (--indeg[json_integer_value(d)] == 0) queue[tail++] = (int)json_integer_value(d);
+    }
+    int found = tail < n;
+    if (found) {
+        int x = 0;
+        while (!indeg[x]) x++;
+        /* every remaining task needs a remaining task: walk until one repeats */
+        int *seen = calloc(n, sizeof *seen), step = 1;
+        if (!seen) abort();
+        while (!seen[x]) {
+            seen[x] = step++;
+            size_t j;
+            json_t *u;
+            json_array_foreach(json_object_get(json_array_get(list, (size_t)x), "needs"), j, u)
+                if (indeg[json_integer_value(u)]) { x = (int)json_integer_value(u); break; }
+        }
+        /* x is on a cycle: the same walk leads back to it; print it in run order */
+        std_buf b = {0};
+        int start = x, k = 0;
+        int *cyc = calloc(n + 1, sizeof *cyc);
+        if (!cyc) abort();
+        do {
+            cyc[k++] = x;
+            size_t j;
+            json_t *u;
+            json_array_foreach(json_object_get(json_array_get(list, (size_t)x), "needs"), j, u)
+                if (indeg[json_integer_value(u)]) { x = (int)json_integer_value(u); break; }
+        } while (x != start && k < (int)n);
+        for (int i = k - 1; i >= 0; i--)
+            std_buf_addf(&b, "%s -> ", json_string_value(json_object_get(json_array_get(list, (size_t)cyc[i]), "name")));
+        std_buf_adds(&b, json_string_value(json_object_get(json_array_get(list, (size_t)cyc[k - 1]), "name")));
+        const dsl_node *at = tasks->keys[cyc[k - 1]];
+        ERR(c, at, "the dag's tasks form a cycle: %s", b.p);
+        std_buf_free(&b);
+        free(cyc);
+        free(seen);
+    }
+    free(indeg);
+    free(queue);
+    return found;
+}
+
+static void compile_dag(C *c, const dsl_node *v, int step, const char *path, int *ok)
+{
+    static const char *const fields[] = {"tasks"};
+    need_map(c, v, "dag", ok);
+    if (!*ok) return;
+    check_keys(c, v, fields, COUNT(fields), "dag");
+    const dsl_node *tasks = dsl_map_get(v, "tasks");
+    if (!tasks || tasks->kind != DSL_MAP || tasks->n == 0) {
+        ERR(c, tasks ? tasks : v, "dag needs 'tasks': a mapping of task name: step");
+        *ok = 0;
+        return;
+    }
+    json_t *names = json_object(), *list = json_array();
+    for (size_t i = 0; i < tasks->n; i++) {
+        const char *name = tasks->keys[i]->str;
+        if (!task_name_ok(name)) {
+            ERR(c, tasks->keys[i], "task name '%s' must match [A-Za-z0-9_][A-Za-z0-9_.-]* (at most 250 characters)", name);
+            *ok = 0;
+        }
+        json_object_set_new(names, name, json_integer((json_int_t)i));
+        json_array_append_new(list, json_pack("{s:s, s:i, s:[], s:[], s:s, s:b, s:s}", "name", name, "addr",
+                                              -1, "needs", "down", "trigger", "all_success", "branch", 0,
+                                              "sc", ""));
+    }
+    int fields_ok = 1;
+    for (size_t i = 0; i < tasks->n; i++) {
+        const dsl_node *t = tasks->vals[i];
+        if (!t || t->kind != DSL_MAP) {
+            ERR(c, t ? t : tasks->keys[i], "task '%s' must be a mapping: a step, with 'needs' and 'trigger' if any",
+                tasks->keys[i]->str);
+            fields_ok = 0;
+            continue;
+        }
+        dag_task_fields(c, t, json_array_get(list, i), names, (int)i, &fields_ok);
+    }
+    for (size_t i = 0; i < tasks->n; i++) {
+        size_t j;
+        json_t *u;
+        json_array_foreach(json_object_get(json_array_get(list, i), "needs"), j, u)
+            json_array_append_new(json_object_get(json_array_get(list, (size_t)json_integer_value(u)), "down"),
+                                  json_integer((json_int_t)i));
+    }
+    if (fields_ok && dag_cycle(c, tasks, list)) fields_ok = 0;
+    if (!fields_ok) *ok = 0;
+    json_decref(names);
+    json_t *b = json_pack("{s:s, s:i, s:o}", "type", "dag", "step", step, "tasks", list);
+    int bi = vm_add_block(c->p, b);
+    vm_emit(c->p, VM_DAG, bi, 0, v->line, v->col);
+    for (size_t i = 0; i < tasks->n; i++) {
+        const dsl_node *t = tasks->vals[i];
+        json_object_set_new(json_array_get(list, i), "addr", json_integer((json_int_t)c->p->ncode));
+        if (!t || t->kind != DSL_MAP) continue;
+        const dsl_node *cond = dsl_map_get(t, "if");
+        int jf = -1;
+        if (cond) { /* a task whose `if` is false ends skipped */
+            int k = compile_cond(c, cond, "if");
+            if (k < 0) *ok = 0;
+            jf = vm_emit(c->p, VM_JMPF, k < 0 ? 0 : k, 0, cond->line, cond->col);
+        }
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s.tasks.%s", path, tasks->keys[i]->str);
+        c->task_name = tasks->keys[i]->str;
+        compile_step(c, t, sub);
+        c->task_name = NULL;
+        vm_emit(c->p, VM_FEND, 0, 0, t->line, t->col);
+        if (jf >= 0) {
+            c->p->code[jf].b = (int)c->p->ncode;
+            vm_emit(c->p, VM_TSKIP, 0, 0, cond->line, cond->col);
+        }
+    }
+    json_object_set_new(b, "end", json_integer((json_int_t)c->p->ncode));
+}
+
 static void compile_loop(C *c, const dsl_node *v, int step, const char *path, int *ok)
 {
     static const char *const fields[] = {"steps", "until", "every", "max_iterations"};
@@ -1352,12 +1603,22 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
             node_kind_name(st));
         return;
     }
+    /* a dag task: its name is its id, and its task fields and `if` are
+     * compiled by compile_dag */
+    const char *task = c->task_name;
+    c->task_name = NULL;
     /* find the kind */
     const char *kind = NULL;
     const dsl_node *kv = NULL, *kk = NULL;
     int ok = 1;
     for (size_t i = 0; i < st->n; i++) {
         const char *k = st->keys[i]->str;
+        if (task && in_list(k, task_fields, COUNT(task_fields))) continue;
+        if (task && !strcmp(k, "id")) {
+            ERR(c, st->keys[i], "a dag task is named by its key under 'tasks': remove 'id'");
+            ok = 0;
+            continue;
+        }
         if (in_list(k, kinds, COUNT(kinds))) {
             if (kind) {
                 ERR(c, st->keys[i], "step has two kinds: '%s' and '%s'", kind, k);
@@ -1368,25 +1629,28 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
             kv = st->vals[i];
             kk = st->keys[i];
         } else if (!in_list(k, common_fields, COUNT(common_fields))) {
-            const char *all[COUNT(kinds) + COUNT(common_fields)];
+            const char *all[COUNT(kinds) + COUNT(common_fields) + COUNT(task_fields)];
             size_t n = 0;
             for (size_t j = 0; j < COUNT(kinds); j++) all[n++] = kinds[j];
             for (size_t j = 0; j < COUNT(common_fields); j++) all[n++] = common_fields[j];
+            if (task)
+                for (size_t j = 0; j < COUNT(task_fields); j++) all[n++] = task_fields[j];
             const char *hint = std_suggest(k, all, n);
             if (hint)
-                ERR(c, st->keys[i], "unknown field '%s' in step (did you mean '%s'?)", k, hint);
+                ERR(c, st->keys[i], "unknown field '%s' in %s (did you mean '%s'?)", k, task ? "task" : "step", hint);
             else
-                ERR(c, st->keys[i], "unknown field '%s' in step", k);
+                ERR(c, st->keys[i], "unknown field '%s' in %s", k, task ? "task" : "step");
             ok = 0;
         }
     }
     if (!kind) {
         if (ok)
-            ERR(c, st, "step has no kind: add one of lua, shell, http, set, switch, parallel, "
-                       "foreach, loop, try, saga, sleep, wait, fail, succeed, continue_as_new");
+            ERR(c, st, "%s has no kind: add one of lua, shell, http, set, switch, parallel, "
+                       "foreach, loop, dag, try, saga, sleep, wait, call, fail, succeed, continue_as_new",
+                task ? "task" : "step");
         return;
     }
-    const dsl_node *id = dsl_map_get(st, "id");
+    const dsl_node *id = task ? NULL : dsl_map_get(st, "id");
     if (id && !(is_scalar(id) && match_ident(id->str, 0))) {
         if (is_scalar(id) && id->len)
             ERR(c, id, "step id '%s' must match [a-z][a-z0-9_]*", id->str);
@@ -1406,7 +1670,7 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         ERR(c, kk, "step kind '%s' is not supported by this version of wfdsl yet", kind);
         return;
     }
-    json_t *step = new_step(c, st, path, kind);
+    json_t *step = new_step(c, st, path, kind, task);
     const dsl_node *tmo = dsl_map_get(st, "timeout");
     if (tmo) {
         int64_t ms = 0;
@@ -1424,17 +1688,18 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         json_object_set_new(step, "timeout_ms", json_integer(c->def_timeout));
     }
     const dsl_node *retry = dsl_map_get(st, "retry");
-    static const char *const blocks[] = {"switch", "parallel", "foreach", "loop", "try", "saga"};
+    static const char *const blocks[] = {"switch", "parallel", "foreach", "loop", "try", "saga", "dag"};
     if (retry && in_list(kind, blocks, COUNT(blocks))) {
         ERR(c, retry, "'retry' applies to the steps inside a '%s', not to the block itself", kind);
         ok = 0;
         retry = NULL;
     }
-    json_t *pol = retry ? compile_retry_ref(c, retry) : json_incref(c->def_retry);
+    json_t *pol = retry ? compile_retry_ref(c, retry)
+                        : in_list(kind, blocks, COUNT(blocks)) ? NULL : json_incref(c->def_retry);
     if (pol) json_object_set_new(step, "retry", pol);
     else if (retry) ok = 0;
     /* `if` guards the whole step */
-    const dsl_node *cond = dsl_map_get(st, "if");
+    const dsl_node *cond = task ? NULL : dsl_map_get(st, "if");
     int jf = -1;
     if (cond) {
         int k = compile_cond(c, cond, "if");
@@ -1496,6 +1761,8 @@ static void compile_step(C *c, const dsl_node *st, const char *path)
         compile_parallel(c, kv, index, vm_step_path(c->p, index), &ok);
     } else if (!strcmp(kind, "foreach")) {
         compile_foreach(c, kv, index, vm_step_path(c->p, index), &ok);
+    } else if (!strcmp(kind, "dag")) {
+        compile_dag(c, kv, index, vm_step_path(c->p, index), &ok);
     } else if (!strcmp(kind, "loop")) {
         compile_loop(c, kv, vm_step_id(c->p, index) ? index : -1, vm_step_path(c->p, index), &ok);
     } else if (!strcmp(kind, "try")) {
@@ -1665,7 +1932,7 @@ static void compile_input(C *c, const dsl_node *in)
 static void compile_triggers(C *c, const dsl_node *t)
 {
     static const char *const fields[] = {"cron", "every", "timezone", "overlap", "catchup",
-                                         "jitter", "input", "start_at", "end_at"};
+                                         "jitter", "input", "start_at", "end_at", "interval"};
     static const char *const overlaps[] = {"skip", "buffer_one", "buffer_all", "cancel_other",
                                            "terminate_other", "allow_all"};
     if (t->kind != DSL_SEQ) {
@@ -1724,6 +1991,12 @@ static void compile_triggers(C *c, const dsl_node *t)
                 ERR(c, d, "'%s' must be an RFC 3339 time like 2026-01-01T00:00:00Z", times[k]);
             if (d) json_object_set_new(j, k == 0 ? "start_at_ms" : "end_at_ms", json_integer(ms));
         }
+        const dsl_node *iv = dsl_map_get(tr, "interval");
+        if (iv && !(is_scalar(iv) && (!strcmp(iv->str, "data") || !strcmp(iv->str, "trigger"))))
+            ERR(c, iv, "'interval' must be 'trigger' (a run covers its fire time) or 'data' (a run "
+                       "covers the time since the previous slot and fires at its end)");
+        else if (iv && !strcmp(iv->str, "data")) /* absent = trigger, keeping older programs' hashes */
+            json_object_set_new(j, "interval", json_string("data"));
         const dsl_node *in = dsl_map_get(tr, "input");
         json_object_set_new(j, "input", in ? dsl_plain_value(in) : json_object());
         json_array_append_new(out, j);

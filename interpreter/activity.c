@@ -167,7 +167,20 @@ static void shell_done(std_proc *p, std_proc_result *r, void *ud)
         json_t *so = text_value(r->out.p, r->out.len);
         json_t *se = text_value(r->err.p, r->err.len);
         const char *mode = json_string_value(json_object_get(args, "output"));
-        if (!ok) {
+        int skip = 0; /* skip_codes: the step ends as `skipped` (a dag task's state) */
+        json_t *sk = json_object_get(args, "skip_codes");
+        if (!ok && r->exited && json_is_array(sk)) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(sk, i, v) skip |= json_integer_value(v) == r->code;
+        }
+        if (skip) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "exit code %d is in skip_codes", r->code);
+            err = err_new("skipped", msg);
+            json_object_set_new(err, "details", json_pack("{s:i, s:o, s:o}", "code", r->code, "stdout", so,
+                                                          "stderr", se));
+        } else if (!ok) {
             char msg[64];
             if (r->exited) snprintf(msg, sizeof msg, "exit code %d", r->code);
             else snprintf(msg, sizeof msg, "killed by signal %d", r->code);

@@ -427,6 +427,7 @@ static int64_t retry_delay(json_t *pol, int attempt, const char *type, int64_t r
     if (!pol) return -1;
     json_int_t max = json_integer_value(json_object_get(pol, "max_attempts"));
     if (max > 0 && attempt >= max) return -1;
+    if (!strcmp(type, "skipped")) return -1; /* a decision to skip, not a failure */
     if (!any_match(json_object_get(pol, "retry_on"), type) ||
         any_match(json_object_get(pol, "non_retryable"), type))
         return -1;
@@ -797,6 +798,10 @@ static void run_attempt(exec *x, cmd *c)
         }
     } else if (!strcmp(kind, "set")) {
         complete(x, c, args);
+    } else if (!strcmp(kind, "dag")) { /* the tasks' states, decided by the VM */
+        json_t *err = json_object_get(args, "error");
+        if (err) fail(x, c, err);
+        else complete(x, c, args);
     } else if (!strcmp(kind, "continue_as_new")) {
         json_t *in = json_object_get(args, "input");
         json_decref(x->can_input);
@@ -1292,8 +1297,15 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
     json_t *globals = json_pack("{s:O, s:{s:s, s:s, s:s, s:s}, s:O}", "input", input, "run", "id",
                                 x->workflow_id, "run_id", x->run_id, "workflow", x->prog->name,
                                 "started_at", ts, "secrets", x->secrets);
-    json_t *sched = json_object_get(x->started, "scheduled_at");
-    if (sched) json_object_set(json_object_get(globals, "run"), "scheduled_at", sched);
+    /* a scheduled run's slot; with data intervals it covers [interval_start,
+     * scheduled_at) and its logical date is the start (Airflow 2) */
+    json_t *sched = json_object_get(x->started, "scheduled_at"), *run = json_object_get(globals, "run");
+    json_t *from = json_object_get(x->started, "interval_start");
+    if (sched) json_object_set(run, "scheduled_at", sched);
+    else sched = json_object_get(run, "started_at"); /* a run by hand covers its start */
+    json_object_set(run, "interval_start", from ? from : sched);
+    json_object_set(run, "interval_end", sched);
+    json_object_set(run, "logical_date", from ? from : sched);
     x->vm = vm_run_new(x->prog, globals, e);
     json_decref(globals);
     if (!x->effects) x->effects = json_object();
@@ -1312,6 +1324,9 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
 static void run_timed_out(std_loop *l, void *ud)
 {
     exec *x = ud;
+    /* called by its timer, or directly by a run resumed past its deadline:
+     * then the timer is still armed and must not fire later */
+    if (x->deadline_timer) std_loop_timer_cancel(l, x->deadline_timer);
     x->deadline_timer = 0;
     if (x->done) return;
     char d[32], msg[128];
@@ -1370,12 +1385,12 @@ void vm_engine_free(vm_engine *g)
 int vm_record_run(store *st, vm_program *prog, const char *source, const char *workflow_id,
                   json_t *input, const char *owner, char run_id[64], std_err *e)
 {
-    return vm_record_run_at(st, prog, source, workflow_id, input, owner, NULL, run_id, e);
+    return vm_record_run_at(st, prog, source, workflow_id, input, owner, NULL, NULL, run_id, e);
 }
 
 int vm_record_run_at(store *st, vm_program *prog, const char *source, const char *workflow_id,
-                     json_t *input, const char *owner, const char *scheduled_at, char run_id[64],
-                     std_err *e)
+                     json_t *input, const char *owner, const char *scheduled_at,
+                     const char *interval_start, char run_id[64], std_err *e)
 {
     char *code = vm_program_serialize(prog);
     char rid[33];
@@ -1393,6 +1408,7 @@ int vm_record_run_at(store *st, vm_program *prog, const char *source, const char
         json_t *p = json_pack("{s:s, s:s, s:s, s:O}", "workflow", prog->name, "run_id", run_id,
                               "program", prog->hash, "input", input);
         if (scheduled_at) json_object_set_new(p, "scheduled_at", json_string(scheduled_at));
+        if (interval_start) json_object_set_new(p, "interval_start", json_string(interval_start));
         char *pt = dump(p);
         json_decref(p);
         rc = store_event_append(st, run_id, 1, "run_started", now, pt, e);

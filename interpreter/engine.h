@@ -50,10 +50,12 @@ int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *prog, char run
 int vm_record_run(store *st, vm_program *prog, const char *source, const char *workflow_id,
                   json_t *input, const char *owner, char run_id[64], std_err *e);
 /* The same for a run started by a trigger: scheduled_at (RFC 3339) is its
- * nominal fire time, seen as run.scheduled_at. */
+ * nominal fire time, seen as run.scheduled_at and run.interval_end;
+ * interval_start (or NULL: scheduled_at) is the start of the data interval
+ * it covers, seen as run.interval_start and run.logical_date. */
 int vm_record_run_at(store *st, vm_program *prog, const char *source, const char *workflow_id,
-                     json_t *input, const char *owner, const char *scheduled_at, char run_id[64],
-                     std_err *e);
+                     json_t *input, const char *owner, const char *scheduled_at,
+                     const char *interval_start, char run_id[64], std_err *e);
 
 /* Drive every loaded run until none is left in memory. -1 on a storage or
  * internal error (e filled). */

@@ -17,6 +17,7 @@
 #include "../dsl/compile.h"
 #include "../storage/store.h"
 #include "engine.h"
+#include "graph.h"
 #include "schedule.h"
 
 #define WFDSL_VERSION "0.1.0"
@@ -220,6 +221,46 @@ static int cmd_explain(int argc, char **argv)
     fputs(out.p, stdout);
     std_buf_free(&out);
     vm_program_free(p);
+    return EXIT_OK;
+}
+
+static int cmd_graph(int argc, char **argv)
+{
+    opt o[] = {{"help", 0, 0}, {"resources", 1, 0}, {"format", 1, 0}};
+    args a = {o, 3, {0}, 0};
+    if (parse_args(argc, argv, &a)) return EXIT_USAGE;
+    if (want_help(&a, find_command("graph"))) return 0;
+    if (a.npos != 1) {
+        fprintf(stderr, "wfdsl graph: give one file (usage: wfdsl graph FILE [--format dot|mermaid|text])\n");
+        return EXIT_USAGE;
+    }
+    const char *fmt = optv(&a, "format") ? optv(&a, "format") : "text";
+    std_diags d = {0};
+    vm_program *p = NULL;
+    char *source = NULL;
+    dsl_doc *doc = NULL;
+    int rc = compile_any(a.pos[0], optv(&a, "resources"), &p, &source, &d);
+    if (rc == 0) /* checked: now draw the tree it was compiled from */
+        rc = dsl_is_asl_file(a.pos[0]) ? dsl_asl_load(a.pos[0], optv(&a, "resources"), &doc, &d)
+                                       : dsl_yaml_load(a.pos[0], source, strlen(source), &doc, &d);
+    vm_program_free(p);
+    free(source);
+    if (rc != 0) {
+        print_diags(&d);
+        std_diags_free(&d);
+        dsl_doc_free(doc);
+        return EXIT_USAGE;
+    }
+    std_buf out = {0};
+    std_err e = {0};
+    if (vm_graph(doc, fmt, &out, &e) != 0) {
+        fprintf(stderr, "wfdsl graph: %s\n", e.msg);
+        dsl_doc_free(doc);
+        return EXIT_USAGE;
+    }
+    fwrite(out.p, 1, out.len, stdout);
+    std_buf_free(&out);
+    dsl_doc_free(doc);
     return EXIT_OK;
 }
 
@@ -672,6 +713,9 @@ static json_t *steps_of(store_event *evs, size_t n)
         if (!strcmp(t, "step_scheduled")) {
             s = json_pack("{s:O, s:O, s:s, s:i}", "step", json_object_get(p, "step"), "kind",
                           json_object_get(p, "kind"), "status", "scheduled", "attempts", 0);
+            json_t *states = json_object_get(json_object_get(p, "args"), "states");
+            if (states && !strcmp(json_string_value(json_object_get(p, "kind")), "dag"))
+                json_object_set(s, "tasks", states); /* every task's state, skipped ones too */
             json_object_set_new(byseq, key, s);
             json_array_append(steps, s);
         } else if (s && !strcmp(t, "step_started")) {
@@ -755,6 +799,10 @@ static int cmd_show(int argc, char **argv)
                 printf("  %s: %s", json_string_value(json_object_get(err, "type")),
                        json_string_value(json_object_get(err, "message")));
             printf("\n");
+            const char *tk;
+            json_t *tv;
+            json_object_foreach(json_object_get(st, "tasks"), tk, tv)
+                printf("    %-26s %s\n", tk, json_string_value(tv));
         }
     }
     json_decref(run);
@@ -1473,6 +1521,14 @@ static const command commands[] = {
      "\n"
      "Print the compiled program, one instruction a line: address, opcode, operands and\n"
      "the YAML line it came from.\n"},
+    {"graph", cmd_graph, "draw a workflow's steps and dag tasks",
+     "usage: wfdsl graph FILE [--format text|dot|mermaid] [--resources MAP]\n"
+     "\n"
+     "Check FILE and draw its structure on stdout: steps in order, block steps as boxes\n"
+     "around their steps, and each dag step's tasks joined by their 'needs', labelled\n"
+     "with their trigger rule when it is not all_success. text (the default) is an\n"
+     "indented outline, dot is for Graphviz (dot -Tsvg), mermaid for Markdown viewers.\n"
+     "It draws what the file declares; what a run did is in 'wfdsl show'.\n"},
     {"import", cmd_import, "translate an AWS Step Functions state machine to YAML",
      "usage: wfdsl import stepfunctions FILE [--resources MAP]\n"
      "\n"

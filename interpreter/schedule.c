@@ -27,10 +27,10 @@ void vm_slot_id(const char *name, int64_t slot_ms, char *out, size_t n)
     snprintf(out, n, "%s@%s", name, ts);
 }
 
-static int64_t trigger_next(json_t *t, int64_t after_ms)
+/* The first slot after after_ms, ignoring end_at and data intervals. */
+static int64_t raw_next(json_t *t, int64_t after_ms)
 {
     int64_t start = json_integer_value(json_object_get(t, "start_at_ms"));
-    int64_t end = json_integer_value(json_object_get(t, "end_at_ms"));
     if (start > 0 && after_ms < start - 1) after_ms = start - 1;
     int64_t next = 0;
     json_int_t every = json_integer_value(json_object_get(t, "every_ms"));
@@ -47,6 +47,33 @@ static int64_t trigger_next(json_t *t, int64_t after_ms)
         std_cron_free(c);
         next = s > 0 ? s * 1000 : 0;
     }
+    return next;
+}
+
+int64_t vm_trigger_prev(json_t *t, int64_t slot)
+{
+    json_int_t every = json_integer_value(json_object_get(t, "every_ms"));
+    if (every > 0) return slot - every;
+    /* the last fire time before slot: widen a window backwards until it
+     * holds one (a cron expression fires at least once in 8 years) */
+    for (int64_t w = 60000; w < 8 * 366 * 86400000LL; w *= 2) {
+        int64_t prev = 0;
+        for (int64_t x = raw_next(t, slot - w - 1); x > 0 && x < slot; x = raw_next(t, x)) prev = x;
+        if (prev) return prev;
+    }
+    return 0;
+}
+
+static int64_t trigger_next(json_t *t, int64_t after_ms)
+{
+    int64_t start = json_integer_value(json_object_get(t, "start_at_ms"));
+    int64_t end = json_integer_value(json_object_get(t, "end_at_ms"));
+    int64_t next = raw_next(t, after_ms);
+    /* data intervals: a slot fires at the end of the interval it covers, so
+     * the first slot after start_at only opens the first interval */
+    const char *iv = json_string_value(json_object_get(t, "interval"));
+    if (next > 0 && start > 0 && iv && !strcmp(iv, "data") && vm_trigger_prev(t, next) < start)
+        next = raw_next(t, next);
     if (end > 0 && next > end) return 0;
     return next;
 }
@@ -77,6 +104,25 @@ static int64_t jitter_of(json_t *t, int64_t slot)
     return (int64_t)(h % (uint64_t)(j + 1));
 }
 
+/* The first slot a new schedule handles: for a trigger whose start_at is
+ * past, the slots since then that are still within its catch-up window
+ * (Airflow's catchup=True: the missed intervals since start_date run);
+ * else the first slot after now. */
+static int64_t first_slot(json_t *triggers, int64_t now)
+{
+    int64_t best = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(triggers, i, t) {
+        int64_t start = json_integer_value(json_object_get(t, "start_at_ms"));
+        int64_t back = now - json_integer_value(json_object_get(t, "catchup_ms"));
+        int64_t n = start > 0 && start < now ? trigger_next(t, (start > back ? start : back) - 1)
+                                             : trigger_next(t, now);
+        if (n > 0 && (best == 0 || n < best)) best = n;
+    }
+    return best;
+}
+
 int vm_deploy(store *s, vm_program *p, const char *source, int64_t *next_ms, std_err *e)
 {
     json_t *triggers = json_object_get(p->meta, "triggers");
@@ -90,7 +136,7 @@ int vm_deploy(store *s, vm_program *p, const char *source, int64_t *next_ms, std
     json_t *doc = old ? json_loads(old, 0, NULL) : NULL;
     if (!doc) doc = json_pack("{s:b, s:[]}", "paused", 0, "buffered");
     int64_t now = std_now_ms();
-    *next_ms = vm_triggers_next(triggers, now, NULL);
+    *next_ms = old ? vm_triggers_next(triggers, now, NULL) : first_slot(triggers, now);
     json_object_set_new(doc, "workflow", json_string(p->name));
     json_object_set_new(doc, "program", json_string(p->hash));
     json_object_set(doc, "triggers", triggers);
@@ -139,7 +185,12 @@ static int start_slot(store *s, json_t *doc, const char *name, int64_t slot, jso
     }
     if (rc == 0 && claimed == 1) { /* the trigger's input, checked and completed by the schema */
         json_t *in = vm_input_check(p, json_object_get(trig, "input"), e);
-        rc = in ? vm_record_run_at(s, p, NULL, id, in, NULL, ts, run_id, e) : -1;
+        const char *iv = json_string_value(json_object_get(trig, "interval"));
+        char from[40];
+        if (iv && !strcmp(iv, "data")) std_fmt_time(vm_trigger_prev(trig, slot), from, sizeof from);
+        rc = in ? vm_record_run_at(s, p, NULL, id, in, NULL, ts, iv && !strcmp(iv, "data") ? from : NULL,
+                                   run_id, e)
+                : -1;
         json_decref(in);
     }
     if (rc == 0) rc = store_commit(s, e);
@@ -289,7 +340,12 @@ int vm_schedule_fire(store *s, const char *name, int64_t slot_ms, std_err *e)
     if (got <= 0) return got == 0 ? std_errf(e, "notfound", "no schedule named '%s'", name) : -1;
     json_t *doc = json_loads(data, 0, NULL);
     free(data);
-    json_t *trig = json_array_get(json_object_get(doc, "triggers"), 0);
+    /* the trigger this slot belongs to (its input and interval); a time no
+     * trigger fires at (`schedule trigger`) takes the first */
+    json_t *triggers = json_object_get(doc, "triggers");
+    int which = 0;
+    if (vm_triggers_next(triggers, slot_ms - 1, &which) != slot_ms) which = 0;
+    json_t *trig = json_array_get(triggers, (size_t)which);
     int rc = start_slot(s, doc, name, slot_ms, trig, 0, e);
     json_decref(doc);
     return rc;

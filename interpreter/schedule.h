@@ -24,6 +24,8 @@ int vm_undeploy(store *s, const char *name, std_err *e);
 /* The first slot of triggers strictly after after_ms (0: none); *which gets
  * the index of the trigger that produces it when not NULL. */
 int64_t vm_triggers_next(json_t *triggers, int64_t after_ms, int *which);
+/* The slot of trigger t before slot (for data intervals), or 0. */
+int64_t vm_trigger_prev(json_t *t, int64_t slot);
 
 /* Handle every due slot of every schedule at now_ms; returns the number of
  * runs started, or -1. */

@@ -22,6 +22,11 @@ typedef enum fiber_state {
 
 typedef enum frame_kind { FR_TRY, FR_SAGA, FR_COMP, FR_ONERR, FR_LOOP } frame_kind;
 enum { TRY_BODY, TRY_CATCH, TRY_FINALLY };
+/* A dag task's state. */
+enum { T_PENDING, T_RUNNING, T_SUCCESS, T_FAILED, T_UPFAILED, T_SKIPPED };
+static const char *const task_states[] = {"pending", "running", "success", "failed",
+                                          "upstream_failed", "skipped"};
+
 
 /* A handler on a fiber's stack; errors unwind through them innermost first. */
 typedef struct frame {
@@ -56,6 +61,8 @@ typedef struct fiber {
     json_t *kid_error;   /* first failure of a child (par without fail_fast) */
     json_t *items;       /* foreach: the items */
     size_t next_item;
+    int *tstate;         /* dag: each task's T_* state */
+    json_t *terrors;     /* dag: {task: error} of the failed tasks */
     /* as a child */
     json_t *key;         /* branch name or item index */
 } fiber;
@@ -321,6 +328,8 @@ static void release_fiber(vm_run *r, int i)
     json_decref(f->kid_error);
     json_decref(f->items);
     json_decref(f->key);
+    free(f->tstate);
+    json_decref(f->terrors);
     *f = (fiber){.state = F_FREE, .parent = -1};
     if (r->nfree % 16 == 0) {
         r->free_fibers = realloc(r->free_fibers, (r->nfree + 16) * sizeof *r->free_fibers);
@@ -532,10 +541,15 @@ static void join_done(vm_run *r, int pi, json_t *out)
     json_decref(p->results);
     json_decref(p->items);
     json_decref(p->kid_error);
-    p->results = p->items = p->kid_error = NULL;
+    json_decref(p->terrors);
+    free(p->tstate);
+    p->tstate = NULL;
+    p->results = p->items = p->kid_error = p->terrors = NULL;
     p->pc = (int)bint(b, "end");
     p->state = F_READY;
 }
+
+static void dag_task_end(vm_run *r, int ci, int st, json_t *err);
 
 static void child_done(vm_run *r, int ci)
 {
@@ -544,6 +558,10 @@ static void child_done(vm_run *r, int ci)
     fiber *p = &r->fibers[pi];
     json_t *b = block_of(r, p->join_block);
     const char *type = json_string_value(json_object_get(b, "type"));
+    if (!strcmp(type, "dag")) {
+        dag_task_end(r, ci, T_SUCCESS, NULL);
+        return;
+    }
     if (!strcmp(type, "par")) {
         const char *name = json_string_value(c->key);
         json_object_set(p->results, name, c->last);
@@ -598,6 +616,11 @@ static void child_failed(vm_run *r, int ci, json_t *err)
     int pi = c->parent;
     json_t *b = block_of(r, r->fibers[pi].join_block);
     const char *type = json_string_value(json_object_get(b, "type"));
+    if (!strcmp(type, "dag")) { /* an error of type `skipped` skips the task */
+        const char *et = json_string_value(json_object_get(err, "type"));
+        dag_task_end(r, ci, et && !strcmp(et, "skipped") ? T_SKIPPED : T_FAILED, err);
+        return;
+    }
     if (!strcmp(type, "par")) {
         json_object_set_new(err, "branch", json_incref(c->key));
         release_fiber(r, ci);
@@ -625,6 +648,236 @@ static void child_failed(vm_run *r, int ci, json_t *err)
     r->fibers[pi].kids--;
     cancel_kids(r, pi);
     raise_in(r, pi, err);
+}
+
+
+/* ---- dags -------------------------------------------------------------- */
+
+
+/* Airflow's trigger rules (TriggerRuleDep): what a pending task with n
+ * upstream tasks, of which s succeeded, f failed, uf ended upstream_failed
+ * and k were skipped, does now: T_RUNNING (start it), T_UPFAILED or
+ * T_SKIPPED (settle it without running), or T_PENDING (wait). A task with
+ * no upstream, and an `always` task, starts at once. Every outcome is the
+ * same whatever order the upstream tasks end in. */
+static int trigger_decide(const char *rule, int n, int s, int f, int uf, int k)
+{
+    int done = s + f + uf + k == n, F = f + uf;
+    if (n == 0 || !strcmp(rule, "always")) return T_RUNNING;
+    /* a skip waits for the other upstream tasks: a failure among them wins
+     * (Airflow's precedence), whatever order they end in */
+    if (!strcmp(rule, "all_success")) return F ? T_UPFAILED : k ? (done ? T_SKIPPED : T_PENDING)
+                                                           : s == n ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "all_failed")) return s || k ? T_SKIPPED : F == n ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "all_done")) return done ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "all_done_min_one_success"))
+        return k ? T_SKIPPED : !done ? T_PENDING : s ? T_RUNNING : T_UPFAILED;
+    if (!strcmp(rule, "all_skipped")) return s || F ? T_SKIPPED : k == n ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "one_success")) return s ? T_RUNNING : !done ? T_PENDING : k == n ? T_SKIPPED : T_UPFAILED;
+    if (!strcmp(rule, "one_failed")) return F ? T_RUNNING : done ? T_SKIPPED : T_PENDING;
+    if (!strcmp(rule, "one_done")) return s || f ? T_RUNNING : done ? T_SKIPPED : T_PENDING;
+    if (!strcmp(rule, "none_failed")) return F ? T_UPFAILED : s + k == n ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "none_failed_min_one_success"))
+        return F ? T_UPFAILED : k == n ? T_SKIPPED : s + k == n ? T_RUNNING : T_PENDING;
+    if (!strcmp(rule, "none_skipped")) return k ? T_SKIPPED : done ? T_RUNNING : T_PENDING;
+    return T_PENDING; /* the compiler admits no other rule */
+}
+
+static json_t *dag_task(vm_run *r, int pi, size_t i)
+{
+    return json_array_get(json_object_get(block_of(r, r->fibers[pi].join_block), "tasks"), i);
+}
+
+/* Every task has ended: the dag's outcome becomes a command of the dag
+ * step, {states} (and the error when it failed), so that the history and
+ * `wfdsl show` have every task's state, skipped ones included. The parent
+ * goes on when the engine resolves it (vm_resolve/vm_reject: dag_recorded). */
+static void dag_finish(vm_run *r, int pi)
+{
+    fiber *p = &r->fibers[pi];
+    json_t *b = block_of(r, p->join_block), *tasks = json_object_get(b, "tasks");
+    json_t *out = json_object(), *states = json_object();
+    std_buf bad = {0};
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        int st = p->tstate[i];
+        json_t *o = json_object_get(p->results, name);
+        json_object_set_new(out, name, json_pack("{s:s, s:O}", "state", task_states[st], "output",
+                                                 o ? o : json_null()));
+        json_object_set_new(states, name, json_string(task_states[st]));
+        /* Airflow: the run succeeds iff every leaf ends success or skipped */
+        if (json_array_size(json_object_get(t, "down")) == 0 && (st == T_FAILED || st == T_UPFAILED))
+            std_buf_addf(&bad, "%s'%s' %s", bad.len ? ", " : "", name, task_states[st]);
+    }
+    json_decref(p->results);
+    p->results = out; /* the dag's output, once recorded */
+    vm_cmd c = {.seq = r->next_seq++, .step = (int)bint(b, "step"), .scope = p->scope};
+    c.args = json_pack("{s:o}", "states", states);
+    if (bad.len) {
+        /* name the first task that failed on its own, the usual root cause */
+        const char *fname = NULL;
+        for (i = 0; i < json_array_size(tasks) && !fname; i++)
+            if (p->tstate[i] == T_FAILED) fname = json_string_value(json_object_get(json_array_get(tasks, i), "name"));
+        json_t *first = fname ? json_object_get(p->terrors, fname) : NULL;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "dag failed: leaf task%s %s%s%s%s%s%s%s", strchr(bad.p, ',') ? "s" : "", bad.p,
+                 first ? "; task '" : "", first ? fname : "", first ? "' failed: " : "",
+                 first ? json_string_value(json_object_get(first, "type")) : "", first ? ": " : "",
+                 first ? json_string_value(json_object_get(first, "message")) : "");
+        json_t *err = simple_error("dag.failed", msg);
+        json_object_set_new(err, "details", json_pack("{s:O, s:o, s:O}", "states", json_object_get(c.args, "states"),
+                                                      "errors", p->terrors ? p->terrors : json_object(),
+                                                      "tasks", out));
+        p->terrors = NULL;
+        json_object_set_new(c.args, "error", err);
+    }
+    std_buf_free(&bad);
+    p->state = F_WAIT_CMD;
+    p->waiting_seq = c.seq;
+    p->waiting_step = c.step;
+    push_cmd(r, c);
+}
+
+/* The dag's outcome is recorded: the parent leaves the block with its
+ * output, or (err non-NULL, stolen) raises the dag's error. */
+static void dag_recorded(vm_run *r, int pi, json_t *err)
+{
+    fiber *p = &r->fibers[pi];
+    json_t *out = p->results;
+    p->results = NULL;
+    json_decref(p->terrors);
+    p->terrors = NULL;
+    free(p->tstate);
+    p->tstate = NULL;
+    p->state = F_READY;
+    if (err) {
+        json_decref(out);
+        raise_in(r, pi, err);
+    } else {
+        join_done(r, pi, out);
+    }
+}
+
+/* Settle and start what the trigger rules allow, until nothing changes;
+ * finish the dag when every task is done. */
+static void dag_settle(vm_run *r, int pi)
+{
+    json_t *tasks = json_object_get(block_of(r, r->fibers[pi].join_block), "tasks");
+    size_t n = json_array_size(tasks);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (r->fibers[pi].tstate[i] != T_PENDING) continue;
+            json_t *t = json_array_get(tasks, i), *needs = json_object_get(t, "needs");
+            int cnt[6] = {0};
+            size_t j;
+            json_t *u;
+            json_array_foreach(needs, j, u) cnt[r->fibers[pi].tstate[json_integer_value(u)]]++;
+            int d = trigger_decide(json_string_value(json_object_get(t, "trigger")), (int)json_array_size(needs),
+                                   cnt[T_SUCCESS], cnt[T_FAILED], cnt[T_UPFAILED], cnt[T_SKIPPED]);
+            if (d == T_PENDING) continue;
+            r->fibers[pi].tstate[i] = d;
+            if (d != T_RUNNING) {
+                changed = 1;
+                continue;
+            }
+            int ci = new_fiber(r, pi, (int)bint(t, "addr"));
+            r->fibers[ci].key = json_integer((json_int_t)i);
+            r->fibers[pi].kids++;
+        }
+    }
+    fiber *p = &r->fibers[pi];
+    for (size_t i = 0; i < n; i++)
+        if (p->tstate[i] == T_PENDING || p->tstate[i] == T_RUNNING) {
+            if (p->kids == 0) { /* cannot happen in an acyclic dag */
+                raise_in(r, pi, simple_error("internal", "dag: tasks wait for nothing that runs"));
+            }
+            return;
+        }
+    dag_finish(r, pi);
+}
+
+/* Skip the pending tasks downstream of task i: its direct downstream tasks
+ * except those named in keep (an array of names, or NULL), and with all
+ * set, everything after them too. */
+static void dag_skip_down(vm_run *r, int pi, size_t i, json_t *keep, int all)
+{
+    size_t j;
+    json_t *d;
+    json_array_foreach(json_object_get(dag_task(r, pi, i), "down"), j, d) {
+        size_t di = (size_t)json_integer_value(d);
+        const char *name = json_string_value(json_object_get(dag_task(r, pi, di), "name"));
+        int kept = 0;
+        size_t k;
+        json_t *x;
+        json_array_foreach(keep, k, x) kept |= json_is_string(x) && !strcmp(json_string_value(x), name);
+        if (kept || r->fibers[pi].tstate[di] != T_PENDING) continue;
+        r->fibers[pi].tstate[di] = T_SKIPPED;
+        if (all) dag_skip_down(r, pi, di, NULL, 1);
+    }
+}
+
+/* Task fiber ci ended in state st (T_SUCCESS with its output in c->last,
+ * T_FAILED with err, or T_SKIPPED); err is stolen. */
+static void dag_task_end(vm_run *r, int ci, int st, json_t *err)
+{
+    fiber *c = &r->fibers[ci];
+    int pi = c->parent;
+    size_t i = (size_t)json_integer_value(c->key);
+    json_t *t = dag_task(r, pi, i), *out = json_incref(c->last);
+    const char *name = json_string_value(json_object_get(t, "name"));
+    release_fiber(r, ci);
+    fiber *p = &r->fibers[pi];
+    p->kids--;
+    if (st == T_SUCCESS && json_is_true(json_object_get(t, "branch"))) {
+        /* the output names the direct downstream tasks to follow */
+        json_t *keep = json_is_string(out) ? json_pack("[O]", out) : json_is_null(out) ? json_array()
+                                                                                  : json_incref(out);
+        size_t k;
+        json_t *x;
+        std_buf bad = {0};
+        json_array_foreach(keep, k, x) {
+            int ok = 0;
+            size_t j;
+            json_t *d;
+            json_array_foreach(json_object_get(t, "down"), j, d)
+                ok |= json_is_string(x) && !strcmp(json_string_value(x), json_string_value(json_object_get(
+                                                                              dag_task(r, pi, (size_t)json_integer_value(d)), "name")));
+            if (!ok) std_buf_addf(&bad, "%s%s", bad.len ? ", " : "", json_is_string(x) ? json_string_value(x) : "(not a name)");
+        }
+        if (!json_is_array(keep) || bad.len) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "branch task '%s' must return names of the tasks that need it%s%s",
+                     name, bad.len ? "; not among them: " : "", bad.len ? bad.p : "");
+            st = T_FAILED;
+            err = simple_error("dag.branch", msg);
+        } else {
+            dag_skip_down(r, pi, i, keep, 0);
+        }
+        std_buf_free(&bad);
+        json_decref(keep);
+    }
+    const char *sc = json_string_value(json_object_get(t, "sc"));
+    if (st == T_SUCCESS && sc && *sc) {
+        int falsy = json_is_null(out) || json_is_false(out) || (json_is_integer(out) && !json_integer_value(out)) ||
+                    (json_is_real(out) && json_real_value(out) == 0) ||
+                    (json_is_string(out) && !json_string_length(out)) ||
+                    (json_is_array(out) && !json_array_size(out)) || (json_is_object(out) && !json_object_size(out));
+        if (falsy) dag_skip_down(r, pi, i, NULL, !strcmp(sc, "downstream"));
+    }
+    p = &r->fibers[pi];
+    p->tstate[i] = st;
+    if (st == T_SUCCESS) json_object_set(p->results, name, out);
+    if (st == T_FAILED) {
+        if (!p->terrors) p->terrors = json_object();
+        json_object_set_new(p->terrors, name, err);
+    } else {
+        json_decref(err);
+    }
+    json_decref(out);
+    dag_settle(r, pi);
 }
 
 /* ---- runs -------------------------------------------------------------- */
@@ -842,6 +1095,25 @@ static void step_fiber(vm_run *r, int fi)
         f->state = F_DONE;
         child_done(r, fi);
         break;
+    case VM_DAG: {
+        size_t n = json_array_size(json_object_get(b, "tasks"));
+        json_decref(f->results); /* left by a block an error cut short */
+        json_decref(f->terrors);
+        free(f->tstate);
+        f->terrors = NULL;
+        f->join_block = in->a;
+        f->results = json_object();
+        f->kids = 0;
+        f->tstate = calloc(n ? n : 1, sizeof *f->tstate); /* T_PENDING */
+        if (!f->tstate) abort();
+        f->state = F_WAIT_KIDS;
+        dag_settle(r, fi);
+        break;
+    }
+    case VM_TSKIP:
+        f->state = F_DONE;
+        dag_task_end(r, fi, T_SKIPPED, NULL);
+        break;
     case VM_LOOP: {
         frame *fr = push_frame(f, FR_LOOP, in->a);
         fr->iter = 1;
@@ -970,6 +1242,10 @@ int vm_resolve(vm_run *r, int64_t seq, json_t *output)
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
     fiber *f = &r->fibers[fi];
+    if (f->tstate) { /* a dag's outcome (dag_finish) */
+        dag_recorded(r, fi, NULL);
+        return 0;
+    }
     const vm_program *p = r->p;
     int step = f->waiting_step;
     json_t *st = json_array_get(p->steps, (size_t)step);
@@ -995,6 +1271,10 @@ int vm_reject(vm_run *r, int64_t seq, json_t *error)
 {
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
+    if (r->fibers[fi].tstate) {
+        dag_recorded(r, fi, json_deep_copy(error));
+        return 0;
+    }
     r->fibers[fi].state = F_READY;
     raise_in(r, fi, json_deep_copy(error));
     return 0;

@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_MEM ((size_t)64 << 20)
 #define DEFAULT_INSTRUCTIONS 20000000LL
@@ -1068,6 +1069,65 @@ static int sb_json_decode(lua_State *S)
     return 1;
 }
 
+/* ---- time: pure functions over RFC 3339 times and Unix seconds --------- */
+
+/* Argument i as ms since the epoch: an RFC 3339 string or Unix seconds. */
+static int64_t time_arg(lua_State *S, int i, const char *fn)
+{
+    if (lua_type(S, i) == LUA_TNUMBER) {
+        double d = lua_tonumber(S, i);
+        if (!(d > -1e14 && d < 1e14)) luaL_error(S, "%s: time %f is out of range", fn, d);
+        return (int64_t)floor(d * 1000 + 0.5);
+    }
+    int64_t ms = 0;
+    const char *t = lua_type(S, i) == LUA_TSTRING ? lua_tostring(S, i) : NULL;
+    if (!t || std_parse_time(t, &ms) != 0)
+        luaL_error(S, "%s: expected an RFC 3339 time or Unix seconds, got %s%s%s", fn,
+                   t ? "'" : luaL_typename(S, i), t ? t : "", t ? "'" : "");
+    return ms;
+}
+
+/* time.format(t, fmt): strftime in UTC ("%Y-%m-%d" gives Airflow's ds). */
+static int sb_time_format(lua_State *S)
+{
+    int64_t ms = time_arg(S, 1, "time.format");
+    const char *fmt = luaL_checkstring(S, 2);
+    if (strlen(fmt) > 200) return luaL_error(S, "time.format: the format is longer than 200 bytes");
+    for (const char *q = fmt; *q; q++) /* only conversions with a fixed meaning in UTC */
+        if (*q == '%' && !(q[1] && strchr("YmdHMSjaAbBuwyZzeIpF%T", q[1])))
+            return luaL_error(S, "time.format: unsupported conversion %%%c", q[1] ? q[1] : ' ');
+        else if (*q == '%')
+            q++;
+    time_t sec = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm)) return luaL_error(S, "time.format: time out of range");
+    char out[512];
+    size_t n = strftime(out, sizeof out, fmt, &tm);
+    lua_pushlstring(S, out, n);
+    return 1;
+}
+
+/* time.add(t, seconds): the RFC 3339 time seconds later. */
+static int sb_time_add(lua_State *S)
+{
+    int64_t ms = time_arg(S, 1, "time.add");
+    double d = luaL_checknumber(S, 2);
+    if (!(d > -1e12 && d < 1e12)) return luaL_error(S, "time.add: %f seconds is out of range", d);
+    char out[40];
+    std_fmt_time(ms + (int64_t)floor(d * 1000 + 0.5), out, sizeof out);
+    lua_pushstring(S, out);
+    return 1;
+}
+
+/* time.parse(t): Unix seconds (with milliseconds as a fraction). */
+static int sb_time_parse(lua_State *S)
+{
+    int64_t ms = time_arg(S, 1, "time.parse");
+    if (ms % 1000 == 0) lua_pushinteger(S, ms / 1000);
+    else lua_pushnumber(S, (double)ms / 1000.0);
+    return 1;
+}
+
 /* json.array([t]): mark t (or a new table) as a JSON array, so that an empty
  * table converts to [] instead of {}. */
 static int sb_json_array(lua_State *S)
@@ -1229,6 +1289,10 @@ static int sb_setup(lua_State *S)
     lua_pushlightuserdata(S, LUD(&json_null_obj));
     lua_setfield(S, -2, "null");
     lua_setfield(S, G, "json");
+    static const luaL_Reg time_fns[] = {
+        {"format", sb_time_format}, {"add", sb_time_add}, {"parse", sb_time_parse}, {NULL, NULL}};
+    luaL_newlib(S, time_fns);
+    lua_setfield(S, G, "time");
     return 0;
 }
 
@@ -2006,7 +2070,7 @@ int std_lua_is_builtin(const char *name)
         "string", "table",  "math",     "utf8",         "tostring",     "tonumber",
         "type",   "pairs",  "ipairs",   "select",       "error",        "assert",
         "pcall",  "xpcall", "setmetatable", "getmetatable", "rawget", "rawequal",
-        "rawlen", "json",   "len",      "_VERSION",     "_G"};
+        "rawlen", "json",   "len",      "time",         "_VERSION",     "_G"};
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(name, builtins[i]) == 0) return 1;
     return 0;

@@ -3,7 +3,8 @@
 # end-to-end cases against the real binary. Ends with "N passed, N failed".
 #   WFDSL=path/to/wfdsl   binary under test (default ./wfdsl)
 #   UNIT_DIR=dir          unit test binaries (default build/tests)
-#   ONLY=pattern          run only the parts whose name matches
+#   ONLY=pattern          run only the parts whose name matches (a|b: either)
+#   UNIT_WRAP=command     run each unit test binary under command (make valgrind)
 #   UPDATE_GOLDEN=1       rewrite explain goldens and expected error files
 set -u
 shopt -s lastpipe # `... | count` must update the counters of this shell, not a subshell
@@ -25,14 +26,20 @@ count() { # read "ok NAME" / "FAIL NAME: why" lines from a part's output
     done
 }
 
-want() { [ -z "${ONLY:-}" ] || [[ "$1" == *$ONLY* ]]; }
+want() {
+    [ -z "${ONLY:-}" ] && return 0
+    local p
+    IFS='|' read -ra pats <<<"$ONLY"
+    for p in "${pats[@]}"; do [[ "$1" == *$p* ]] && return 0; done
+    return 1
+}
 
 # 1. C unit tests
 for t in "$UNIT_DIR"/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     want "$name" || continue
-    out=$("$t" 2>"$TESTTMP/$name.err"); rc=$?
+    out=$(${UNIT_WRAP:-} "$t" 2>"$TESTTMP/$name.err"); rc=$?
     count "$name" <<<"$out"
     if [ $rc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
         failed=$((failed + 1)); failures+=("$name: exited $rc: $(tail -3 "$TESTTMP/$name.err")")

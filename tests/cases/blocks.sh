@@ -56,7 +56,7 @@ t0=$(date +%s%N)
 run_wf run "$T/par.yaml"
 el=$(ms_since $t0)
 eq "parallel output" "$OUT" '"LR"'
-check "two 1 s branches finish in well under 2 s ($el ms)" [ "$el" -lt 1700 ]
+check "two 1 s branches finish in well under 2 s ($el ms)" [ "$el" -lt $((1000 + 700 * ${WFDSL_TEST_TIME_SCALE:-1})) ]
 
 cat >"$T/any.yaml" <<'Y'
 wfdsl: 1
@@ -172,7 +172,7 @@ eq "on_error sees err and what finally did" "$(json '[s.get("output") for s in d
 
 # --- loop --------------------------------------------------------------------------
 rm -f "$T/ready"
-( sleep 0.6; touch "$T/ready" ) &
+( sleep "$(awk "BEGIN { print 0.6 * ${WFDSL_TEST_TIME_SCALE:-1} }")"; touch "$T/ready" ) &
 run_wf run samples/poll.yaml --id poll --input "{\"path\": \"$T/ready\"}"
 eq "loop polls until ready" "$OUT" "$(printf '{\n  "ready": true\n}')"
 run_wf history poll --json

@@ -17,7 +17,7 @@ cat >"$T/slowchild.yaml" <<Y
 wfdsl: 1
 name: slow-child
 steps:
-  - shell: {script: 'echo child-start >> $T/ledger; sleep 1; echo child-end >> $T/ledger; printf done'}
+  - shell: {script: 'echo child-start >> $T/ledger; sleep ${WFDSL_TEST_TIME_SCALE:-1}; echo child-end >> $T/ledger; printf done'}
 output: \${ "child " .. steps[1] }
 Y
 sed -i 's/output: ${ "child " .. steps\[1\] }/output: child-done/' "$T/slowchild.yaml"

@@ -120,3 +120,73 @@ eq "02:30 Berlin on the spring-forward day fires at 03:00 CEST (01:00Z)" "$(json
 printf 'wfdsl: 1\nname: badcron\ntriggers:\n  - cron: "61 * * * *"\nsteps:\n  - lua: return 1\n' >"$T/badcron.yaml"
 run_wf check "$T/badcron.yaml"
 contains "an invalid expression names its field at check time" "$ERR" "minute: 61 is out of range 0-59"
+
+# --- data intervals (Airflow 2): a slot covers the time since the previous one ---
+cat >"$T/interval.yaml" <<'Y'
+wfdsl: 1
+name: interval
+triggers:
+  - cron: "0 6 * * MON-FRI"
+    interval: data
+    start_at: 2026-01-05T00:00:00Z
+  - every: 12h
+    interval: trigger
+    start_at: 2030-01-01T00:00:00Z
+steps:
+  - id: dates
+    lua: |
+      return {ds = time.format(run.logical_date, "%Y-%m-%d"), start = run.interval_start,
+              ["end"] = run.interval_end, fired = run.scheduled_at}
+output: ${ steps.dates }
+Y
+run_wf schedule preview "$T/interval.yaml" -n 3 --from 2026-01-01T00:00:00Z --json
+eq "data interval: the first slot after start_at only opens the first interval" "$(json 'd' "$OUT")" \
+    '["2026-01-06T06:00:00Z","2026-01-07T06:00:00Z","2026-01-08T06:00:00Z"]'
+run_wf deploy "$T/interval.yaml"
+run_wf schedule backfill interval --from 2026-01-09T00:00:00Z --to 2026-01-13T00:00:00Z
+eq "data interval: backfill over a weekend" "$OUT" "backfill of interval: 2 runs started"
+"$WFDSL" resume 'interval@2026-01-12T06:00:00Z' >/dev/null 2>&1
+run_wf show 'interval@2026-01-12T06:00:00Z' --json
+eq "data interval: Monday's run covers Friday 06:00 to Monday 06:00, logical date Friday" \
+    "$(json 'd["output"]["ds"], d["output"]["start"], d["output"]["end"], d["output"]["fired"]' "$OUT")" \
+    '["2026-01-09","2026-01-09T06:00:00.000Z","2026-01-12T06:00:00.000Z","2026-01-12T06:00:00.000Z"]'
+run_wf schedule backfill interval --from 2030-01-01T00:00:00Z --to 2030-01-01T00:00:00Z
+"$WFDSL" resume 'interval@2030-01-01T00:00:00Z' >/dev/null 2>&1
+run_wf show 'interval@2030-01-01T00:00:00Z' --json
+eq "trigger interval: the run covers its fire time" \
+    "$(json 'd["output"]["ds"], d["output"]["start"], d["output"]["end"]' "$OUT")" \
+    '["2030-01-01","2030-01-01T00:00:00.000Z","2030-01-01T00:00:00.000Z"]'
+run_wf undeploy interval
+printf 'wfdsl: 1\nname: badiv\ntriggers: [{every: 1h, interval: daily}]\nsteps: [{lua: return 1}]\n' >"$T/badiv.yaml"
+run_wf check "$T/badiv.yaml"
+contains "interval: a bad value is a check error" "$ERR" "badiv.yaml:3:34: error: 'interval' must be 'trigger'"
+
+# --- catch-up from start_at on the first deploy (Airflow's catchup=True) ---
+start=$(python3 -c 'import time, datetime; t = int(time.time()) - 5 * 3600 - 1800; print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+cat >"$T/since.yaml" <<Y
+wfdsl: 1
+name: since-start
+triggers:
+  - every: 1h
+    interval: data
+    start_at: $start
+    catchup: 1d
+    overlap: allow_all
+steps:
+  - lua: return run.logical_date
+Y
+run_wf deploy "$T/since.yaml"
+contains "catchup: the first deploy starts at the first interval after start_at" "$OUT" \
+    "next fire $(python3 -c 'import datetime,sys; t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(hours=1); print(t.strftime("%Y-%m-%dT%H:%M:%S"))' "$start")"
+worker; w=$!
+for _ in $(seq 50); do
+    [ "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where name='since-start' and status='completed'")" = 5 ] && break
+    sleep 0.2
+done
+kill -TERM $w; wait $w 2>/dev/null
+eq "catchup: the 5 intervals since start_at ran once each" \
+    "$(sqlite3 "$WFDSL_DB" "select count(*), count(distinct workflow_id) from runs where name='since-start'")" "5|5"
+run_wf deploy "$T/since.yaml"
+contains "catchup: a redeploy does not catch up again" "$OUT" "next fire"
+eq "catchup: no run more after the redeploy" "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where name='since-start'")" 5
+run_wf undeploy since-start

@@ -101,6 +101,13 @@ steps:
 run_wf run "$T/runtimeout.yaml" --input "$IN"
 eq "whole-run timeout fails the run" "$RC" 1
 contains "whole-run timeout error" "$ERR" "timeout: the run did not finish within its timeout of 500ms"
+# resumed after its deadline: it fails at once, without starting its step
+WFDSL_TEST_KILL_AFTER_EVENT=2 "$WFDSL" run "$T/runtimeout.yaml" --input "$IN" --id late >/dev/null 2>&1
+eq "run killed before its deadline" "$?" 137
+sleep 0.7
+run_wf resume late
+eq "resumed past its deadline: fails with timeout" "$RC" 1
+contains "resumed past its deadline: the timeout error" "$ERR" "timeout: the run did not finish within its timeout of 500ms"
 
 # --- net errors and Retry-After -------------------------------------------------
 wf reset 'steps:

@@ -38,3 +38,8 @@ run_wf run samples/succeed.yaml
 eq "succeed early" "$(json 'd["source"]' "$OUT")" "cache"
 run_wf run samples/succeed.yaml --input '{"cached": false}'
 eq "succeed skipped" "$(json 'd["source"]' "$OUT")" "computed"
+
+run_wf run samples/dag.yaml
+eq "dag sample: branch to incremental, full_load skipped" "$(json 'd["report"], d["skipped"]' "$OUT")" '["loaded 3 orders for c1 c2","skipped"]'
+run_wf run samples/dag.yaml --input '{"full": true}'
+eq "dag sample: branch to full_load" "$(json 'd["report"], d["skipped"]' "$OUT")" '["loaded everything for c1 c2","success"]'

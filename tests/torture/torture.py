@@ -71,6 +71,9 @@ VARIANTS = [
     {"name": "try", "file": "try.yaml", "input": {}},
     {"name": "try-ok", "file": "try.yaml", "input": {"primary_exit": 0}},
     {"name": "fanout", "file": "fanout.yaml", "input": {}},
+    # dag: tasks at once, a branch, a skipped task and a join
+    {"name": "dag", "file": "dag.yaml", "input": {}},
+    {"name": "dag-full", "file": "dag.yaml", "input": {"full": True}},
     # the file appears 0.7 s into the trial: the loop polls durably meanwhile
     {"name": "poll", "file": "poll.yaml", "input": {"path": "{dir}/ready"}, "touch_after": 0.7},
     {"name": "ledger", "file": "ledger.yaml", "input": {"ledger": "{ledger}", "pause": "0.05"},

@@ -7,6 +7,8 @@
 #ifndef WF_CHECK_H
 #define WF_CHECK_H
 
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -45,5 +47,14 @@ static const char *check_name;
         }                                                                            \
     } while (0)
 #define CHECK_DONE() return check_failed_total ? 1 : 0
+
+/* Limits on elapsed time are multiplied by $WFDSL_TEST_TIME_SCALE (default 1;
+ * `make valgrind` sets it, since memcheck runs code ~20 times slower). */
+static inline double time_scale(void)
+{
+    const char *s = getenv("WFDSL_TEST_TIME_SCALE");
+    double f = s ? atof(s) : 1;
+    return f >= 1 ? f : 1;
+}
 
 #endif
