@@ -132,7 +132,10 @@ def prepare(case):
 
 
 def run(args, env=None):
-    return subprocess.run([WFDSL] + args, capture_output=True, text=True, env=env)
+    r = subprocess.run([WFDSL] + args, capture_output=True, text=True, env=env)
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:  # make asan test
+        print("FAIL asl sanitizer report from wfdsl %s: %s" % (" ".join(args[:3]), r.stderr.strip()[:400]))
+    return r
 
 
 def brief(v):
