@@ -223,7 +223,7 @@ static int flush(vm_engine *g)
     }
     /* each run's events together, in order: the store checks a run's
      * sequence once per batch, and the inserts follow the table's key */
-    qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
+    if (g->npev > 1) qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
     for (i = 0; rc == 0 && i < g->npev; i++) {
         pending_event *p = &g->pev[i];
         rc = store_event_append(g->st, p->x->run_id, p->seq, p->type, p->time_ms, p->payload, e);
