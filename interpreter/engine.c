@@ -223,7 +223,7 @@ static int flush(vm_engine *g)
     }
     /* each run's events together, in order: the store checks a run's
      * sequence once per batch, and the inserts follow the table's key */
-    qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
+    if (g->npev > 1) qsort(g->pev, g->npev, sizeof *g->pev, cmp_pending);
     for (i = 0; rc == 0 && i < g->npev; i++) {
         pending_event *p = &g->pev[i];
         rc = store_event_append(g->st, p->x->run_id, p->seq, p->type, p->time_ms, p->payload, e);
@@ -268,10 +268,18 @@ static char *dump(json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
 }
 
+/* x->cmds is in command order (the VM numbers its commands in the order it
+ * issues them, and forgetting finished ones keeps the order): a binary search. */
 static cmd *find_cmd(exec *x, int64_t seq)
 {
-    for (size_t i = 0; i < x->ncmds; i++)
-        if (x->cmds[i]->vc.seq == seq) return x->cmds[i];
+    size_t lo = 0, hi = x->ncmds;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t s = x->cmds[mid]->vc.seq;
+        if (s == seq) return x->cmds[mid];
+        if (s < seq) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
