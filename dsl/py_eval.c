@@ -288,6 +288,16 @@ static json_t *attr(py_ev *ev, const py_node *n, json_t *recv)
     }
     if (pv_tag(recv) && !strcmp(pv_tag(recv), "expr")) return expr(ev, n);
     if (json_is_string(recv) && !strcmp(a, "value")) return json_incref(recv);   /* str enums: TriggerRule.X.value */
+    if (json_is_string(recv) && (!strcmp(a, "stem") || !strcmp(a, "name") || !strcmp(a, "suffix") || !strcmp(a, "parent"))) {
+        /* pathlib: Path(__file__).stem (a str has no such attribute, so only a Path gets here) */
+        const char *p = json_string_value(recv), *sl = strrchr(p, '/'), *base = sl ? sl + 1 : p;
+        const char *dot = strrchr(base, '.');
+        if (dot == base) dot = NULL;
+        if (!strcmp(a, "name")) return json_string(base);
+        if (!strcmp(a, "parent")) return json_stringn(p, sl ? (size_t)(sl - p) : 0);
+        if (!strcmp(a, "suffix")) return json_string(dot ? dot : "");
+        return json_stringn(base, dot ? (size_t)(dot - base) : strlen(base));
+    }
     /* a method (or attribute) of a value */
     py_obj *b;
     json_t *v = pv_obj(ev, O_BOUND, &b);
@@ -401,6 +411,10 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
         json_t *v = lookup(sc, n->s);
         if (v) return json_incref(v);
         if (!strcmp(n->s, "__name__")) return json_string("unusual_prefix_dag_file");
+        if (!strcmp(n->s, "__file__")) {
+            json_t *f = json_string(ev->path);
+            if (f) return f;
+        }
         return sym(ev, n->s, n, 0);
     }
     case PE_INT: return json_integer(n->ival);
@@ -539,8 +553,12 @@ json_t *py_eval(py_ev *ev, const py_node *n, py_scope *sc)
             }
             if (!n->kids.v[i]) {
                 if (json_is_object(v) && !pv_tag(v) && !pv_get(ev, v)) json_object_update(r, v);
-                else py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
-                             json_string_value(json_object_get(expr(ev, n->kids.v[i + 1]), "source")));
+                else {
+                    json_t *e = expr(ev, n->kids.v[i + 1]);
+                    py_diag(ev, n->kids.v[i + 1], "unsupported", "**%s cannot be evaluated; its keys are missing",
+                            json_string_value(json_object_get(e, "source")));
+                    json_decref(e);
+                }
                 json_decref(v);
                 continue;
             }
@@ -753,7 +771,12 @@ static json_t *call_method(py_ev *ev, const py_node *n, py_obj *b, json_t *args,
                 json_object_set_new(json_object_get(t->task, "kwargs"), m, json_true());
                 json_t *setups = json_object_get(kw, "setups");
                 if (setups) {
-                    json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, setups));
+                    /* the setup tasks themselves (a TaskFlow call gives its XComArg) */
+                    json_t *st = json_is_array(setups) ? json_array() : task_of(ev, setups);
+                    for (size_t k = 0; json_is_array(setups) && k < json_array_size(setups); k++)
+                        json_array_append_new(st, task_of(ev, json_array_get(setups, k)));
+                    json_object_set_new(json_object_get(t->task, "kwargs"), "setups", pv_to_ir(ev, st));
+                    json_decref(st);
                     json_t *self = task_of(ev, b->v);
                     json_decref(py_shift(ev, n, setups, self));   /* Airflow links each setup to its teardown */
                     json_decref(self);
@@ -872,6 +895,28 @@ static json_t *call_value(py_ev *ev, const py_node *n, json_t *fn, json_t *args,
     if (!strcmp(last, "chain") || !strcmp(last, "chain_linear")) {
         py_chain(ev, n, args, last[5] == '_');
         return json_null();
+    }
+    if (!strcmp(q, "functools.reduce") && json_array_size(args) >= 2) {
+        /* reduce(lambda a, b: a >> b, tasks): the function inlined over the list */
+        py_obj *fo = pv_get(ev, json_array_get(args, 0));
+        json_t *items = json_array_get(args, 1);
+        if (fo && fo->kind == O_FUNC && fo->fkind == F_PLAIN && json_is_array(items) &&
+            (json_array_size(items) || json_array_size(args) > 2)) {
+            size_t k = 0;
+            json_t *acc = json_array_size(args) > 2 ? json_incref(json_array_get(args, 2)) : json_incref(json_array_get(items, k++));
+            for (; k < json_array_size(items) && k < PY_MAX_ITER; k++) {
+                json_t *pair = json_pack("[O, O]", acc, json_array_get(items, k)), *ek = json_object();
+                int ok;
+                json_t *r = inline_call(ev, n, fo, pair, ek, &ok);
+                json_decref(pair);
+                json_decref(ek);
+                json_decref(acc);
+                if (!ok) return expr(ev, n);
+                acc = r;
+            }
+            return acc;
+        }
+        return expr(ev, n);
     }
     if (!strcmp(last, "cross_downstream")) {
         json_t *a = json_array_get(args, 0), *b = json_array_get(args, 1);
@@ -1069,6 +1114,9 @@ static void exec_with(py_ev *ev, const py_node *n, py_scope *sc)
         } else if (o && o->kind == O_GROUP) {
             if (o->dag >= 0) ev->cur_dag = o->dag;
             ev->cur_group = o->name;
+        } else if (o && (o->kind == O_TASK || o->kind == O_XCOM)) {
+            py_diag(ev, it, "unsupported", "a `with` over a setup/teardown task is not converted: the tasks of its body "
+                                           "are not linked to the setup and teardown");
         } else if (!ev->stopped) {
             py_diag(ev, it, "warning", "a `with` that is not a DAG or a TaskGroup: its body is evaluated as is");
         }

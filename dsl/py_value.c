@@ -517,7 +517,8 @@ static json_t *repeat(json_t *a, json_int_t k)
 {
     if (k < 0) k = 0;
     size_t unit = json_is_string(a) ? json_string_length(a) : json_array_size(a);
-    if (unit && (size_t)k > PY_MAX_STR / unit) return NULL;
+    if (!unit || !k) return json_is_string(a) ? json_string("") : json_array();   /* '' * 10**18 */
+    if ((size_t)k > PY_MAX_STR / unit) return NULL;
     if (json_is_string(a)) {
         std_buf b = {0};
         for (json_int_t i = 0; i < k; i++) std_buf_add(&b, json_string_value(a), unit);
@@ -543,9 +544,15 @@ static json_t *arith(const char *op, json_t *a, json_t *b)
         }
         if (!strcmp(op, "**")) {
             if (y < 0) return real(pow((double)x, (double)y));
-            long long acc = 1;
-            for (long long i = 0; i < y; i++)
-                if (__builtin_mul_overflow(acc, x, &acc)) return real(pow((double)x, (double)y));
+            /* by squaring: O(log y) even for 0 ** 10**18 */
+            long long acc = 1, base = x, e = y;
+            int ovf = 0;
+            while (e > 0 && !ovf) {
+                if (e & 1) ovf |= __builtin_mul_overflow(acc, base, &acc);
+                e >>= 1;
+                if (e) ovf |= __builtin_mul_overflow(base, base, &base);
+            }
+            if (ovf) return real(pow((double)x, (double)y));
             return json_integer(acc);
         }
         if (!strcmp(op, "&")) return json_integer(x & y);
@@ -947,6 +954,32 @@ json_t *pv_builtin(py_ev *ev, const py_node *call, const char *name, json_t *arg
     /* Python builtins over constants */
     int allc = pv_is_value(args) && (!kw || pv_is_value(kw));
     if (!allc) { *handled = 0; return NULL; }
+    /* paths (DAG ids are often made from __file__) */
+    if ((ends(name, "os.path.basename") || ends(name, "os.path.dirname") || ends(name, "os.path.splitext") ||
+         ends(name, "pathlib.Path") || ends(name, "os.path.abspath") || ends(name, "os.path.realpath")) &&
+        json_is_string(a0) && na == 1) {
+        const char *p = json_string_value(a0), *sl = strrchr(p, '/');
+        if (ends(name, "basename")) return json_string(sl ? sl + 1 : p);
+        if (ends(name, "dirname")) return json_stringn(p, sl ? (size_t)(sl - p) : 0);
+        if (ends(name, "splitext")) {
+            const char *dot = strrchr(sl ? sl + 1 : p, '.');
+            if (!dot || dot == (sl ? sl + 1 : p)) return json_pack("[s, s]", p, "");
+            return json_pack("[s%, s]", p, (size_t)(dot - p), dot);
+        }
+        return json_incref(a0);   /* Path(x), abspath(x): the text itself */
+    }
+    if (ends(name, "os.path.join") && na >= 1) {
+        std_buf b = {0};
+        for (size_t i = 0; i < na; i++) {
+            json_t *x = json_array_get(args, i);
+            if (!json_is_string(x)) { std_buf_free(&b); return NULL; }
+            const char *t = json_string_value(x);
+            if (t[0] == '/') std_buf_reset(&b);
+            else if (b.len && b.p[b.len - 1] != '/') std_buf_adds(&b, "/");
+            std_buf_adds(&b, t);
+        }
+        return str_of_buf(&b);
+    }
     if (!strcmp(name, "json.dumps") && na == 1 && pv_is_const(a0) && (!kw || !json_object_size(kw))) {
         char *s = json_dumps(a0, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_t *r = s ? json_string(s) : NULL;

@@ -565,6 +565,11 @@ TEST(fold_time_env_and_enums)
     CHECK_STR(fold("TriggerRule.ALL_DONE.value"), "\"all_done\"");
     CHECK_STR(fold("WeekDay.MONDAY"), "{\"$\":\"enum\",\"class\":\"WeekDay\",\"value\":\"MONDAY\"}");
     CHECK_STR(fold("some.module.call(1)"), "EXPR");
+    /* paths: the file is t.py */
+    CHECK_STR(fold("os.path.basename(__file__).replace('.py', '')"), "\"t\"");
+    CHECK_STR(fold("os.path.splitext('a/b.c.py')"), "[\"a/b.c\",\".py\"]");
+    CHECK_STR(fold("os.path.join('/x', 'y', 'z.sql') + os.path.dirname('a/b/c')"), "\"/x/y/z.sqla/b\"");
+    CHECK_STR(fold("os.path.join('a', '/abs')"), "\"/abs\"");
 }
 
 /* The callable of task t of the first DAG: its "lua" and "returns". */

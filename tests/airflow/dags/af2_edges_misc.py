@@ -1,5 +1,6 @@
 """Every way of writing edges: chain with lists, cross_downstream, Label, <<, set_upstream."""
 from datetime import datetime
+from functools import reduce
 
 from airflow import DAG
 from airflow.models.baseoperator import chain, chain_linear, cross_downstream
@@ -27,3 +28,5 @@ with DAG("edges_linear", start_date=datetime(2023, 1, 1), schedule=None) as dag2
     chain_linear([x1, x2], [y1, y2], z)
     x1 >> x2
     y2 << [x1, x2]
+    r = [EmptyOperator(task_id=f"r{i}") for i in range(3)]
+    reduce(lambda a, b: a >> b, r)
