@@ -529,6 +529,20 @@ static void start_iteration(vm_run *r, int pi)
     p->kids++;
 }
 
+/* Drop what a parallel, foreach or dag block kept in its parent fiber: on
+ * leaving it, and on entering one (an error that cut the last one short
+ * went past it to a handler, and a loop or a retry may enter it again). */
+static void clear_join(fiber *f)
+{
+    json_decref(f->results);
+    json_decref(f->items);
+    json_decref(f->kid_error);
+    json_decref(f->terrors);
+    free(f->tstate);
+    f->results = f->items = f->kid_error = f->terrors = NULL;
+    f->tstate = NULL;
+}
+
 /* The parent resumes after its block with output out (stolen). */
 static void join_done(vm_run *r, int pi, json_t *out)
 {
@@ -538,13 +552,7 @@ static void join_done(vm_run *r, int pi, json_t *out)
     if (step >= 0) publish(r, p, step, out);
     json_decref(p->last);
     p->last = out;
-    json_decref(p->results);
-    json_decref(p->items);
-    json_decref(p->kid_error);
-    json_decref(p->terrors);
-    free(p->tstate);
-    p->tstate = NULL;
-    p->results = p->items = p->kid_error = p->terrors = NULL;
+    clear_join(p);
     p->pc = (int)bint(b, "end");
     p->state = F_READY;
 }
@@ -1044,6 +1052,7 @@ static void step_fiber(vm_run *r, int fi)
         break;
     }
     case VM_PAR: {
+        clear_join(f);
         f->join_block = in->a;
         f->results = json_object();
         f->kids = 0;
@@ -1073,6 +1082,7 @@ static void step_fiber(vm_run *r, int fi)
             raise_in(r, fi, simple_error("lua", "foreach 'items' must be a list"));
             break;
         }
+        clear_join(f);
         f->join_block = in->a;
         f->items = items;
         f->next_item = 0;
@@ -1095,10 +1105,7 @@ static void step_fiber(vm_run *r, int fi)
         break;
     case VM_DAG: {
         size_t n = json_array_size(json_object_get(b, "tasks"));
-        json_decref(f->results); /* left by a block an error cut short */
-        json_decref(f->terrors);
-        free(f->tstate);
-        f->terrors = NULL;
+        clear_join(f);
         f->join_block = in->a;
         f->results = json_object();
         f->kids = 0;

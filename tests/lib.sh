@@ -11,6 +11,10 @@ fail() { echo "FAIL $1: $2"; }
 # check NAME CONDITION-COMMAND...: ok when the command succeeds
 check() { local n="$1"; shift; if "$@"; then ok "$n"; else fail "$n" "'$*' is false"; fi; }
 
+# limit_ms MS: a limit on elapsed time, scaled by $WFDSL_TEST_TIME_SCALE (make
+# valgrind) up to 20 s: the slow paths the checks rule out take 30 s
+limit_ms() { local l=$(($1 * ${WFDSL_TEST_TIME_SCALE:-1})); echo $((l > 20000 ? 20000 : l)); }
+
 # eq NAME GOT WANT
 eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 

@@ -66,7 +66,7 @@ steps:
     parallel:
       mode: any
       branches:
-        slow: [{shell: "sleep 3; printf slow"}]
+        slow: [{shell: "sleep 30; printf slow"}]
         fast: [{shell: "sleep 0.2; printf fast"}]
 output: ${ steps.first }
 Y
@@ -74,7 +74,7 @@ t0=$(date +%s%N)
 run_wf run "$T/any.yaml"
 el=$(ms_since $t0)
 eq "mode any: the first branch to succeed wins" "$(json 'list(d.keys()), d["fast"]["stdout"]' "$OUT")" '[["fast"],"fast"]'
-check "mode any: the slow branch is cancelled ($el ms)" [ "$el" -lt 2000 ]
+check "mode any: the slow branch is cancelled ($el ms)" [ "$el" -lt "$(limit_ms 2000)" ]
 
 cat >"$T/failfast.yaml" <<'Y'
 wfdsl: 1
@@ -83,13 +83,13 @@ steps:
   - parallel:
       branches:
         bad: [{shell: "sleep 0.2; exit 4"}]
-        long: [{shell: "sleep 5"}]
+        long: [{shell: "sleep 30"}]
 Y
 t0=$(date +%s%N)
 run_wf run "$T/failfast.yaml" --id failfast
 el=$(ms_since $t0)
 eq "fail_fast: a failing branch fails the parallel" "$RC" 1
-check "fail_fast: the other branch is stopped at once ($el ms)" [ "$el" -lt 2000 ]
+check "fail_fast: the other branch is stopped at once ($el ms)" [ "$el" -lt "$(limit_ms 2000)" ]
 run_wf history failfast --json
 eq "the stopped branch's step is recorded as cancelled" "$(json 'len([e for e in d if e["type"]=="step_cancelled"])' "$OUT")" 1
 
@@ -177,7 +177,7 @@ run_wf run samples/poll.yaml --id poll --input "{\"path\": \"$T/ready\"}"
 eq "loop polls until ready" "$OUT" "$(printf '{\n  "ready": true\n}')"
 run_wf history poll --json
 n=$(json 'len([e for e in d if e["type"]=="step_completed" and e["payload"]["output"] is None])' "$OUT")
-check "loop waited durably between iterations ($n waits)" [ "$n" -ge 2 -a "$n" -le 5 ]
+check "loop waited durably between iterations ($n waits)" [ "$n" -ge 2 -a "$n" -le $((5 * ${WFDSL_TEST_TIME_SCALE:-1})) ]
 cat >"$T/exhaust.yaml" <<'Y'
 wfdsl: 1
 name: exhaust
@@ -252,3 +252,7 @@ for id in saga-ok saga-fail rethrow poll; do
     eq "replay of $id adds no events and keeps its status ($st)" "$after/$(wc -l <"$T/saga.ledger")" "$before/$sl"
     check "replay of $id is not nondeterministic" [ "$st" != nondeterministic ]
 done
+
+# --- blocks cut short by a caught error and entered again (their state is freed) ---
+run_wf run tests/blocks/reenter.yaml
+eq "re-entered foreach and parallel: the run completes (and leaks nothing under ASan)" "$RC:$OUT" '0:"done"'
