@@ -64,7 +64,7 @@ asan: deps $(BIN) unit
 # definite leak fails the check that ran the process (exit 99) and is listed
 # from the logs in $(BUILD)/valgrind/ at the end.
 # (hardening is left out: its sandbox bombs run into their 20 s limits under memcheck)
-VALGRIND_PARTS ?= test_yaml|test_duration|test_cron|test_lua|test_store|errors|golden|samples|dag|blocks|child|cli|http|asl
+VALGRIND_PARTS ?= test_yaml|test_duration|test_cron|test_lua|test_store|test_py|errors|golden|samples|dag|blocks|child|cli|http|asl|airflow
 VALGRIND_OPTS   = --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
                   --show-leak-kinds=definite
 valgrind: deps $(BIN) unit
