@@ -19,6 +19,9 @@ for t in "$@"; do
     mkdir -p "$work" "$art" "$build/logs" "tests/fuzz/corpus/$t"
     dict=()
     [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+    # more seed folders of the repository (tests/fuzz/<target>.seeds: one a line)
+    seeds=()
+    [ -f "tests/fuzz/$t.seeds" ] && while IFS= read -r d; do [ -d "$d" ] && seeds+=("$d"); done <"tests/fuzz/$t.seeds"
     # first the inputs that once failed (tests/fuzz/regressions/<target>/)
     for f in tests/fuzz/regressions/"$t"/*; do
         [ -f "$f" ] || continue
@@ -32,7 +35,7 @@ for t in "$@"; do
     # -print_final_stats: the figures of tests/fuzz/README.md
     "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$art/" "${dict[@]}" ${FUZZ_FLAGS:-} \
-        "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
+        "$work" "tests/fuzz/corpus/$t" "${seeds[@]}" >"$log" 2>&1
     rc=$?
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^stat::peak_rss' "$log" | sed "s/^/  $t: /" >&2
     if [ $rc -ne 0 ]; then

@@ -1,6 +1,0 @@
-"""Helpers only: no DAG here."""
-import os
-
-
-def helper():
-    return os.getcwd()

@@ -1,3 +1,0 @@
-from airflow.operators.bash import BashOperator
-
-orphan = BashOperator(task_id="orphan", bash_command="echo")

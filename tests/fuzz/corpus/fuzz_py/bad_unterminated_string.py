@@ -1,4 +1,0 @@
-from airflow import DAG
-
-with DAG("x") as dag:
-    cmd = "echo unterminated
