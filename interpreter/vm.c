@@ -1244,12 +1244,20 @@ static int waiting_on(vm_run *r, int64_t seq)
     return -1;
 }
 
+/* Does f wait for the command of its dag's outcome (dag_finish)? A fiber
+ * whose dag was cut short by a cancel keeps its dag state until it enters
+ * a block again, so the step must be the dag's own. */
+static int is_dag_outcome(vm_run *r, const fiber *f)
+{
+    return f->tstate && f->waiting_step == (int)bint(block_of(r, f->join_block), "step");
+}
+
 int vm_resolve(vm_run *r, int64_t seq, json_t *output)
 {
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
     fiber *f = &r->fibers[fi];
-    if (f->tstate) { /* a dag's outcome (dag_finish) */
+    if (is_dag_outcome(r, f)) {
         dag_recorded(r, fi, NULL);
         return 0;
     }
@@ -1278,7 +1286,7 @@ int vm_reject(vm_run *r, int64_t seq, json_t *error)
 {
     int fi = waiting_on(r, seq);
     if (fi < 0) return -1;
-    if (r->fibers[fi].tstate) {
+    if (is_dag_outcome(r, &r->fibers[fi])) {
         dag_recorded(r, fi, json_deep_copy(error));
         return 0;
     }

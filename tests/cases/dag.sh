@@ -231,6 +231,9 @@ steps:
       tasks:
         long: {shell: {script: "sleep 30"}}
         after: {needs: [long], lua: return 1}
+on_error:
+  - id: cleanup
+    lua: return "cleaned after " .. err.type
 Y
 "$WFDSL" run "$T/cancel.yaml" --id dag-cancel >/dev/null 2>&1 &
 pid=$!
@@ -243,6 +246,8 @@ wait $pid
 rc=$?
 run_wf show dag-cancel --json
 eq "cancel: the run ends cancelled" "$(json 'd["status"]' "$OUT")" "cancelled"
+eq "cancel: on_error runs its steps after the dag was cut short" \
+    "$(json '[s["output"] for s in d["steps"] if s["step"] == "cleanup"]' "$OUT")" '["cleaned after cancelled"]'
 check "cancel: the foreground run exits non-zero ($rc)" [ "$rc" -ne 0 ]
 
 # --- time helpers (Jinja's ds, ds_nodash, macros.ds_add) ---
