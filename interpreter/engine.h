@@ -5,9 +5,10 @@
  * history in recorded order (replay), checks that the VM issues the same
  * commands the history holds (non-determinism otherwise), then executes
  * what the history does not have: pure steps inline, effects (shell, http,
- * child workflows) on the loop. Events of a turn are written in one
- * transaction (group commit), and no effect starts before the events it
- * depends on are committed.
+ * child workflows) on the loop. Events of a turn, and the runs started
+ * since the last commit, are written in one transaction (group commit), and
+ * no effect starts before the events it depends on are committed. A worker
+ * claims, unparks and parks runs in batches: one transaction each.
  *
  * It does not parse YAML or command lines (dsl/, main.c).
  */
@@ -34,7 +35,10 @@ void vm_engine_free(vm_engine *g);
 
 /* Record a new run of prog (the program is stored if it is new) and load it
  * into the engine; input must already be checked. run_id gets its id.
- * Takes ownership of prog. */
+ * Takes ownership of prog. The record goes into the engine's write
+ * transaction (opened here if needed, holding the database's write lock)
+ * and is committed by the next flush of vm_engine_turn/vm_engine_run —
+ * always before any effect of the run starts — or by vm_engine_free. */
 int vm_engine_start(vm_engine *g, vm_program *prog, const char *source,
                     const char *workflow_id, json_t *input, char run_id[64], std_err *e);
 
@@ -65,7 +69,8 @@ int vm_engine_run(vm_engine *g, std_err *e);
  * max_wait_ms (-1: until something happens, and return 0 once nothing is
  * left). Returns 1 while runs are live, 0 when idle, -1 on error. */
 int vm_engine_turn(vm_engine *g, int64_t max_wait_ms, std_err *e);
-/* Worker: take up to max due runs from the store (new, woken, orphaned). */
+/* Worker: take up to max due runs from the store (new, woken, orphaned);
+ * their leases are taken in one transaction, committed before any is loaded. */
 int vm_engine_claim(vm_engine *g, int max, std_err *e);
 /* Runs in memory and not finished. */
 int vm_engine_live(const vm_engine *g);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -424,8 +425,8 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* Keep the -wal file when the last connection closes (after its
      * checkpoint, so the database file alone still holds everything): the
-     * next process neither creates it again (a directory fsync) nor pays
-     * its unlink. */
+     * next process does not pay its unlink and creation. A WAL that a big
+     * transaction made large is cut to nothing at close (store_close). */
     int persist = 1;
     sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 
@@ -466,10 +467,18 @@ fail:
     return -1;
 }
 
+/* A kept -wal file larger than this is truncated when the store closes. */
+#define WAL_KEEP_MAX (64LL << 20)
+
 void store_close(store *s)
 {
     if (!s) return;
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+    char wal[4200];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", s->path ? s->path : "");
+    if (s->db && stat(wal, &st) == 0 && st.st_size > WAL_KEEP_MAX) /* truncated by the close's checkpoint */
+        sqlite3_exec(s->db, "PRAGMA journal_size_limit = 0", NULL, NULL, NULL);
     sqlite3_close(s->db); /* rolls back an open transaction */
     free(s->path);
     free(s);
