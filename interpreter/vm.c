@@ -1084,8 +1084,6 @@ static void step_fiber(vm_run *r, int fi)
         }
         clear_join(f);
         f->join_block = in->a;
-        json_decref(f->items); /* left by an earlier foreach of this fiber that failed */
-        json_decref(f->results);
         f->items = items;
         f->next_item = 0;
         f->kids = 0;
