@@ -131,3 +131,26 @@ contains "naming both sides" "$ERR" "recorded step 'first' (shell) as command 1,
 run_wf resume ed --program "$T/v2.yaml"
 eq "a forced resume on the edited program stops" "$RC" 1
 eq "as nondeterministic" "$(sqlite3 "$WFDSL_DB" "select status from runs where workflow_id='ed'")" nondeterministic
+
+# --- signal and cancel reach runs a worker parked (status waiting) ---
+run_wf start samples/approval.yaml --id pk-sig --input '{"amount": 120}'
+run_wf start samples/approval.yaml --id pk-can --input '{"amount": 120}'
+"$WFDSL" worker --quiet >/dev/null 2>&1 &
+w=$!
+for _ in $(seq 100); do
+    [ "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where workflow_id like 'pk-%' and status='waiting'")" = 2 ] && break
+    sleep 0.1
+done
+eq "both runs are parked" "$(sqlite3 "$WFDSL_DB" "select count(*) from runs where workflow_id like 'pk-%' and status='waiting'")" 2
+run_wf signal pk-sig decision '{"approved": true, "by": "ann"}'
+eq "a parked run takes a signal" "$RC:$OUT" "0:signal decision sent to pk-sig"
+run_wf cancel pk-can
+eq "a parked run can be cancelled" "$RC" 0
+for _ in $(seq 100); do
+    [ "$(sqlite3 "$WFDSL_DB" "select group_concat(status) from (select status from runs where workflow_id like 'pk-%' order by workflow_id)")" = "cancelled,completed" ] && break
+    sleep 0.1
+done
+kill $w; wait $w
+eq "the signalled run completed, the other was cancelled" \
+    "$(sqlite3 "$WFDSL_DB" "select group_concat(workflow_id || '=' || status) from (select * from runs where workflow_id like 'pk-%' order by workflow_id)")" \
+    "pk-can=cancelled,pk-sig=completed"
