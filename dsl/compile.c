@@ -62,6 +62,14 @@ static const char *const kinds[] = {
 
 static const char *const common_fields[] = {"id", "if", "timeout", "retry", "compensate",
                                             "description"};
+const char *dsl_step_kind(const dsl_node *st)
+{
+    for (size_t i = 0; st && st->kind == DSL_MAP && i < st->n; i++)
+        for (size_t k = 0; k < COUNT(kinds); k++)
+            if (!strcmp(st->keys[i]->str, kinds[k])) return kinds[k];
+    return NULL;
+}
+
 /* Fields of a `dag` task besides its step's own. */
 static const char *const task_fields[] = {"needs", "trigger", "branch", "short_circuit"};
 

@@ -24,4 +24,8 @@ int dsl_compile_file(const char *path, vm_program **out, char **source, std_diag
  * else a string. */
 json_t *dsl_plain_value(const dsl_node *n);
 
+/* The kind key of a step mapping (lua, shell, dag, ...): the first key that
+ * names a kind, or NULL. */
+const char *dsl_step_kind(const dsl_node *step);
+
 #endif

@@ -10,6 +10,7 @@
  * drawn. It does not check the file: callers compile it first.
  */
 #include "graph.h"
+#include "../dsl/compile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,16 +92,10 @@ static void connect(graph *g, const ends *from, const ends *to)
         for (size_t j = 0; j < to->n; j++) add_edge(g, from->v[i], to->v[j]);
 }
 
-static const char *const kinds[] = {"lua", "shell", "http", "set", "switch", "fail", "succeed",
-                                    "parallel", "foreach", "loop", "try", "saga", "sleep", "wait",
-                                    "continue_as_new", "call", "dag"};
-
 static const char *kind_of(const dsl_node *st)
 {
-    for (size_t i = 0; st && st->kind == DSL_MAP && i < st->n; i++)
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-            if (!strcmp(st->keys[i]->str, kinds[k])) return kinds[k];
-    return "?";
+    const char *k = dsl_step_kind(st);
+    return k ? k : "?";
 }
 
 static void seq(graph *g, const dsl_node *steps, int cluster, int depth, ends *in, ends *out);
