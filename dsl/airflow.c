@@ -47,16 +47,6 @@ dsl_node *af_lit(af_ctx *x, const char *s)
     return n;
 }
 
-char *af_fmt(const char *f, ...)
-{
-    std_buf b = {0};
-    va_list ap;
-    va_start(ap, f);
-    std_buf_vaddf(&b, f, ap);
-    va_end(ap);
-    std_buf_adds(&b, "");
-    return std_buf_take(&b);
-}
 
 /* A string kept in the document's arena. */
 const char *af_keep(af_ctx *x, char *s)
@@ -351,7 +341,7 @@ const char *af_connection(af_ctx *x, const char *conn_id, int line, const char *
 const char *af_date_var(af_ctx *x, const char *which)
 {
     if (!json_object_get(x->vars, which)) {
-        char *e = af_fmt("${ run.%s or run.started_at }", which);
+        char *e = std_strf("${ run.%s or run.started_at }", which);
         json_object_set_new(x->vars, which, json_string(e));
         free(e);
     }
@@ -803,7 +793,7 @@ static int jinja_walk(af_ctx *x, const char *s, const char *task, int line, jtex
             af_report(x, line, "unconverted", task, "unterminated Jinja expression '%.40s'", o);
             return 0;
         }
-        char *src = af_fmt("%.*s", (int)(c - o - 2), o + 2);
+        char *src = std_strf("%.*s", (int)(c - o - 2), o + 2);
         std_buf lua = {0};
         jlex l = {.x = x, .task = task, .line = line};
         if (!jinja_expr(&l, src, &lua)) {
@@ -975,7 +965,7 @@ static void jsh_piece(void *ud, const char *lua, const char *src)
     }
     if (!json_object_get(j->names, name)) {
         json_object_set_new(j->names, name, json_string(lua));
-        char *v = af_fmt("${ %s }", lua);
+        char *v = std_strf("${ %s }", lua);
         af_put(j->x, j->env, name, af_q(j->x, v));
         free(v);
     }
@@ -1033,7 +1023,7 @@ dsl_node *af_value(af_ctx *x, json_t *v, const char *task, int line, int *bad)
         return n;
     }
     if (t && !strcmp(t, "variable") && json_is_string(json_object_get(v, "name"))) {
-        char *e = af_fmt("${ secrets.%s }", af_variable(x, json_string_value(json_object_get(v, "name")), line, task));
+        char *e = std_strf("${ secrets.%s }", af_variable(x, json_string_value(json_object_get(v, "name")), line, task));
         dsl_node *n = af_q(x, e);
         free(e);
         return n;
@@ -1774,7 +1764,7 @@ static int convert_dag(af_ctx *x, json_t *ir)
     af_put(x, ds, "dag", dg);
     af_app(x, steps, ds);
     af_put(x, w, "steps", steps);
-    char *o = af_fmt("${ steps.%s }", sid);
+    char *o = std_strf("${ steps.%s }", sid);
     af_put(x, w, "output", af_q(x, o));
     free(o);
     x->doc->root = w;

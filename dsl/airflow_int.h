@@ -48,7 +48,6 @@ dsl_node *af_seq(af_ctx *x);
 void af_put(af_ctx *x, dsl_node *m, const char *k, dsl_node *v);
 void af_app(af_ctx *x, dsl_node *s, dsl_node *v);
 dsl_node *af_lit(af_ctx *x, const char *s);
-char *af_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 const char *af_keep(af_ctx *x, char *s);
 void af_dur(int64_t ms, char *out, size_t n);
 

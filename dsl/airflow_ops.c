@@ -109,9 +109,9 @@ static dsl_node *stub(af_ctx *x, json_t *task, const char **kind, const char *wh
               why ? why : "");
     dsl_node *f = af_map(x);
     af_put(x, f, "type", af_p(x, "airflow.unconverted"));
-    char *msg = af_fmt("%s:%d: %s was not converted%s%s", x->base, line, s.p, why ? " (" : "", why ? why : "");
+    char *msg = std_strf("%s:%d: %s was not converted%s%s", x->base, line, s.p, why ? " (" : "", why ? why : "");
     if (why) {
-        char *m2 = af_fmt("%s)", msg);
+        char *m2 = std_strf("%s)", msg);
         free(msg);
         msg = m2;
     }
@@ -184,7 +184,7 @@ static dsl_node *shell_of(af_ctx *x, json_t *task, json_t *kw, const char *cmd, 
         return NULL;
     }
     dsl_node *sh = af_map(x);
-    char *full = af_fmt("%s%s%s", wrap_pre ? wrap_pre : "", script, wrap_post ? wrap_post : "");
+    char *full = std_strf("%s%s%s", wrap_pre ? wrap_pre : "", script, wrap_post ? wrap_post : "");
     af_put(x, sh, "script", af_str(x, full, strchr(full, '\n') ? DSL_BLOCK : DSL_QUOTED));
     free(full);
     free(script);
@@ -314,7 +314,7 @@ static int py_lit(const char **p, std_buf *b)
         char q = *s++;
         const char *e = strchr(s, q);
         if (!e) return 0;
-        char *t = af_fmt("%.*s", (int)(e - s), s);
+        char *t = std_strf("%.*s", (int)(e - s), s);
         if (strchr(t, '\\')) {
             free(t);
             return 0;
@@ -430,7 +430,7 @@ static dsl_node *op_http(af_ctx *x, json_t *task, json_t *kw, const char **kind)
     json_t *rc = kwarg(x, kw, "response_check");
     if (!rc || json_is_null(rc)) return st;
     const char *rid = inner_id(x, task_id(task), "request");
-    char *ref = af_fmt("steps.%s", rid);
+    char *ref = std_strf("steps.%s", rid);
     char *cond = response_lua(rc, ref);
     free(ref);
     if (!cond) {
@@ -441,7 +441,7 @@ static dsl_node *op_http(af_ctx *x, json_t *task, json_t *kw, const char **kind)
     dsl_node *req = af_map(x), *chk = af_map(x), *steps = af_seq(x), *lp = af_map(x), *out = af_map(x);
     af_put(x, req, "id", af_p(x, rid));
     af_put(x, req, "http", h);
-    char *src = af_fmt("if not (%s) then\n  error(\"response_check returned False\")\nend\nreturn steps.%s\n", cond, rid);
+    char *src = std_strf("if not (%s) then\n  error(\"response_check returned False\")\nend\nreturn steps.%s\n", cond, rid);
     af_put(x, chk, "lua", af_str(x, src, DSL_BLOCK));
     free(src);
     free(cond);
@@ -529,7 +529,7 @@ static dsl_node *op_file_sensor(af_ctx *x, json_t *task, json_t *kw, const char 
     dsl_node *ps = af_map(x);
     af_put(x, ps, "shell", sh);
     const char *pid = inner_id(x, task_id(task), "poke");
-    char *until = af_fmt("steps.%s.code == 0", pid);
+    char *until = std_strf("steps.%s.code == 0", pid);
     dsl_node *r = sensor_loop(x, task, kw, ps, pid, until, kind);
     free(until);
     return r;
@@ -549,7 +549,7 @@ static dsl_node *op_bash_sensor(af_ctx *x, json_t *task, json_t *kw, const char 
     dsl_node *ps = af_map(x);
     af_put(x, ps, "shell", sh);
     const char *pid = inner_id(x, task_id(task), "poke");
-    char *until = af_fmt("steps.%s.code == 0", pid);
+    char *until = std_strf("steps.%s.code == 0", pid);
     dsl_node *r = sensor_loop(x, task, kw, ps, pid, until, kind);
     free(until);
     return r;
@@ -566,14 +566,14 @@ static dsl_node *op_http_sensor(af_ctx *x, json_t *task, json_t *kw, const char 
     dsl_node *ps = af_map(x);
     af_put(x, ps, "http", h);
     const char *pid = inner_id(x, task_id(task), "poke");
-    char *until = af_fmt("steps.%s.status ~= 404", pid);
+    char *until = std_strf("steps.%s.status ~= 404", pid);
     json_t *rc = kwarg(x, kw, "response_check");
     if (rc && !json_is_null(rc)) { /* Airflow pokes again while the check is False */
-        char *ref = af_fmt("steps.%s", pid);
+        char *ref = std_strf("steps.%s", pid);
         char *cond = response_lua(rc, ref);
         free(ref);
         if (cond) {
-            char *u2 = af_fmt("%s and (%s)", until, cond);
+            char *u2 = std_strf("%s and (%s)", until, cond);
             free(until);
             until = u2;
             free(cond);
@@ -657,7 +657,7 @@ static void lua_uses(af_ctx *x, const char *lua)
 {
     static const char *const dv[] = {"logical_date", "interval_start", "interval_end"};
     for (size_t i = 0; i < 3; i++) {
-        char *p = af_fmt("vars.%s", dv[i]);
+        char *p = std_strf("vars.%s", dv[i]);
         if (strstr(lua, p)) af_date_var(x, dv[i]);
         free(p);
     }
@@ -679,7 +679,7 @@ static char *callable_lua(af_ctx *x, json_t *cb)
     json_t *lua = json_object_get(cb, "lua");
     if (json_is_string(lua)) {
         lua_uses(x, json_string_value(lua));
-        return af_fmt("return %s", json_string_value(lua));
+        return std_strf("return %s", json_string_value(lua));
     }
     json_t *r = json_object_get(cb, "returns");
     if (!r) return NULL;
@@ -760,8 +760,8 @@ static const char *branch_now(af_ctx *x, json_t *kw)
     json_t *u = kwarg(x, kw, "use_task_logical_date");
     json_t *u2 = kwarg(x, kw, "use_task_execution_day");
     json_t *u3 = kwarg(x, kw, "use_task_execution_date");
-    if (af_truthy(u) || af_truthy(u2) || af_truthy(u3)) return af_fmt("vars.%s", af_date_var(x, "logical_date"));
-    return af_fmt("now()");
+    if (af_truthy(u) || af_truthy(u2) || af_truthy(u3)) return std_strf("vars.%s", af_date_var(x, "logical_date"));
+    return std_strf("now()");
 }
 
 static int follow_lit(af_ctx *x, json_t *kw, const char *k, std_buf *b)
@@ -808,7 +808,7 @@ static dsl_node *op_branch_weekday(af_ctx *x, json_t *task, json_t *kw, const ch
     std_buf_adds(&f, "");
     std_buf_adds(&cond, "");
     char *now = (char *)branch_now(x, kw);
-    char *src = af_fmt("local d = tonumber(time.format(%s, \"%%u\"))\nif %s then return %s end\nreturn %s\n", now, cond.p, t.p, f.p);
+    char *src = std_strf("local d = tonumber(time.format(%s, \"%%u\"))\nif %s then return %s end\nreturn %s\n", now, cond.p, t.p, f.p);
     free(now);
     r = lua_step(x, src, kind);
     free(src);
@@ -864,7 +864,7 @@ static dsl_node *op_branch_datetime(af_ctx *x, json_t *task, json_t *kw, const c
     char *now = (char *)branch_now(x, kw);
     /* Airflow: times of day are taken on the compared date; an upper time
      * before the lower one is on the next day; true iff lower <= now <= upper */
-    char *src = af_fmt("local n = time.parse(%s)\nlocal lo, up = %s, %s\n%s"
+    char *src = std_strf("local n = time.parse(%s)\nlocal lo, up = %s, %s\n%s"
                        "if (up and up < n) or (lo and lo > n) then return %s end\nreturn %s\n",
                        now, lo.p, up.p, lt && ut ? "if up < lo then up = up + 86400 end\n" : "", f.p, t.p);
     free(now);
@@ -892,7 +892,7 @@ static dsl_node *op_latest_only(af_ctx *x, json_t *task, json_t *kw, const char 
                   "is taken as the time until the next slot", (long long)x->period_s);
     /* a scheduled run is the latest while its next slot has not come;
      * a run started by hand always is */
-    char *src = af_fmt("if not run.scheduled_at then return true end\n"
+    char *src = std_strf("if not run.scheduled_at then return true end\n"
                        "return time.parse(now()) <= time.parse(run.scheduled_at) + %lld\n",
                        (long long)x->period_s);
     dsl_node *st = lua_step(x, src, kind);

@@ -751,17 +751,6 @@ static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
     return s;
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-    std_buf b = {0};
-    va_list ap;
-    va_start(ap, f);
-    std_buf_vaddf(&b, f, ap);
-    va_end(ap);
-    std_buf_adds(&b, "");
-    return std_buf_take(&b);
-}
 
 static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
                          dsl_node *steps, const char **result_id);
@@ -781,15 +770,15 @@ static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char 
     const char *err_id = new_id(x, name, "error");
     dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
     put(x, t, "steps", body);
-    char *src = fmt("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
+    char *src = std_strf("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
     app(x, cs, lua_step(x, err_id, src, line));
     free(src);
     if (x->retry_waits && json_array_size(rt)) {
         dsl_node *sl = M(x), *u = M(x);
-        char *cond = fmt("steps.%s.delay and steps.%s.delay > 0", err_id, err_id);
+        char *cond = std_strf("steps.%s.delay and steps.%s.delay > 0", err_id, err_id);
         put(x, sl, "if", P(x, cond));
         free(cond);
-        char *ex = fmt("${ asl.after(now(), steps.%s.delay) }", err_id);
+        char *ex = std_strf("${ asl.after(now(), steps.%s.delay) }", err_id);
         put(x, u, "until", Q(x, ex));
         free(ex);
         put(x, sl, "sleep", u);
@@ -800,7 +789,7 @@ static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char 
     put(x, t, "catch", cl);
     put(x, tr, "try", t);
     app(x, into, tr);
-    char *pk = fmt("return asl.pick(%s, steps.%s, steps.%s)\n", dd->cur, out_id, err_id);
+    char *pk = std_strf("return asl.pick(%s, steps.%s, steps.%s)\n", dd->cur, out_id, err_id);
     app(x, into, lua_step(x, new_id(x, name, "next"), pk, line));
     free(pk);
 }
@@ -825,16 +814,16 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
         step = M(x);
         dsl_node *h = M(x);
         put(x, h, "method", P(x, method));
-        char *u = fmt("${ steps.%s.input.ApiEndpoint }", in_id);
+        char *u = std_strf("${ steps.%s.input.ApiEndpoint }", in_id);
         put(x, h, "url", Q(x, u));
         free(u);
         if (json_object_get(par, "RequestBody") || json_object_get(par, "RequestBody.$")) {
-            char *b = fmt("${ steps.%s.input.RequestBody }", in_id);
+            char *b = std_strf("${ steps.%s.input.RequestBody }", in_id);
             put(x, h, "body", Q(x, b));
             free(b);
         }
         if (json_object_get(par, "Headers") || json_object_get(par, "Headers.$")) {
-            char *b = fmt("${ steps.%s.input.Headers }", in_id);
+            char *b = std_strf("${ steps.%s.input.Headers }", in_id);
             put(x, h, "headers", Q(x, b));
             free(b);
         }
@@ -872,12 +861,12 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
     if (!strcmp(type, "Pass") || !strcmp(type, "Succeed") || !strcmp(type, "Choice")) {
         spec = spec_lit(st, name, flags, 1);
         const char *fn = !strcmp(type, "Pass") ? "pass" : !strcmp(type, "Succeed") ? "succeed" : "choice";
-        src = fmt("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
+        src = std_strf("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
         if (dd->nested) json_object_set_new(flags, "_nested", json_true());
         spec = spec_lit(st, name, flags, 1);
-        src = fmt("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
+        src = std_strf("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
         spec = spec_lit(st, name, flags, 1);
@@ -891,14 +880,14 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         } else if (ms < 0) {
             dsl_node *s = M(x), *u = M(x);
             char *one = spec_lit(st, name, flags, 0); /* one line in an expression */
-            char *ex = fmt("${ asl.wake(%s, %s, now()) }", dd->cur, one);
+            char *ex = std_strf("${ asl.wake(%s, %s, now()) }", dd->cur, one);
             free(one);
             put(x, u, "until", Q(x, ex));
             free(ex);
             put(x, s, "sleep", u);
             app(x, into, s);
         }
-        src = fmt("local cur = %s\nreturn asl.wait(cur, %s)\n", dd->cur, spec);
+        src = std_strf("local cur = %s\nreturn asl.wait(cur, %s)\n", dd->cur, spec);
         app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Task")) {
         json_object_set_new(flags, "_task", json_true());
@@ -916,7 +905,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         }
         spec = spec_lit(st, name, flags, 1);
         dsl_node *body = L(x), *work = L(x);
-        src = fmt("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
+        src = std_strf("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
         app(x, work, res);
@@ -925,7 +914,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             /* wait for the answer: signal <id> carrying this call's token */
             sig_id = new_id(x, name, "answer");
             dsl_node *lp = M(x), *lo = M(x), *ls = L(x), *w = M(x), *wa = M(x);
-            char *until = fmt("asl.token_done(steps.%s, steps.%s)", in_id, sig_id);
+            char *until = std_strf("asl.token_done(steps.%s, steps.%s)", in_id, sig_id);
             put(x, lo, "until", P(x, until));
             free(until);
             put(x, wa, "signal", P(x, id));
@@ -943,8 +932,8 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             app(x, work, lp);
         }
         char *out;
-        if (token) out = fmt("asl.task_token_out(cur, %s, steps.%s, steps.%s)", spec, in_id, sig_id);
-        else out = fmt("asl.task_out(cur, %s, steps.%s)", spec, id);
+        if (token) out = std_strf("asl.task_token_out(cur, %s, steps.%s, steps.%s)", spec, in_id, sig_id);
+        else out = std_strf("asl.task_out(cur, %s, steps.%s)", spec, id);
         if (race) {
             /* the call against a timer: a parallel that ends with the first
              * branch to finish; the call branch keeps its failure as a value */
@@ -959,7 +948,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, tr, "try", t);
             app(x, call, tr);
             dsl_node *sl = M(x), *u = M(x);
-            char *ex = fmt("${ asl.after(now(), steps.%s.timeout) }", in_id);
+            char *ex = std_strf("${ asl.after(now(), steps.%s.timeout) }", in_id);
             put(x, u, "until", Q(x, ex));
             free(ex);
             put(x, sl, "sleep", u);
@@ -972,10 +961,10 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, ps, "id", P(x, race_id));
             put(x, ps, "parallel", par);
             app(x, body, ps);
-            src = fmt("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
+            src = std_strf("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
         } else {
             for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
-            src = fmt("local cur = %s\nreturn %s\n", dd->cur, out);
+            src = std_strf("local cur = %s\nreturn %s\n", dd->cur, out);
         }
         free(out);
         app(x, body, lua_step(x, out_id, src, line));
@@ -984,13 +973,13 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
-        src = fmt("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
+        src = std_strf("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
         dsl_node *ps = M(x), *par = M(x), *brs = M(x);
         json_t *br = json_object_get(st, "Branches");
         std_buf args = {0};
-        char *inexpr = fmt("steps.%s.input", in_id), *varexpr = fmt("steps.%s.vars", in_id);
+        char *inexpr = std_strf("steps.%s.input", in_id), *varexpr = std_strf("steps.%s.vars", in_id);
         for (size_t i = 0; i < json_array_size(br); i++) {
             char bn[32], pre[200];
             snprintf(bn, sizeof bn, "branch%zu", i + 1);
@@ -1008,7 +997,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         put(x, ps, "parallel", par);
         app(x, body, ps);
         std_buf_adds(&args, "");
-        src = fmt("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
+        src = std_strf("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
         std_buf_free(&args);
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
@@ -1021,7 +1010,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         spec = spec_lit(st, name, flags, 1);
         const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
         dsl_node *body = L(x);
-        src = fmt("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
+        src = std_strf("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
         app(x, body, lua_step(x, in_id, src, line));
         free(src);
         json_t *proc = json_object_get(st, "ItemProcessor");
@@ -1030,7 +1019,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         snprintf(pre, sizeof pre, "%s_item", id);
         const char *rid = NULL;
         dsl_node *isteps = L(x);
-        char *varexpr = fmt("steps.%s.vars", in_id);
+        char *varexpr = std_strf("steps.%s.vars", in_id);
         machine(x, proc, pre, "item", varexpr, isteps, &rid);
         free(varexpr);
         char *re;
@@ -1046,9 +1035,9 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, tr, "try", t);
             isteps = L(x);
             app(x, isteps, tr);
-            re = fmt("${ steps.%s or steps.%s }", fid, rid);
+            re = std_strf("${ steps.%s or steps.%s }", fid, rid);
         } else {
-            re = fmt("${ steps.%s }", rid);
+            re = std_strf("${ steps.%s }", rid);
         }
         dsl_node *fs = M(x), *fe = M(x);
         put(x, fs, "id", P(x, id));
@@ -1056,7 +1045,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         if (json_object_get(st, "MaxConcurrencyPath")) {
             /* at most N at once, N known at run time: N lanes run at once, each
              * runs its items (every N-th) one after the other */
-            char *lanes = fmt("steps.%s.lanes", in_id);
+            char *lanes = std_strf("steps.%s.lanes", in_id);
             put(x, fe, "items", P(x, lanes));
             free(lanes);
             put(x, fe, "as", P(x, "lane"));
@@ -1071,7 +1060,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             app(x, lsteps, ls);
             put(x, fe, "steps", lsteps);
         } else {
-            char *items = fmt("steps.%s.items", in_id);
+            char *items = std_strf("steps.%s.items", in_id);
             put(x, fe, "items", P(x, items));
             free(items);
             json_t *mc = json_object_get(st, "MaxConcurrency");
@@ -1087,7 +1076,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         }
         free(re);
         app(x, body, fs);
-        src = fmt("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
+        src = std_strf("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
         app(x, body, lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     }
@@ -1110,11 +1099,11 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
     std_buf sb = {0};
     lua_str(&sb, start ? start : "", start ? strlen(start) : 0);
     std_buf_adds(&sb, "");
-    char *src = fmt("return asl.start(%s, %s, %s, steps.%s)\n", input_expr, sb.p, vars_expr, dd.state_id);
+    char *src = std_strf("return asl.start(%s, %s, %s, steps.%s)\n", input_expr, sb.p, vars_expr, dd.state_id);
     app(x, steps, lua_step(x, dd.start_id, src, 1));
     free(src);
     dsl_node *lp = M(x), *lo = M(x), *body = L(x), *sw = M(x), *cases = L(x);
-    char *until = fmt("asl.done(steps.%s, steps.%s)", dd.start_id, dd.state_id);
+    char *until = std_strf("asl.done(steps.%s, steps.%s)", dd.start_id, dd.state_id);
     put(x, lo, "until", P(x, until));
     free(until);
     const char *name;
@@ -1124,7 +1113,7 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
         std_buf nb = {0};
         lua_str(&nb, name, strlen(name));
         std_buf_adds(&nb, "");
-        char *w = fmt("asl.at(steps.%s, steps.%s, %s)", dd.start_id, dd.state_id, nb.p);
+        char *w = std_strf("asl.at(steps.%s, steps.%s, %s)", dd.start_id, dd.state_id, nb.p);
         std_buf_free(&nb);
         put(x, c, "when", Q(x, w));
         free(w);
@@ -1141,7 +1130,7 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
     std_buf_free(&sb);
     if (result_id) {
         *result_id = new_id(x, prefix, "output");
-        char *r = fmt("return asl.result(steps.%s, steps.%s)\n", dd.start_id, dd.state_id);
+        char *r = std_strf("return asl.result(steps.%s, steps.%s)\n", dd.start_id, dd.state_id);
         app(x, steps, lua_step(x, *result_id, r, 1));
         free(r);
     }
@@ -1269,7 +1258,7 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             put(&x, ps, "id", P(&x, race_id));
             put(&x, ps, "parallel", par);
             app(&x, steps, ps);
-            char *src = fmt("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
+            char *src = std_strf("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
             app(&x, steps, lua_step(&x, new_id(&x, "machine", "timeout"), src, 1));
             free(src);
         } else {

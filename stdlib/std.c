@@ -115,6 +115,16 @@ char *std_buf_take(std_buf *b)
     return p;
 }
 
+char *std_strf(const char *fmt, ...)
+{
+    std_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    std_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    return std_buf_take(&b);
+}
+
 void std_diag(std_diags *d, const char *file, int line, int col, const char *fmt, ...)
 {
     std_buf b = {0};

@@ -44,6 +44,8 @@ void std_buf_reset(std_buf *b);
 void std_buf_free(std_buf *b);
 /* Hand the bytes over to the caller (NUL-terminated, never NULL). */
 char *std_buf_take(std_buf *b);
+/* A formatted string in new memory (free it); never NULL. */
+char *std_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A list of formatted diagnostics "file:line:col: error: message". */
 typedef struct std_diags {
