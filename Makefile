@@ -47,7 +47,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/check.h tests/unit/server
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# the demo's database is its own: made afresh, so that a database left by an
+# older version (a schema it refuses) cannot stop it
 demo: deps $(BIN)
+	@rm -f /tmp/wfdsl-demo.db /tmp/wfdsl-demo.db-wal /tmp/wfdsl-demo.db-shm
 	@echo '$$ ./wfdsl run samples/hello.yaml --db /tmp/wfdsl-demo.db --input '"'"'{"name":"Debian"}'"'"
 	@./$(BIN) run samples/hello.yaml --db /tmp/wfdsl-demo.db --input '{"name":"Debian"}'
 
