@@ -138,6 +138,7 @@ struct vm_engine {
     cmd **to_start;      /* effects waiting for the commit of their events */
     size_t nstart, capstart;
     json_t *results;     /* run_id -> {status, output, error} */
+    std_lua_host *lua;   /* the Lua state every run of this engine is a context in */
     char owner[128];     /* this process, as a lease holder */
     int acts_live;       /* activities not yet freed (cancelled ones until reaped) */
     int txn;             /* the engine's write transaction is open (see txn_open) */
@@ -1385,7 +1386,7 @@ static int boot(exec *x, json_t *input, int64_t started_ms, std_err *e)
     json_object_set(run, "interval_start", from ? from : sched);
     json_object_set(run, "interval_end", sched);
     json_object_set(run, "logical_date", from ? from : sched);
-    x->vm = vm_run_new(x->prog, globals, e);
+    x->vm = vm_run_new(x->prog, globals, x->g->lua, e);
     json_decref(globals);
     if (!x->effects) x->effects = json_object();
     x->effect_n = json_object();
@@ -1429,6 +1430,8 @@ vm_engine *vm_engine_new(store *s, const vm_engine_opts *o)
     g->unparks = json_array();
     g->continuations = json_array();
     g->results = json_object();
+    g->lua = std_lua_host_new(NULL);
+    if (!g->lua) abort();
     char host[64] = "host", rnd[33];
     gethostname(host, sizeof host - 1);
     std_random_hex(rnd);
@@ -1460,6 +1463,7 @@ void vm_engine_free(vm_engine *g)
     if (g->tick) std_loop_timer_cancel(g->loop, g->tick);
     std_http_free(g->http);
     std_loop_free(g->loop);
+    std_lua_host_free(g->lua);
     free(g);
 }
 

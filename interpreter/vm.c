@@ -187,10 +187,26 @@ static json_t *eval_tmpl_index(vm_run *r, int t, int scope, std_err *e)
     return eval_tmpl(r, json_array_get(r->p->tmpls, (size_t)t), scope, e);
 }
 
+/* A chunk is compiled at its first evaluation in the run (the host keeps
+ * what it compiled for the next runs); its source is numbered as in the file. */
+static int chunk_handle(vm_run *r, int chunk, std_err *e)
+{
+    if (r->handles[chunk] >= 0) return r->handles[chunk];
+    json_t *ch = json_array_get(r->p->chunks, (size_t)chunk);
+    char name[300];
+    snprintf(name, sizeof name, "=%s", r->p->file);
+    r->handles[chunk] = std_lua_compile_at(r->lua, name, (int)json_integer_value(json_object_get(ch, "line")),
+                                           json_string_value(json_object_get(ch, "src")),
+                                           json_is_true(json_object_get(ch, "expr")), e);
+    return r->handles[chunk];
+}
+
 int vm_eval_chunk(vm_run *r, int chunk, int scope, json_t **out, std_err *e)
 {
+    if (chunk < 0 || (size_t)chunk >= json_array_size(r->p->chunks))
+        return std_errf(e, "internal", "bad chunk %d", chunk);
     json_t *ch = json_array_get(r->p->chunks, (size_t)chunk);
-    if (std_lua_call_in(r->lua, r->handles[chunk], scope, out, e) != 0) {
+    if (chunk_handle(r, chunk, e) < 0 || std_lua_call_in(r->lua, r->handles[chunk], scope, out, e) != 0) {
         /* name the YAML position of the failing expression */
         if (!e->line) {
             e->line = (int)json_integer_value(json_object_get(ch, "line"));
@@ -890,12 +906,17 @@ static void dag_task_end(vm_run *r, int ci, int st, json_t *err)
 
 /* ---- runs -------------------------------------------------------------- */
 
-vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
+vm_run *vm_run_new(const vm_program *p, json_t *globals, std_lua_host *host, std_err *e)
 {
     vm_run *r = calloc(1, sizeof *r);
     if (!r) abort();
     r->p = p;
-    r->lua = std_lua_new(NULL);
+    r->lua = host ? std_lua_open(host) : std_lua_new(NULL);
+    if (!r->lua) {
+        free(r);
+        std_errf(e, "lua.limit", "out of memory creating the Lua sandbox");
+        return NULL;
+    }
     /* programs from the ASL front end (meta "lib": "asl") get the `asl` runtime */
     const char *lib = json_string_value(json_object_get(p->meta, "lib"));
     if (lib && !strcmp(lib, "asl") && std_lua_load_lib(r->lua, "asl", std_asl_lua_src, e) != 0) {
@@ -904,24 +925,9 @@ vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e)
     }
     r->next_seq = 1;
     size_t nch = json_array_size(p->chunks);
-    r->handles = calloc(nch ? nch : 1, sizeof *r->handles);
-    for (size_t i = 0; i < nch; i++) {
-        json_t *ch = json_array_get(p->chunks, i);
-        const char *src = json_string_value(json_object_get(ch, "src"));
-        int line = (int)json_integer_value(json_object_get(ch, "line"));
-        /* pad with newlines so that Lua's line numbers are the file's */
-        std_buf b = {0};
-        for (int k = 1; k < line && k < 100000; k++) std_buf_add(&b, "\n", 1);
-        std_buf_adds(&b, src ? src : "");
-        char name[300];
-        snprintf(name, sizeof name, "=%s", p->file);
-        r->handles[i] = std_lua_compile(r->lua, name, b.p, json_is_true(json_object_get(ch, "expr")), e);
-        std_buf_free(&b);
-        if (r->handles[i] < 0) {
-            vm_run_free(r);
-            return NULL;
-        }
-    }
+    r->handles = malloc((nch ? nch : 1) * sizeof *r->handles);
+    if (!r->handles) abort();
+    for (size_t i = 0; i < nch; i++) r->handles[i] = -1;
     const char *name;
     json_t *value;
     json_object_foreach(globals, name, value) std_lua_set_global(r->lua, name, value);

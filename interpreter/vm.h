@@ -38,10 +38,11 @@ typedef struct vm_cmd {
     int scope;       /* the Lua scope of the issuing fiber (for vm_eval_chunk) */
 } vm_cmd;
 
-/* Create a run: a sandbox with the program's chunks compiled, the globals
- * (an object: input, run {id, run_id, workflow, started_at}, secrets)
- * visible to expressions, vars initialised from their template. */
-vm_run *vm_run_new(const vm_program *p, json_t *globals, std_err *e);
+/* Create a run: a sandbox context in host (NULL: a host of its own) where
+ * the program's chunks are compiled at their first use, the globals (an
+ * object: input, run {id, run_id, workflow, started_at}, secrets) visible to
+ * expressions, vars initialised from their template. */
+vm_run *vm_run_new(const vm_program *p, json_t *globals, std_lua_host *host, std_err *e);
 void vm_run_free(vm_run *r);
 
 /* Run every fiber until it blocks or the run finishes. Issued commands are

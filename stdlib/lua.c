@@ -1,8 +1,9 @@
 /* lua.c — the Lua 5.4 sandbox in which expressions and `lua` steps run (see lua.h).
  *
- * What it does: one lua_State per std_lua, created with a counting allocator
- * (memory limit over the whole state) and a count hook (instruction limit per
- * std_lua_call); a reduced standard library; a deterministic `pairs`; the
+ * What it does: one lua_State per host (std_lua_host), created with a counting
+ * allocator (memory limits per call and over the whole heap) and a count hook
+ * (instruction limit per std_lua_call); contexts (std_lua, one per run) with
+ * their own globals, closures and scopes in it; a reduced standard library; a deterministic `pairs`; the
  * `json` table and `len`; JSON <-> Lua conversion; a text-only syntax check;
  * and a small tokenizer that lists the free names of a chunk for `wfdsl check`.
  *
@@ -27,6 +28,14 @@
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
  *
+ * Contexts: a context's globals are a copy of the host's (library tables
+ * copied too, _G is the copy). A chunk is compiled once per host into a
+ * factory, `local _ENV = ...; return function(...) <chunk> end`, kept in the
+ * host's cache table by (is_expr, line, name, text); a context calls it with
+ * its globals at the chunk's first call and keeps the closure. Everything a
+ * context owns hangs from registry refs (globals, closures, factories, its
+ * scopes listed in a table), dropped by std_lua_free.
+ *
  * Scopes: a scope is a table whose metatable reads (__index) and writes
  * (__newindex) through to its parent scope's table, up to the globals; a call
  * in a scope sets the chunk's _ENV upvalue to it and back to the globals after.
@@ -39,7 +48,7 @@
  *   layered metatable, one per parent scope P and name N:
  *     {__index = layer_index with upvalues P and N, __metatable = false,
  *      [1] = layer_mark, [2] = P, [3] = N}
- * The scope metatable of P's children is cached in the registry (for P the
+ * The scope metatable of P's children is cached in the context (for P the
  * globals) or in the registry table child_mts by P's id until P is freed.
  * pairs, len and Lua -> JSON see a layered table merged with its parent
  * layers (push_layers, view_next) using raw accesses only.
@@ -64,6 +73,7 @@
 
 #define DEFAULT_MEM ((size_t)64 << 20)
 #define DEFAULT_INSTRUCTIONS 20000000LL
+#define DEFAULT_HEAP ((size_t)4 << 30)
 #define HOOK_EVERY 1000          /* instructions between two calls of the count hook */
 #define ALLOC_BYTES_PER_INSTR 16 /* allocation charged to the instruction budget */
 #define SCAN_BYTES_PER_INSTR 8   /* string scanning in C charged likewise */
@@ -72,14 +82,38 @@
 
 enum { LIMIT_NONE, LIMIT_INSTR, LIMIT_MEM };
 
-struct std_lua {
+/* The Lua state and what every run in it shares: limits, the library, the
+ * chunk cache. Calls never nest across contexts, so the one in progress is
+ * `cur` and the budgets are the host's. */
+struct std_lua_host {
     lua_State *S;
-    size_t mem_limit, mem_used;
+    size_t mem_limit;   /* growth of the heap allowed during one call */
+    size_t heap_limit;  /* the whole heap */
+    size_t mem_used, call_base; /* call_base: mem_used when the call began */
     long long instr_limit, instr_used;
-    int limit_hit;    /* LIMIT_* raised during the current call */
-    int *refs;        /* registry refs of compiled chunks, indexed by handle */
-    unsigned char *names_env; /* by handle: the source mentions _ENV (may assign it) */
-    size_t nrefs, caprefs;
+    int limit_hit;      /* LIMIT_* raised during the current call */
+    int limit_heap;     /* ... and it was the whole heap's */
+    std_lua *cur;       /* the context of the call in progress */
+    int cache_ref;      /* registry table: chunk key -> factory function */
+    size_t contexts;    /* live contexts */
+};
+
+typedef struct ctx_chunk {
+    int factory;      /* registry ref, shared by the host's contexts */
+    int fn;           /* this context's closure (LUA_NOREF until first called) */
+    unsigned char names_env; /* the source mentions _ENV (may assign it) */
+} ctx_chunk;
+
+/* One run's view of a host: its own globals table (env), closures and scopes. */
+struct std_lua {
+    std_lua_host *h;
+    int own_host;     /* std_lua_new made the host for this context alone */
+    lua_State *S;     /* h->S */
+    int env_ref;      /* this context's globals */
+    int child_mt_ref; /* metatable of the scopes whose parent is the globals */
+    int scopes_ref;   /* table: live scope id -> true */
+    ctx_chunk *chunks; /* indexed by handle */
+    size_t nchunks, capchunks;
     char pending[256]; /* a set_global/set_field that failed; reported by the next call */
     char pending_type[16];
     std_lua_effect_fn effect; /* now(), uuid(), random(): recorded by the caller */
@@ -92,7 +126,6 @@ static const char array_mt_key = 'a';
 static const char box_mt_key = 'b';
 static const char scope_mark = 's';         /* [1] of scope metatables */
 static const char layer_mark = 'l';         /* [1] of layered-table metatables */
-static const char globals_child_mt_key = 'g'; /* scope metatable of children of the globals */
 static const char child_mts_key = 'c';      /* scope id -> metatable of its children */
 #define LUD(p) ((void *)(uintptr_t)(p))
 
@@ -108,57 +141,75 @@ static void *xrealloc(void *p, size_t n)
 
 /* ---- limits ------------------------------------------------------------ */
 
-/* The allocator of every sandbox state: refuses growth past mem_limit (Lua
- * then collects and retries once, then raises LUA_ERRMEM) and charges
- * allocation to the instruction budget. */
+/* The allocator of every host: refuses growth past mem_limit within one call,
+ * or past heap_limit in all (Lua then collects and retries once, then raises
+ * LUA_ERRMEM), and charges allocation to the instruction budget. */
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    std_lua *L = ud;
+    std_lua_host *H = ud;
     size_t old = ptr ? osize : 0; /* for new blocks osize is a type tag */
     if (nsize == 0) {
         free(ptr);
-        L->mem_used -= old;
+        H->mem_used -= old;
         return NULL;
     }
-    if (nsize > old && nsize - old > L->mem_limit - L->mem_used) return NULL;
+    if (nsize > old) {
+        size_t grow = nsize - old, base = H->mem_used > H->call_base ? H->mem_used - H->call_base : 0;
+        if (grow > H->heap_limit - H->mem_used) {
+            H->limit_heap = 1;
+            return NULL;
+        }
+        if (grow > H->mem_limit - (base < H->mem_limit ? base : H->mem_limit)) return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (!p) return nsize <= old ? ptr : NULL; /* Lua assumes shrinking never fails */
-    if (nsize > old) L->instr_used += (long long)((nsize - old) / ALLOC_BYTES_PER_INSTR);
-    L->mem_used = L->mem_used - old + nsize;
+    if (nsize > old) H->instr_used += (long long)((nsize - old) / ALLOC_BYTES_PER_INSTR);
+    H->mem_used = H->mem_used - old + nsize;
     return p;
 }
 
-static std_lua *sandbox_of(lua_State *S)
+static std_lua_host *host_of(lua_State *S)
 {
     void *ud = NULL;
     lua_getallocf(S, &ud);
     return ud;
 }
 
-static int raise_instr_limit(lua_State *S, std_lua *L)
+static int raise_instr_limit(lua_State *S, std_lua_host *H)
 {
-    L->limit_hit = LIMIT_INSTR;
-    return luaL_error(S, "instruction limit of %I exceeded", (lua_Integer)L->instr_limit);
+    H->limit_hit = LIMIT_INSTR;
+    return luaL_error(S, "instruction limit of %I exceeded", (lua_Integer)H->instr_limit);
 }
 
 static void sb_hook(lua_State *S, lua_Debug *ar)
 {
     (void)ar;
-    std_lua *L = sandbox_of(S);
-    L->instr_used += HOOK_EVERY;
-    if (L->instr_used > L->instr_limit) raise_instr_limit(S, L);
+    std_lua_host *H = host_of(S);
+    H->instr_used += HOOK_EVERY;
+    if (H->instr_used > H->instr_limit) raise_instr_limit(S, H);
 }
 
 /* Charge work done by a C function to the budget; raises when over. */
 static void charge(lua_State *S, double work)
 {
-    std_lua *L = sandbox_of(S);
+    std_lua_host *H = host_of(S);
     if (work > 0) {
-        double room = (double)(L->instr_limit - L->instr_used) + 1;
-        if (work >= room) L->instr_used = L->instr_limit + 1;
-        else L->instr_used += (long long)work;
+        double room = (double)(H->instr_limit - H->instr_used) + 1;
+        if (work >= room) H->instr_used = H->instr_limit + 1;
+        else H->instr_used += (long long)work;
     }
-    if (L->instr_used > L->instr_limit) raise_instr_limit(S, L);
+    if (H->instr_used > H->instr_limit) raise_instr_limit(S, H);
+}
+
+/* A call (or set, or scope change) of context L begins: fresh budgets. */
+static void begin_call(std_lua *L)
+{
+    std_lua_host *H = L->h;
+    H->cur = L;
+    H->instr_used = 0;
+    H->limit_hit = LIMIT_NONE;
+    H->limit_heap = 0;
+    H->call_base = H->mem_used;
 }
 
 /* n * log2(n), roughly: the cost of sorting n keys (no libm needed). */
@@ -174,10 +225,10 @@ static double sort_cost(double n)
 /* Limit errors must not be swallowed by pcall: they are re-raised. */
 static int pcall_limited(lua_State *S, int status)
 {
-    std_lua *L = sandbox_of(S);
+    std_lua_host *H = host_of(S);
     if (status == LUA_OK) return 0;
-    if (status == LUA_ERRMEM && L->limit_hit == LIMIT_NONE) L->limit_hit = LIMIT_MEM;
-    return L->limit_hit != LIMIT_NONE;
+    if (status == LUA_ERRMEM && H->limit_hit == LIMIT_NONE) H->limit_hit = LIMIT_MEM;
+    return H->limit_hit != LIMIT_NONE;
 }
 
 static int sb_pcall(lua_State *S)
@@ -195,7 +246,7 @@ static int sb_pcall(lua_State *S)
  * its own limit error, forever). */
 static int xpcall_handler(lua_State *S)
 {
-    if (sandbox_of(S)->limit_hit) return 1; /* the limit error, as it is */
+    if (host_of(S)->limit_hit) return 1; /* the limit error, as it is */
     lua_pushvalue(S, lua_upvalueindex(1));
     lua_insert(S, 1);
     lua_call(S, lua_gettop(S) - 1, 1);
@@ -1152,9 +1203,9 @@ static int sb_json_array(lua_State *S)
  * the first time and replays after (so an expression stays deterministic). */
 static int sb_effect(lua_State *S)
 {
-    std_lua *L = sandbox_of(S);
+    std_lua *L = host_of(S)->cur;
     const char *kind = lua_tostring(S, lua_upvalueindex(1));
-    if (!L->effect) return luaL_error(S, "%s() is not available here", kind);
+    if (!L || !L->effect) return luaL_error(S, "%s() is not available here", kind);
     json_t *v = L->effect(L->effect_ud, kind);
     if (!v) return luaL_error(S, "%s() failed", kind);
     std_lua_push_json(S, v);
@@ -1303,36 +1354,149 @@ static int sb_panic(lua_State *S)
     abort();
 }
 
-std_lua *std_lua_new(const std_lua_limits *lim)
+std_lua_host *std_lua_host_new(const std_lua_limits *lim)
+{
+    std_lua_host *H = xrealloc(NULL, sizeof *H);
+    memset(H, 0, sizeof *H);
+    H->mem_limit = lim && lim->mem_bytes ? lim->mem_bytes : DEFAULT_MEM;
+    H->heap_limit = lim && lim->heap_bytes ? lim->heap_bytes : DEFAULT_HEAP;
+    if (H->heap_limit < H->mem_limit) H->heap_limit = H->mem_limit;
+    H->instr_limit = lim && lim->instructions > 0 ? lim->instructions : DEFAULT_INSTRUCTIONS;
+    H->S = lua_newstate(sb_alloc, H);
+    if (!H->S) {
+        free(H);
+        return NULL;
+    }
+    lua_atpanic(H->S, sb_panic);
+    lua_pushcfunction(H->S, sb_setup);
+    int st = lua_pcall(H->S, 0, 0, 0);
+    if (st == LUA_OK) {
+        lua_newtable(H->S);
+        H->cache_ref = luaL_ref(H->S, LUA_REGISTRYINDEX);
+    }
+    H->instr_used = 0;
+    if (st != LUA_OK) {
+        lua_close(H->S);
+        free(H);
+        return NULL;
+    }
+    lua_sethook(H->S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    return H;
+}
+
+void std_lua_host_free(std_lua_host *H)
+{
+    if (!H) return;
+    lua_close(H->S);
+    free(H);
+}
+
+/* Runs under lua_pcall: a context's globals, a copy of the host's (whose
+ * library tables are copied too, so that a run changing string.x changes
+ * its own), with _G itself. */
+static int open_fn(lua_State *S)
+{
+    std_lua *L = lua_touserdata(S, 1);
+    lua_pushglobaltable(S);
+    int G = lua_gettop(S);
+    lua_createtable(S, 0, 40);
+    int env = lua_gettop(S);
+    lua_pushnil(S);
+    while (lua_next(S, G)) {
+        if (lua_type(S, -1) == LUA_TTABLE && !lua_rawequal(S, -1, G)) {
+            int lib = lua_gettop(S);
+            lua_createtable(S, 0, 32);
+            lua_pushnil(S);
+            while (lua_next(S, lib)) {
+                lua_pushvalue(S, -2);
+                lua_insert(S, -2);
+                lua_rawset(S, lib + 1);
+            }
+            lua_replace(S, lib);
+        }
+        lua_pushvalue(S, -2);
+        lua_insert(S, -2);
+        lua_rawset(S, env);
+    }
+    lua_pushvalue(S, env);
+    lua_setfield(S, env, "_G");
+    lua_pushvalue(S, env);
+    L->env_ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    lua_newtable(S);
+    L->scopes_ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+std_lua *std_lua_open(std_lua_host *H)
 {
     std_lua *L = xrealloc(NULL, sizeof *L);
     memset(L, 0, sizeof *L);
-    L->mem_limit = lim && lim->mem_bytes ? lim->mem_bytes : DEFAULT_MEM;
-    L->instr_limit = lim && lim->instructions > 0 ? lim->instructions : DEFAULT_INSTRUCTIONS;
-    L->S = lua_newstate(sb_alloc, L);
-    if (!L->S) {
-        free(L);
-        return NULL;
-    }
-    lua_atpanic(L->S, sb_panic);
-    lua_pushcfunction(L->S, sb_setup);
-    int st = lua_pcall(L->S, 0, 0, 0);
-    L->instr_used = 0;
+    L->h = H;
+    L->S = H->S;
+    L->env_ref = L->child_mt_ref = L->scopes_ref = LUA_NOREF;
+    begin_call(L);
+    int top = lua_gettop(H->S);
+    lua_pushcfunction(H->S, open_fn);
+    lua_pushlightuserdata(H->S, L);
+    int st = lua_pcall(H->S, 1, 0, 0);
+    lua_settop(H->S, top);
+    H->cur = NULL;
     if (st != LUA_OK) {
-        lua_close(L->S);
+        luaL_unref(H->S, LUA_REGISTRYINDEX, L->env_ref);
+        luaL_unref(H->S, LUA_REGISTRYINDEX, L->scopes_ref);
         free(L);
         return NULL;
     }
-    lua_sethook(L->S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    H->contexts++;
     return L;
 }
+
+std_lua *std_lua_new(const std_lua_limits *lim)
+{
+    std_lua_host *H = std_lua_host_new(lim);
+    if (!H) return NULL;
+    std_lua *L = std_lua_open(H);
+    if (!L) {
+        std_lua_host_free(H);
+        return NULL;
+    }
+    L->own_host = 1;
+    return L;
+}
+
+static void unref_scope(lua_State *S, int scope);
 
 void std_lua_free(std_lua *L)
 {
     if (!L) return;
-    lua_close(L->S);
-    free(L->refs);
-    free(L->names_env);
+    std_lua_host *H = L->h;
+    lua_State *S = H->S;
+    if (L->own_host) {
+        std_lua_host_free(H);
+    } else {
+        /* everything the context holds is in registry refs: drop them, the
+         * collector does the rest */
+        int top = lua_gettop(S);
+        if (lua_rawgeti(S, LUA_REGISTRYINDEX, L->scopes_ref) == LUA_TTABLE) {
+            int t = lua_gettop(S);
+            lua_pushnil(S);
+            while (lua_next(S, t)) {
+                lua_pop(S, 1);
+                unref_scope(S, (int)lua_tointeger(S, -1));
+            }
+        }
+        lua_settop(S, top);
+        for (size_t i = 0; i < L->nchunks; i++) {
+            luaL_unref(S, LUA_REGISTRYINDEX, L->chunks[i].fn);
+            luaL_unref(S, LUA_REGISTRYINDEX, L->chunks[i].factory);
+        }
+        luaL_unref(S, LUA_REGISTRYINDEX, L->scopes_ref);
+        luaL_unref(S, LUA_REGISTRYINDEX, L->child_mt_ref);
+        luaL_unref(S, LUA_REGISTRYINDEX, L->env_ref);
+        if (H->cur == L) H->cur = NULL;
+        H->contexts--;
+    }
+    free(L->chunks);
     free(L);
 }
 
@@ -1347,15 +1511,31 @@ static void wrap_source(std_buf *b, const char *src, int is_expr)
 }
 
 typedef struct compile_args {
-    const char *code, *chunk;
-    size_t len;
+    const char *code, *chunk, *key;
+    size_t len, keylen, flen;
+    const char *fcode; /* the factory's text */
     int ref;
 } compile_args;
 
+/* Runs under lua_pcall: the factory of a chunk, from the host's cache or
+ * compiled (after the chunk alone, so that errors read as the chunk's own). */
 static int compile_fn(lua_State *S)
 {
     compile_args *a = lua_touserdata(S, 1);
-    if (luaL_loadbufferx(S, a->code, a->len, a->chunk, "t") != LUA_OK) return lua_error(S);
+    std_lua_host *H = host_of(S);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, H->cache_ref);
+    int cache = lua_gettop(S);
+    lua_pushlstring(S, a->key, a->keylen);
+    if (lua_rawget(S, cache) != LUA_TFUNCTION) {
+        lua_pop(S, 1);
+        if (!a->code) return 0; /* not cached: the caller builds the text */
+        if (luaL_loadbufferx(S, a->code, a->len, a->chunk, "t") != LUA_OK) return lua_error(S);
+        lua_pop(S, 1);
+        if (luaL_loadbufferx(S, a->fcode, a->flen, a->chunk, "t") != LUA_OK) return lua_error(S);
+        lua_pushlstring(S, a->key, a->keylen);
+        lua_pushvalue(S, -2);
+        lua_rawset(S, cache);
+    }
     a->ref = luaL_ref(S, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -1401,10 +1581,14 @@ out:
 static int call_error(std_lua *L, int status, std_err *e)
 {
     lua_State *S = L->S;
-    if (L->limit_hit == LIMIT_INSTR)
-        return std_errf(e, "lua.limit", "instruction limit of %lld exceeded", L->instr_limit);
-    if (L->limit_hit == LIMIT_MEM || status == LUA_ERRMEM)
-        return std_errf(e, "lua.limit", "memory limit of %zu bytes exceeded", L->mem_limit);
+    std_lua_host *H = L->h;
+    if (H->limit_hit == LIMIT_INSTR)
+        return std_errf(e, "lua.limit", "instruction limit of %lld exceeded", H->instr_limit);
+    if (H->limit_hit == LIMIT_MEM || status == LUA_ERRMEM) {
+        if (H->limit_heap)
+            return std_errf(e, "lua.limit", "memory limit of %zu bytes of all runs together exceeded", H->heap_limit);
+        return std_errf(e, "lua.limit", "memory limit of %zu bytes exceeded", H->mem_limit);
+    }
     switch (lua_type(S, -1)) {
     case LUA_TSTRING: return std_errf(e, "lua", "%s", lua_tostring(S, -1));
     case LUA_TNUMBER:
@@ -1427,48 +1611,86 @@ static int call_error(std_lua *L, int status, std_err *e)
     }
 }
 
-int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, std_err *e)
+/* A chunk is cached in its host as a factory, compiled from
+ *   local _ENV = ...; return function(...) <chunk> end
+ * on one line before the chunk's own, and each context calls the factory with
+ * its globals once (at the chunk's first call) to get its own closure, whose
+ * _ENV is its own upvalue: a function a script keeps in a global reads that
+ * run's globals, never another's. */
+int std_lua_compile_at(std_lua *L, const char *name, int line, const char *src, int is_expr, std_err *e)
 {
     lua_State *S = L->S;
-    if (L->nrefs == L->caprefs) {
-        L->caprefs = L->caprefs ? L->caprefs * 2 : 16;
-        L->refs = xrealloc(L->refs, L->caprefs * sizeof *L->refs);
-        L->names_env = xrealloc(L->names_env, L->caprefs);
+    if (L->nchunks == L->capchunks) {
+        L->capchunks = L->capchunks ? L->capchunks * 2 : 16;
+        L->chunks = xrealloc(L->chunks, L->capchunks * sizeof *L->chunks);
     }
-    std_buf code = {0}, chunk = {0};
-    wrap_source(&code, src, is_expr);
+    if (!src) src = "";
+    if (line < 1 || line > 1000000) line = 1;
+    std_buf code = {0}, fcode = {0}, chunk = {0}, key = {0};
     /* "=name" makes Lua print the name verbatim; a caller may pass "=..." itself */
     if (name && (name[0] == '=' || name[0] == '@')) std_buf_adds(&chunk, name);
     else std_buf_addf(&chunk, "=%s", name && *name ? name : "lua");
-    compile_args a = {code.p, chunk.p, code.len, LUA_NOREF};
+    std_buf_addf(&key, "%d %d %s", is_expr, line, chunk.p);
+    std_buf_add(&key, "", 1);
+    std_buf_adds(&key, src);
+    compile_args a = {NULL, chunk.p, key.p, 0, key.len, 0, NULL, LUA_NOREF};
     int top = lua_gettop(S);
-    L->limit_hit = LIMIT_NONE;
+    begin_call(L);
     lua_pushcfunction(S, compile_fn);
     lua_pushlightuserdata(S, &a);
     int st = lua_pcall(S, 1, 0, 0);
+    if (st == LUA_OK && a.ref == LUA_NOREF) {
+        std_buf pad = {0};
+        for (int k = 1; k < line; k++) std_buf_add(&pad, "\n", 1);
+        std_buf_adds(&pad, src);
+        wrap_source(&code, pad.p ? pad.p : "", is_expr);
+        std_buf_free(&pad);
+        std_buf_adds(&fcode, "local _ENV = ...; return function(...) ");
+        std_buf_add(&fcode, code.p, code.len);
+        std_buf_adds(&fcode, "\nend");
+        a.code = code.p;
+        a.len = code.len;
+        a.fcode = fcode.p;
+        a.flen = fcode.len;
+        lua_settop(S, top);
+        lua_pushcfunction(S, compile_fn);
+        lua_pushlightuserdata(S, &a);
+        st = lua_pcall(S, 1, 0, 0);
+    }
     int rc;
     if (st == LUA_OK) {
-        L->refs[L->nrefs] = a.ref;
-        L->names_env[L->nrefs] = strstr(code.p, "_ENV") != NULL;
-        rc = (int)L->nrefs++;
+        ctx_chunk *c = &L->chunks[L->nchunks];
+        c->factory = a.ref;
+        c->fn = LUA_NOREF;
+        c->names_env = strstr(src, "_ENV") != NULL;
+        rc = (int)L->nchunks++;
     } else {
         rc = st == LUA_ERRMEM ? call_error(L, st, e) : std_errf(e, "lua", "%s", lua_tostring(S, -1));
     }
     lua_settop(S, top);
+    L->h->cur = NULL;
     std_buf_free(&code);
+    std_buf_free(&fcode);
     std_buf_free(&chunk);
+    std_buf_free(&key);
     return rc;
+}
+
+int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, std_err *e)
+{
+    return std_lua_compile_at(L, name, 1, src, is_expr, e);
 }
 
 /* ---- scopes and calls ---------------------------------------------------- */
 
-/* Pushes the environment of scope (the globals table for 0) and returns 1,
- * or pushes nothing and returns 0 when scope is not a live scope id. Never
- * raises. */
-static int push_env(lua_State *S, int scope)
+/* Pushes the environment of scope (the context's globals for 0) and
+ * returns 1, or pushes nothing and returns 0 when scope is not a live scope
+ * id. Never raises. */
+static int push_env(std_lua *L, int scope)
 {
+    lua_State *S = L->S;
     if (scope == 0) {
-        lua_rawgeti(S, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        lua_rawgeti(S, LUA_REGISTRYINDEX, L->env_ref);
         return 1;
     }
     if (scope < 0) return 0;
@@ -1478,13 +1700,14 @@ static int push_env(lua_State *S, int scope)
 }
 
 /* Pushes the metatable of the children of scope `parent`, whose environment
- * is at index env: cached in the registry (parent 0) or in child_mts. */
-static void push_child_mt(lua_State *S, int parent, int env)
+ * is at index env: cached in the context (parent 0) or in child_mts. */
+static void push_child_mt(std_lua *L, int parent, int env)
 {
+    lua_State *S = L->S;
     env = lua_absindex(S, env);
     if (parent == 0) {
-        if (lua_rawgetp(S, LUA_REGISTRYINDEX, &globals_child_mt_key) == LUA_TTABLE) return;
-        lua_pop(S, 1);
+        if (L->child_mt_ref != LUA_NOREF && lua_rawgeti(S, LUA_REGISTRYINDEX, L->child_mt_ref) == LUA_TTABLE) return;
+        if (L->child_mt_ref != LUA_NOREF) lua_pop(S, 1);
     } else {
         if (lua_rawgetp(S, LUA_REGISTRYINDEX, &child_mts_key) != LUA_TTABLE) {
             lua_pop(S, 1);
@@ -1511,7 +1734,7 @@ static void push_child_mt(lua_State *S, int parent, int env)
     lua_rawseti(S, -2, MT_PARENT);
     lua_pushvalue(S, -1);
     if (parent == 0) {
-        lua_rawsetp(S, LUA_REGISTRYINDEX, &globals_child_mt_key);
+        L->child_mt_ref = luaL_ref(S, LUA_REGISTRYINDEX);
     } else {
         lua_rawseti(S, -3, parent);
         lua_remove(S, -2);
@@ -1555,11 +1778,31 @@ static void push_layer_mt(lua_State *S, int env, const char *name)
     lua_settop(S, smt);
 }
 
+/* Runs under lua_pcall: the context's closure of a chunk, from its factory. */
+static int instantiate_fn(lua_State *S)
+{
+    std_lua *L = lua_touserdata(S, 1);
+    ctx_chunk *c = lua_touserdata(S, 2);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, c->factory);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, L->env_ref);
+    lua_call(S, 1, 1);
+    c->fn = luaL_ref(S, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Sets the _ENV of the closure at idx to the table on top (popped). A chunk
+ * that reads no global has no _ENV upvalue: nothing to set. */
+static void set_env(lua_State *S, int idx)
+{
+    if (!lua_setupvalue(S, idx, 1)) lua_pop(S, 1);
+}
+
 int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
 {
     lua_State *S = L->S;
+    std_lua_host *H = L->h;
     if (out) *out = NULL;
-    if (handle < 0 || (size_t)handle >= L->nrefs)
+    if (handle < 0 || (size_t)handle >= L->nchunks)
         return std_errf(e, "lua", "invalid Lua chunk handle %d", handle);
     if (L->pending[0]) {
         std_errf(e, L->pending_type, "%s", L->pending);
@@ -1567,24 +1810,34 @@ int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
         return -1;
     }
     int top = lua_gettop(S);
-    lua_rawgeti(S, LUA_REGISTRYINDEX, L->refs[handle]);
-    /* _ENV is the first upvalue of every main chunk. Between calls it is the
-     * globals table (reset after a call in a scope), unless the chunk itself
-     * assigned it, which needs the name _ENV in its source (load is gone). */
-    if (scope != 0 || L->names_env[handle]) {
-        if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
-        /* Any table is a safe _ENV, so on this hot path a table in the registry
-         * slot is enough: only scopes (and the globals, slot 2) are tables there. */
-        if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : LUA_RIDX_GLOBALS) != LUA_TTABLE) {
-            lua_settop(S, top);
-            return std_errf(e, "lua", "invalid Lua scope %d", scope);
-        }
-        lua_setupvalue(S, -2, 1);
+    ctx_chunk *c = &L->chunks[handle];
+    begin_call(L);
+    int st = LUA_OK;
+    if (c->fn == LUA_NOREF) {
+        lua_pushcfunction(S, instantiate_fn);
+        lua_pushlightuserdata(S, L);
+        lua_pushlightuserdata(S, c);
+        st = lua_pcall(S, 2, 0, 0);
     }
-    L->instr_used = 0;
-    L->limit_hit = LIMIT_NONE;
-    lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */
-    int st = lua_pcall(S, 0, 1, 0);
+    if (st == LUA_OK) {
+        lua_rawgeti(S, LUA_REGISTRYINDEX, c->fn);
+        /* Between calls a closure's _ENV is its context's globals (reset after
+         * a call in a scope), unless the chunk itself assigned it, which needs
+         * the name _ENV in its source (load is gone). */
+        if (scope != 0 || c->names_env) {
+            if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
+            /* Any table is a safe _ENV, so on this hot path a table in the
+             * registry slot is enough; scope ids come from std_lua_scope_new. */
+            if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : L->env_ref) != LUA_TTABLE) {
+                lua_settop(S, top);
+                H->cur = NULL;
+                return std_errf(e, "lua", "invalid Lua scope %d", scope);
+            }
+            set_env(S, -2);
+        }
+        lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */
+        st = lua_pcall(S, 0, 1, 0);
+    }
     int rc = 0;
     if (st != LUA_OK) {
         rc = call_error(L, st, e);
@@ -1592,12 +1845,13 @@ int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
         *out = std_lua_to_json(S, -1, e);
         if (!*out) rc = -1;
     }
-    if (scope != 0) { /* back to the globals: the chunk must not keep a freed scope alive */
-        lua_rawgeti(S, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-        lua_setupvalue(S, top + 1, 1);
+    if (scope != 0 && c->fn != LUA_NOREF) { /* back to the globals: the chunk must not keep a freed scope alive */
+        lua_rawgeti(S, LUA_REGISTRYINDEX, L->env_ref);
+        set_env(S, top + 1);
     }
     lua_settop(S, top);
-    if (L->limit_hit != LIMIT_NONE || st == LUA_ERRMEM) lua_gc(S, LUA_GCCOLLECT, 0);
+    if (H->limit_hit != LIMIT_NONE || st == LUA_ERRMEM) lua_gc(S, LUA_GCCOLLECT, 0);
+    H->cur = NULL;
     return rc;
 }
 
@@ -1607,6 +1861,7 @@ int std_lua_call(std_lua *L, int handle, json_t **out, std_err *e)
 }
 
 typedef struct set_args {
+    std_lua *L;
     int scope; /* 0 = globals */
     const char *table, *key;
     json_t *v;
@@ -1618,7 +1873,7 @@ typedef struct set_args {
 static int set_fn(lua_State *S)
 {
     set_args *a = lua_touserdata(S, 1);
-    if (!push_env(S, a->scope)) return 0;
+    if (!push_env(a->L, a->scope)) return 0;
     int env = lua_gettop(S);
     if (a->table) {
         lua_pushstring(S, a->table);
@@ -1645,25 +1900,29 @@ static int set_fn(lua_State *S)
 static int scope_new_fn(lua_State *S)
 {
     set_args *a = lua_touserdata(S, 1);
-    if (!push_env(S, a->scope)) return 0;
-    push_child_mt(S, a->scope, -1);
+    if (!push_env(a->L, a->scope)) return 0;
+    push_child_mt(a->L, a->scope, -1);
     lua_createtable(S, 0, 4);
     lua_insert(S, -2);
     lua_setmetatable(S, -2);
     a->ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, a->L->scopes_ref); /* the context's list, for std_lua_free */
+    lua_pushboolean(S, 1);
+    lua_rawseti(S, -2, a->ref);
     return 0;
 }
 
-static int scope_free_fn(lua_State *S)
+/* Drops a scope id and the cached metatable of its children; allocates
+ * nothing, so it needs no protection. */
+static void unref_scope(lua_State *S, int scope)
 {
-    set_args *a = lua_touserdata(S, 1);
-    if (lua_rawgetp(S, LUA_REGISTRYINDEX, &child_mts_key) == LUA_TTABLE &&
-        lua_rawgeti(S, -1, a->scope) != LUA_TNIL) {
+    int top = lua_gettop(S);
+    if (lua_rawgetp(S, LUA_REGISTRYINDEX, &child_mts_key) == LUA_TTABLE && lua_rawgeti(S, -1, scope) != LUA_TNIL) {
         lua_pushnil(S);
-        lua_rawseti(S, -3, a->scope);
+        lua_rawseti(S, -3, scope);
     }
-    luaL_unref(S, LUA_REGISTRYINDEX, a->scope);
-    return 0;
+    lua_settop(S, top);
+    luaL_unref(S, LUA_REGISTRYINDEX, scope);
 }
 
 /* Runs fn(a) under lua_pcall after checking a->scope; a failure is kept for
@@ -1672,18 +1931,22 @@ static void run_protected(std_lua *L, lua_CFunction fn, set_args *a)
 {
     lua_State *S = L->S;
     int top = lua_gettop(S);
-    int st = LUA_OK, live = push_env(S, a->scope);
+    int st = LUA_OK, live = push_env(L, a->scope);
     lua_settop(S, top);
     if (live) {
-        L->limit_hit = LIMIT_NONE;
+        begin_call(L);
         lua_pushcfunction(S, fn);
         lua_pushlightuserdata(S, a);
         st = lua_pcall(S, 1, 0, 0);
     }
+    if (st != LUA_OK && fn == scope_new_fn && a->ref > 0) { /* not listed in the context: give it up */
+        unref_scope(S, a->ref);
+        a->ref = -1;
+    }
     if ((!live || st != LUA_OK) && !L->pending[0]) {
         const char *m = live ? lua_tostring(S, -1) : NULL;
         if (!live) snprintf(L->pending, sizeof L->pending, "invalid Lua scope %d", a->scope);
-        else if (st == LUA_ERRMEM) snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded", L->mem_limit);
+        else if (st == LUA_ERRMEM) snprintf(L->pending, sizeof L->pending, "memory limit of %zu bytes exceeded", L->h->mem_limit);
         else snprintf(L->pending, sizeof L->pending, "%.150s", m ? m : "error");
         snprintf(L->pending_type, sizeof L->pending_type, "%s", st == LUA_ERRMEM ? "lua.limit" : "lua");
         size_t n = strlen(L->pending);
@@ -1694,11 +1957,12 @@ static void run_protected(std_lua *L, lua_CFunction fn, set_args *a)
                      a->table ? "." : "", a->key);
     }
     lua_settop(S, top);
+    L->h->cur = NULL;
 }
 
 static void set_value(std_lua *L, int scope, const char *table, const char *key, json_t *v)
 {
-    set_args a = {scope, table, key, v, -1};
+    set_args a = {L, scope, table, key, v, -1};
     run_protected(L, set_fn, &a);
 }
 
@@ -1721,7 +1985,7 @@ void std_lua_scope_set_field(std_lua *L, int scope, const char *table, const cha
 
 int std_lua_scope_new(std_lua *L, int parent)
 {
-    set_args a = {parent, NULL, NULL, NULL, -1};
+    set_args a = {L, parent, NULL, NULL, NULL, -1};
     run_protected(L, scope_new_fn, &a);
     return a.ref > 0 ? a.ref : -1;
 }
@@ -1731,14 +1995,15 @@ void std_lua_scope_free(std_lua *L, int scope)
     lua_State *S = L->S;
     if (scope <= 0) return;
     int top = lua_gettop(S);
-    int live = push_env(S, scope);
+    int live = push_env(L, scope);
     lua_settop(S, top);
     if (!live) return;
-    set_args a = {scope, NULL, NULL, NULL, -1};
-    lua_pushcfunction(S, scope_free_fn);
-    lua_pushlightuserdata(S, &a);
-    lua_pcall(S, 1, 0, 0);
+    if (lua_rawgeti(S, LUA_REGISTRYINDEX, L->scopes_ref) == LUA_TTABLE) {
+        lua_pushnil(S);
+        lua_rawseti(S, -2, scope);
+    }
     lua_settop(S, top);
+    unref_scope(S, scope);
 }
 
 /* ---- syntax check --------------------------------------------------------- */
@@ -2076,19 +2341,59 @@ int std_lua_is_builtin(const char *name)
     return 0;
 }
 
+typedef struct lib_args {
+    std_lua *L;
+    const char *name, *src;
+} lib_args;
+
+/* Runs under lua_pcall: the library's factory (cached in the host by the
+ * address of its text, which is a constant of the program), called with the
+ * context's globals; the result becomes the global `name`. */
+static int lib_fn(lua_State *S)
+{
+    lib_args *a = lua_touserdata(S, 1);
+    std_lua_host *H = host_of(S);
+    lua_rawgeti(S, LUA_REGISTRYINDEX, H->cache_ref);
+    lua_pushfstring(S, "lib %s %p", a->name, (const void *)a->src);
+    if (lua_rawget(S, -2) != LUA_TFUNCTION) {
+        lua_pop(S, 1);
+        luaL_Buffer b;
+        luaL_buffinit(S, &b);
+        luaL_addstring(&b, "local _ENV = ...; ");
+        luaL_addstring(&b, a->src);
+        luaL_pushresult(&b);
+        size_t n;
+        const char *code = lua_tolstring(S, -1, &n);
+        lua_pushfstring(S, "=%s", a->name);
+        if (luaL_loadbufferx(S, code, n, lua_tostring(S, -1), "t") != LUA_OK) return lua_error(S);
+        lua_pushfstring(S, "lib %s %p", a->name, (const void *)a->src);
+        lua_pushvalue(S, -2);
+        lua_rawset(S, -6);
+    }
+    lua_rawgeti(S, LUA_REGISTRYINDEX, a->L->env_ref);
+    int env = lua_gettop(S);
+    lua_pushvalue(S, env - 1);
+    lua_pushvalue(S, env);
+    lua_call(S, 1, 1);
+    lua_setfield(S, env, a->name);
+    return 0;
+}
+
 int std_lua_load_lib(std_lua *L, const char *name, const char *src, std_err *e)
 {
     lua_State *S = L->S;
     int top = lua_gettop(S);
-    char chunk[128];
-    snprintf(chunk, sizeof chunk, "=%s", name);
-    if (luaL_loadbufferx(S, src, strlen(src), chunk, "t") != LUA_OK || lua_pcall(S, 0, 1, 0) != LUA_OK) {
+    lib_args a = {L, name, src};
+    begin_call(L);
+    lua_pushcfunction(S, lib_fn);
+    lua_pushlightuserdata(S, &a);
+    int rc = 0;
+    if (lua_pcall(S, 1, 0, 0) != LUA_OK) {
         const char *m = lua_tostring(S, -1);
         std_errf(e, "lua", "library %s: %s", name, m ? m : "error");
-        lua_settop(S, top);
-        return -1;
+        rc = -1;
     }
-    lua_setglobal(S, name);
     lua_settop(S, top);
-    return 0;
+    L->h->cur = NULL;
+    return rc;
 }

@@ -1,11 +1,17 @@
 /* lua.h — the Lua 5.4 sandbox in which expressions and `lua` steps run.
  *
- * One sandbox per run. It has no io, os, require, package, debug, load of
+ * A host is one lua_State with the sandbox library, shared by the runs of an
+ * engine; each run is a context (std_lua) in it with its own globals (a copy
+ * of the library's, library tables copied too), its own closures of the
+ * chunks (compiled once per host) and its own scopes, so that nothing one
+ * run's scripts do is seen by another. std_lua_new makes a context with a
+ * host of its own. The sandbox has no io, os, require, package, debug, load of
  * binary chunks, dofile/loadfile, collectgarbage or print; `pairs` visits
  * keys in a deterministic order (integers ascending, then strings in byte
  * order, then others) and `next` is removed, because Lua randomises its
  * string hash seed. Calls are bounded by an instruction count and the state
- * by a memory limit; either limit fails the call with error type "lua.limit"
+ * by a memory limit on what the heap grows during one call, and on the whole
+ * heap of the host; either limit fails the call with error type "lua.limit"
  * and the state stays usable.
  *
  * Values cross the boundary as jansson json_t: JSON null is the light
@@ -22,21 +28,33 @@
 #include "std.h"
 
 typedef struct std_lua std_lua;
+typedef struct std_lua_host std_lua_host;
 typedef struct lua_State lua_State;
 
 typedef struct std_lua_limits {
-    size_t mem_bytes;        /* whole state; 0 = default 64 MiB */
+    size_t mem_bytes;        /* growth of the heap during one call; 0 = default 64 MiB */
     long long instructions;  /* per call; 0 = default 20 million */
+    size_t heap_bytes;       /* the host's whole heap; 0 = default 4 GiB */
 } std_lua_limits;
 
+std_lua_host *std_lua_host_new(const std_lua_limits *lim);
+/* Frees the host; its contexts must be freed before. */
+void std_lua_host_free(std_lua_host *H);
+/* A new context in H (NULL when out of memory). */
+std_lua *std_lua_open(std_lua_host *H);
+/* A context with a host of its own. */
 std_lua *std_lua_new(const std_lua_limits *lim);
+/* Frees a context: what it held is collected by the host's collector. */
 void std_lua_free(std_lua *L);
 lua_State *std_lua_state(std_lua *L);
 
-/* Compile src (text only) once; is_expr wraps it as `return (src)`.
- * name is used in messages (e.g. "hello.yaml:12"). Returns a handle >= 0
+/* Compile src (text only); is_expr wraps it as `return (src)`. name is used
+ * in messages (e.g. "hello.yaml:12") and src is numbered from line (1 for
+ * std_lua_compile). The host compiles each (name, line, src, is_expr) once;
+ * a context makes its closure of it at its first call. Returns a handle >= 0
  * for std_lua_call, or -1 with type "lua" and Lua's message in e. */
 int std_lua_compile(std_lua *L, const char *name, const char *src, int is_expr, std_err *e);
+int std_lua_compile_at(std_lua *L, const char *name, int line, const char *src, int is_expr, std_err *e);
 
 /* Run a compiled handle in the global environment (std_lua_call_in with
  * scope 0); *out gets its first result as JSON (nil becomes JSON null).
@@ -123,8 +141,9 @@ void std_lua_set_effects(std_lua *L, std_lua_effect_fn fn, void *ud);
 /* Lua's own standard names that the sandbox provides (for the scope check). */
 int std_lua_is_builtin(const char *name);
 
-/* Run a trusted library chunk (text only) once in the global environment and
- * store its first result as the global `name` (e.g. the ASL runtime `asl`).
+/* Run a trusted library chunk (text only) in the context's globals and store
+ * its first result as the global `name` (e.g. the ASL runtime `asl`); src
+ * must be a constant of the program: the host compiles it once per address.
  * Returns 0, or -1 with type "lua" and Lua's message in e. */
 int std_lua_load_lib(std_lua *L, const char *name, const char *src, std_err *e);
 

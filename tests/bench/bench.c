@@ -838,7 +838,7 @@ static void bench_vm(void)
                                 "run_id", "bench-vm", "workflow", "bench-vm", "started_at",
                                 "2026-01-01T00:00:00.000Z", "secrets");
     double t0 = now_s();
-    vm_run *r = vm_run_new(p, globals, &e);
+    vm_run *r = vm_run_new(p, globals, NULL, &e);
     double tnew = now_s() - t0;
     json_decref(globals);
     if (!r) {

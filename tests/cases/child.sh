@@ -51,3 +51,32 @@ printf 'wfdsl: 1\nname: bad-call\nsteps:\n  - call: {workflow: missing.yaml}\n' 
 run_wf check "$T/badcall.yaml"
 eq "a missing child file is a check error" "$RC" 2
 contains "naming the file" "$ERR" "cannot read workflow 'missing.yaml'"
+
+# A parent and its child run in one process, each in its own Lua context of
+# the engine's one Lua state: globals and library changes of one are not
+# seen by the other.
+cat >"$T/cleankid.yaml" <<'Y'
+wfdsl: 1
+name: clean-kid
+steps:
+  - id: look
+    lua: return tostring(_G.leak) .. " " .. string.upper("a")
+output: ${ steps.look }
+Y
+cat >"$T/dirtyparent.yaml" <<'Y'
+wfdsl: 1
+name: dirty-parent
+steps:
+  - id: dirty
+    lua: |
+      _G.leak = "parent"
+      string.upper = function() return "patched" end
+      return 1
+  - id: kid
+    call: {workflow: cleankid.yaml}
+  - id: after
+    lua: return string.upper("a") .. " " .. tostring(_G.leak)
+output: ${ {kid = steps.kid, after = steps.after} }
+Y
+run_wf run "$T/dirtyparent.yaml" --id iso
+eq "runs in one process do not see each other's globals" "$(json 'd["kid"], d["after"]' "$OUT")" '["nil A","patched parent"]'

@@ -197,7 +197,7 @@ TEST(instruction_limit)
     EXPECT(L, "'ok'", "\"ok\"");
     std_lua_free(L);
 
-    std_lua_limits lim = {0, 10000};
+    std_lua_limits lim = {0, 10000, 0};
     L = std_lua_new(&lim);
     EXPECT_ERR(L, "for i = 1, 1e6 do end", 0, "lua.limit", "instruction limit of 10000 exceeded");
     EXPECT_STMT(L, "local s = 0 for i = 1, 100 do s = s + i end return s", "5050");
@@ -215,7 +215,7 @@ TEST(memory_limit)
     EXPECT(L, "'still fine'", "\"still fine\"");
     std_lua_free(L);
 
-    std_lua_limits lim = {4 << 20, 0};
+    std_lua_limits lim = {4 << 20, 0, 0};
     L = std_lua_new(&lim);
     EXPECT_ERR(L, "local t = {} for i = 1, 1e7 do t[i] = i end", 0, "lua.limit",
                "memory limit of 4194304 bytes exceeded");
@@ -680,7 +680,7 @@ TEST(scope_layered_fields)
 
 TEST(scope_limits)
 {
-    std_lua_limits lim = {4 << 20, 100000};
+    std_lua_limits lim = {4 << 20, 100000, 0};
     std_lua *L = std_lua_new(&lim);
     int s = std_lua_scope_new(L, 0);
     sset(L, s, "n", "5");
@@ -749,6 +749,127 @@ TEST(scope_memory_flat)
     std_lua_free(L);
 }
 
+/* Runs of one engine are contexts of one host: nothing one does is seen by
+ * another, whatever order their calls interleave in. */
+TEST(host_contexts_isolated)
+{
+    std_lua_host *H = std_lua_host_new(NULL);
+    CHECK(H != NULL);
+    std_lua *A = std_lua_open(H), *B = std_lua_open(H);
+    CHECK(A && B);
+    json_t *one = json_integer(1), *two = json_integer(2);
+    std_lua_set_global(A, "who", one);
+    std_lua_set_global(B, "who", two);
+    EXPECT(A, "who", "1");
+    EXPECT(B, "who", "2");
+    /* globals a script assigns, library tables it changes, _G */
+    EXPECT_STMT(A, "mine = 'a'; string.upper = function() return 'patched' end; math.pi = 3; "
+                   "table.extra = true; _G.viaG = 1; return 0", "0");
+    EXPECT(B, "mine == nil and viaG == nil", "true");
+    EXPECT(B, "string.upper('x') .. ('y'):upper() .. tostring(math.pi > 3.14) .. tostring(table.extra)",
+           "\"XYtruenil\"");
+    EXPECT(A, "string.upper('x') .. tostring(math.pi) .. tostring(_G == _ENV) .. viaG", "\"patched3true1\"");
+    /* a function kept in a global reads its own run's globals, even when the
+     * same chunk text (one compiled factory) ran in the other context last */
+    const char *keep = "f = function() return who end; return f()";
+    EXPECT_STMT(A, keep, "1");
+    EXPECT_STMT(B, keep, "2");
+    EXPECT(A, "f()", "1");
+    EXPECT(B, "f()", "2");
+    /* a chunk that assigns _ENV changes only its own context's closure */
+    EXPECT_STMT(A, "local g = _ENV; _ENV = {x = 5}; return g.who", "1");
+    EXPECT(B, "who", "2");
+    /* effects are per context */
+    EXPECT_ERR(B, "now()", 1, "lua", "now() is not available here");
+    /* a freed context leaves the other intact */
+    std_lua_free(A);
+    EXPECT(B, "who + #string.rep('z', 3)", "5");
+    std_lua_free(B);
+    json_decref(one);
+    json_decref(two);
+    std_lua_host_free(H);
+}
+
+/* A context's memory limit is on what one call grows the heap by; the host
+ * also caps its whole heap, shared by every context. */
+TEST(host_memory_limits)
+{
+    std_lua_limits lim = {4 << 20, 0, 13 << 19};
+    std_lua_host *H = std_lua_host_new(&lim);
+    std_lua *A = std_lua_open(H), *B = std_lua_open(H);
+    CHECK(A && B);
+    EXPECT_ERR(A, "#string.rep('x', 3e6)", 1, "lua.limit", "memory limit of 4194304 bytes exceeded");
+    /* 1.5 MB kept per call is fine, call after call, until the heap is full */
+    EXPECT_STMT(A, "k1 = string.rep('a', 15e5); return #k1", "1500000");
+    EXPECT_STMT(A, "k2 = string.rep('b', 15e5); return #k2", "1500000");
+    EXPECT_STMT(B, "k1 = string.rep('c', 15e5); return #k1", "1500000");
+    EXPECT_ERR(B, "#string.rep('d', 15e5) + #string.rep('e', 15e5)", 1, "lua.limit",
+               "memory limit of 6815744 bytes of all runs together exceeded");
+    EXPECT(B, "#k1", "1500000");
+    EXPECT_ERR(B, "#string.rep('d', 25e5)", 1, "lua.limit", "of all runs together");
+    /* once A is gone, its memory is collected and B can go on */
+    std_lua_free(A);
+    EXPECT_STMT(B, "k2 = string.rep('f', 2e6); return #k2", "2000000");
+    std_lua_free(B);
+    std_lua_host_free(H);
+}
+
+/* Opening and freeing contexts (with chunks, closures and scopes left
+ * live) leaves the host's heap where it was: everything is released. */
+TEST(host_contexts_released)
+{
+    std_lua_host *H = std_lua_host_new(NULL);
+    std_lua *probe = std_lua_open(H);
+    long before = 0;
+    int bad = 0;
+    json_t *in = json_pack("{s:[i,i,i], s:s}", "list", 1, 2, 3, "name", "x");
+    for (int i = -20; i < 5000; i++) {
+        if (i == 0) before = lua_mem(probe);
+        std_lua *L = std_lua_open(H);
+        std_err e = {0};
+        std_lua_set_global(L, "input", in);
+        int h1 = std_lua_compile(L, "t", "#input.list + #input.name", 1, &e);
+        int h2 = std_lua_compile_at(L, "t", 7, "keep = function() return input end; return 1", 0, &e);
+        int sc = std_lua_scope_new(L, 0), sc2 = std_lua_scope_new(L, sc);
+        std_lua_scope_set_field(L, sc2, "steps", "a", in);
+        json_t *o1 = NULL, *o2 = NULL;
+        if (h1 < 0 || h2 < 0 || std_lua_call_in(L, h1, sc2, &o1, &e) != 0 || json_integer_value(o1) != 4 ||
+            std_lua_call(L, h2, &o2, &e) != 0)
+            bad++;
+        json_decref(o1);
+        json_decref(o2);
+        std_lua_free(L); /* scopes sc and sc2 still live */
+    }
+    long after = lua_mem(probe);
+    CHECK(bad == 0);
+    CHECK(after - before < 4096);
+    if (after - before >= 4096) printf("  host heap %ld -> %ld bytes after 5000 contexts\n", before, after);
+    json_decref(in);
+    std_lua_free(probe);
+    std_lua_host_free(H);
+}
+
+/* Compile errors read as before the host cached chunks, with the file's
+ * line numbers (std_lua_compile_at). */
+TEST(host_compile_lines)
+{
+    std_lua *L = std_lua_new(NULL);
+    std_err e = {0};
+    CHECK(std_lua_compile_at(L, "=w.yaml", 12, "return +", 0, &e) == -1);
+    CHECK(strstr(e.msg, "w.yaml:12: unexpected symbol") == e.msg);
+    memset(&e, 0, sizeof e);
+    int h = std_lua_compile_at(L, "=w.yaml", 30, "local x = nil\nreturn x.y", 0, &e);
+    json_t *out = NULL;
+    CHECK(h >= 0 && std_lua_call(L, h, &out, &e) == -1);
+    CHECK(strstr(e.msg, "w.yaml:31:") == e.msg);
+    /* the wrapper cannot be closed from inside a chunk */
+    memset(&e, 0, sizeof e);
+    CHECK(std_lua_compile(L, "t", "1) end x = (1", 1, &e) == -1);
+    memset(&e, 0, sizeof e);
+    CHECK(std_lua_compile(L, "t", "return 1 end local function g() ", 0, &e) == -1);
+    std_lua_free(L);
+}
+
 TEST(typed_errors)
 {
     std_lua *L = std_lua_new(NULL);
@@ -792,5 +913,9 @@ int main(void)
     RUN(scope_limits);
     RUN(scope_memory_flat);
     RUN(typed_errors);
+    RUN(host_contexts_isolated);
+    RUN(host_memory_limits);
+    RUN(host_contexts_released);
+    RUN(host_compile_lines);
     CHECK_DONE();
 }
