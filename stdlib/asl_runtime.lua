@@ -226,7 +226,6 @@ local function get(data, p, env)
   if not ok then runtime("Path expression '" .. p .. "' does not point to a value") end
   return v
 end
-A.get = function(data, p) return get(data, p, {}) end
 
 -- ---- intrinsic functions ----------------------------------------------------
 
@@ -900,8 +899,13 @@ function A.wake(cur, s, now_text)
       runtime("The SecondsPath parameter does not reference a valid integer value: " .. s.SecondsPath .. " == " .. enc(v))
     end
     if v < 0 then
-      runtime("An error occurred while executing the state '" .. s._name .. "' (entered at the event id #" ..
-        (cur.n + 1) .. "). The SecondsPath parameter references a negative value: " .. s.SecondsPath .. " == " .. fmt_value(v))
+      -- the event id: the state's place in the run (the structured form knows it
+      -- only on a straight path from the start, as _entered)
+      local at = s._entered
+      if at == nil and cur.n > 0 then at = cur.n + 1 end
+      runtime("An error occurred while executing the state '" .. s._name .. "'" ..
+        (at and (" (entered at the event id #" .. at .. ")") or "") ..
+        ". The SecondsPath parameter references a negative value: " .. s.SecondsPath .. " == " .. fmt_value(v))
     end
     return now + v
   end
@@ -1211,6 +1215,116 @@ function A.map_out(cur, s, results, mi)
     end
   end
   return finish_result(cur, s, arr(res), env)
+end
+
+-- ---- the structured form ---------------------------------------------------
+-- `wfdsl import stepfunctions` writes a machine as steps that pass the JSON
+-- data along directly (no dispatcher record): each state's step reads the
+-- output of the step before it. These helpers take that data.
+
+local function rec(data)
+  if data == nil then data = NULL end
+  return {n = 0, data = data, vars = {}, calls = {}}
+end
+
+-- A path, context path ($$) or intrinsic call evaluated against data, as a
+-- payload template field does; field ("x.$") names it in the error.
+function A.get(data, p, field, state)
+  if data == nil then data = NULL end
+  local env = {name = state}
+  if field == nil then return get(data, p, env) end
+  return copy(eval_dollar(p, data, env, field))
+end
+A.eval = A.get
+
+-- A Choice rule with one comparison: test(data, "$.status", "StringEquals", "FAILED").
+function A.test(data, p, op, arg, state)
+  if data == nil then data = NULL end
+  return rule({Variable = p, [op] = arg}, data, {name = state})
+end
+
+-- No Choice rule matched and there is no Default.
+function A.no_choice() raise("States.NoChoiceMatched", "No Matches!") end
+
+-- ResultPath then OutputPath: the state's output from its input and result.
+function A.output(data, result, s)
+  if data == nil then data = NULL end
+  if result == nil then result = NULL end
+  return output_path(result_path(data, result, s.ResultPath, {}), s, {})
+end
+
+-- The output of a Pass, Wait or Succeed that has only InputPath/OutputPath.
+function A.paths(data, s)
+  if data == nil then data = NULL end
+  return output_path(input_path(data, s, {}), s, {})
+end
+
+-- Wait: the time to wake (Unix seconds), and its checks alone.
+function A.wake_at(data, s, now_text) return A.wake(rec(data), s, now_text) end
+function A.wait_check(data, s)
+  A.wake(rec(data), s, "1970-01-01T00:00:00Z")
+  return data
+end
+
+-- The call number of a Task (or the attempt of a Parallel or Map): one more
+-- than the last one of this step.
+function A.next_call(last) return ((type(last) == "table" and last.call) or 0) + 1 end
+
+-- A Fail state with ErrorPath or CausePath.
+function A.fail_with(data, s) A.fail(rec(data), s) end
+
+-- A failed Task, Parallel or Map (attempt: its input step, with its call
+-- number; last: this handler's previous answer): {call, retry = true, delay}
+-- to try again, {call, next = STATE, data} when a Catch takes it, or the
+-- error raised again as an ASL error.
+function A.handle(err, attempt, last, data, s)
+  if s == nil then raise(A.error_of(err)) end -- no Retry or Catch
+  if data == nil then data = NULL end
+  local call = is_obj(attempt) and attempt.call or 0
+  local counts = {}
+  if is_obj(last) and last.retry and last.call == call - 1 then counts = last.counts end
+  local cur = {n = 0, data = data, vars = {}, calls = nil,
+               retry = {state = s._name, counts = counts, total = 0}}
+  local r = A.on_error(cur, s, err)
+  if r.next == s._name and r.retry then
+    return {call = call, retry = true, counts = r.retry.counts, delay = r.delay or 0}
+  end
+  return {call = call, next = r.next, data = r.data}
+end
+
+-- Is the attempt being retried (its handler said so)?
+local function call_of(attempt) return is_obj(attempt) and attempt.call or 0 end
+function A.retrying(attempt, last)
+  return is_obj(last) and last.call == call_of(attempt) and last.retry == true
+end
+
+-- The Catch target that took this attempt's error, or nil.
+function A.caught(attempt, last)
+  if is_obj(last) and last.call == call_of(attempt) and last.next ~= nil then return last.next end
+  return nil
+end
+
+-- The JSON array of n values (nil is null): a Parallel's branch outputs.
+function A.array(n, ...)
+  local o = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    if v == nil then v = NULL end
+    o[i] = v
+  end
+  return arr(o)
+end
+
+-- Map: the items (ItemsPath, ItemSelector/Parameters), the attempt number.
+function A.map_items(data, s, last)
+  local r = A.map_in(rec(data), s)
+  return {items = r.items, call = A.next_call(last)}
+end
+
+-- The value if cond holds (a loop that went round again), else other.
+function A.either(cond, value, other)
+  if cond ~= nil and cond ~= false then return value end
+  return other
 end
 
 -- A lambda-like mock for tests: the n-th entry of a sequence (the last repeats).
