@@ -1163,8 +1163,10 @@ typedef struct G {
     const char *id[S_MAX];   /* the step id of each state (its main step) */
     int *succ[S_MAX];        /* distinct targets, S_EXIT for an end; back edges excluded */
     int ns[S_MAX];
-    int latch_of[S_MAX];     /* header -> its latch (a Choice), or -1 */
-    int back[S_MAX];         /* latch -> its header, or -1 */
+    int latch_of[S_MAX];     /* loop header -> the Choice that leaves the loop, or -1 */
+    int cont[S_MAX];         /* loop header -> the target of that Choice that stays in it */
+    int src_of[S_MAX];       /* loop header -> the state that goes back to it */
+    int back[S_MAX];         /* that state -> its header, or -1 */
     char body[S_MAX][S_MAX]; /* header -> the states of its loop */
     int live[S_MAX + 1];
     char pdom[S_MAX + 1][S_MAX + 1]; /* index n is the end */
@@ -1263,7 +1265,7 @@ static int g_build(G *g, X *x, json_t *m)
     json_object_foreach(states, name, st) {
         g->name[g->n] = name;
         g->st[g->n] = st;
-        g->latch_of[g->n] = g->back[g->n] = -1;
+        g->latch_of[g->n] = g->back[g->n] = g->src_of[g->n] = g->cont[g->n] = -1;
         g->n++;
     }
     for (int i = 0; i < g->n; i++) {
@@ -1297,13 +1299,13 @@ static void g_dfs(G *g, int v, char *on, char *seen)
         int t = g->succ[v][k];
         if (t < 0) continue;
         if (on[t]) {
-            /* a loop t ... v: closed by a Choice, one per header and latch */
-            if (!g_is(g, v, "Choice") || v == t || g->latch_of[t] >= 0 || g->back[v] >= 0) {
+            /* a loop t ... v: one way back per header */
+            if (v == t || g->src_of[t] >= 0 || g->back[v] >= 0) {
                 if (!g->why[0])
-                    snprintf(g->why, sizeof g->why, "the cycle back to '%s' from '%s' is not closed by one Choice", g->name[t],
-                             g->name[v]);
+                    snprintf(g->why, sizeof g->why, "the cycle back to '%s' from '%s' is not one loop with one way back",
+                             g->name[t], g->name[v]);
             } else {
-                g->latch_of[t] = v;
+                g->src_of[t] = v;
                 g->back[v] = t;
             }
         } else if (!seen[t]) {
@@ -1331,7 +1333,7 @@ static int g_analyse(G *g, int start)
     g_dfs(g, start, on, seen);
     if (g->why[0]) return -1;
     for (int h = 0; h < n; h++) {
-        int u = g->latch_of[h];
+        int u = g->src_of[h];
         if (u < 0) continue;
         g_remove(g, u, h);
         /* the loop: h and every state that reaches u without passing h */
@@ -1360,25 +1362,49 @@ static int g_analyse(G *g, int start)
                 if (g->live[t < 0 ? n : t]) g->live[v] = changed = 1;
             }
     }
+    /* each loop is left through one Choice (or by failing): the loop runs
+     * from its header to that Choice, then back round through the Choice's
+     * one target inside the loop */
     for (int h = 0; h < n; h++) {
-        int u = g->latch_of[h];
-        if (u < 0) continue;
+        if (g->src_of[h] < 0) continue;
+        int c = -1, nlive = 0, cdead = -1, ndead = 0;
         for (int v = 0; v < n; v++) {
             if (!g->body[h][v]) continue;
-            if (v != h && g->latch_of[v] >= 0) {
+            if (v != h && g->src_of[v] >= 0) {
                 snprintf(g->why, sizeof g->why, "the loop at '%s' is inside the loop at '%s'", g->name[v], g->name[h]);
                 return -1;
             }
+            int lv = 0, dd = 0;
             for (int k = 0; k < g->ns[v]; k++) {
                 int t = g->succ[v][k];
-                int inside = t >= 0 && g->body[h][t];
-                if (v == u ? inside : (!inside && (t < 0 || g->live[t]))) {
-                    snprintf(g->why, sizeof g->why, "'%s' leaves the loop at '%s' other than through its Choice '%s'",
-                             g->name[v], g->name[h], g->name[u]);
-                    return -1;
-                }
+                if (t >= 0 && g->body[h][t]) continue;
+                if (t < 0 || g->live[t]) lv = 1;
+                else dd = 1;
             }
+            if (lv) c = v, nlive++;
+            if (dd && g_is(g, v, "Choice")) cdead = v, ndead++;
         }
+        if (!nlive && ndead == 1) c = cdead, nlive = 1;
+        if (nlive != 1 || !g_is(g, c, "Choice")) {
+            snprintf(g->why, sizeof g->why, "the loop at '%s' is not left through one Choice", g->name[h]);
+            return -1;
+        }
+        if (c != g->src_of[h] && g->ns[g->src_of[h]]) {
+            snprintf(g->why, sizeof g->why, "'%s' goes back to '%s' or elsewhere", g->name[g->src_of[h]], g->name[h]);
+            return -1;
+        }
+        int t = c == g->src_of[h] ? h : -1, in = 0;
+        for (int k = 0; k < g->ns[c]; k++)
+            if (g->succ[c][k] >= 0 && g->body[h][g->succ[c][k]]) t = g->succ[c][k], in++;
+        if (in > (c == g->src_of[h] ? 0 : 1) || t < 0) {
+            snprintf(g->why, sizeof g->why, "the Choice '%s' that leaves the loop at '%s' has more than one way round it",
+                     g->name[c], g->name[h]);
+            return -1;
+        }
+        g->latch_of[h] = c;
+        g->cont[h] = t;
+        g->live[c] = 1;
+        if (t != h) g_remove(g, c, t);
     }
     /* post-dominators over the live successors (the end is index n) */
     for (int v = 0; v <= n; v++) memset(g->pdom[v], v != n, (size_t)n + 1);
@@ -1707,7 +1733,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
 static int g_in_loop(G *g, int v)
 {
     for (int h = 0; h < g->n; h++)
-        if (g->latch_of[h] >= 0 && g->body[h][v]) return 1;
+        if (g->src_of[h] >= 0 && g->body[h][v]) return 1;
     return 0;
 }
 
@@ -2025,56 +2051,99 @@ static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into)
     char *d = std_strf("%s", dat);
     int cur = from;
     while (d && cur != stop && cur >= 0) {
-        if (g->emitted[cur]) {
+        if (g->emitted[cur] && !g_is(g, cur, "Fail")) { /* a Fail may be written out twice */
             if (!g->why[0])
                 snprintf(g->why, sizeof g->why, "'%s' is reached from branches that do not rejoin before it", g->name[cur]);
             break;
         }
-        int u = g->latch_of[cur];
-        if (u >= 0 && !g->looping[cur]) {
-            /* a loop: the body up to its Choice, again while it goes back */
+        int c = g->latch_of[cur], t = g->cont[cur];
+        if (c >= 0 && !g->looping[cur]) {
+            /* a loop: from the header to the Choice that leaves it, then (in a
+             * switch) round through the Choice's target inside the loop; again
+             * while the Choice picks that target */
             g->looping[cur] = 1;
             g->straight = -1;
             char tok[64];
             snprintf(tok, sizeof tok, "\001loop%d\001", cur);
             dsl_node *body = L(x);
-            char *dl = emit_seq(g, cur, u, tok, body);
-            if (!dl || g->why[0]) {
-                if (!g->why[0]) snprintf(g->why, sizeof g->why, "the loop at '%s' never reaches its Choice", g->name[cur]);
-                free(dl);
+            char *dc = cur == c ? std_strf("%s", tok) : emit_seq(g, cur, c, tok, body);
+            char *dback = NULL;
+            if (dc && !g->why[0]) {
+                g->emitted[c] = 1;
+                free(emit_state(g, c, dc, body));
+                if (t == cur) {
+                    dback = std_strf("%s", dc);
+                } else {
+                    dsl_node *round = L(x), *cases = L(x), *cs = M(x), *sw = M(x);
+                    dback = emit_seq(g, t, cur, dc, round);
+                    char *key = g_lua_name(g->name[t]);
+                    char *w = std_strf("steps.%s == %s", g->id[c], key);
+                    free(key);
+                    put(x, cs, "when", P(x, w));
+                    free(w);
+                    put(x, cs, "steps", round);
+                    app(x, cases, cs);
+                    put(x, sw, "switch", cases);
+                    if (round->n) app(x, body, sw);
+                }
+            }
+            if (!dc || !dback || g->why[0]) {
+                if (!g->why[0]) snprintf(g->why, sizeof g->why, "the loop at '%s' never goes round", g->name[cur]);
+                free(dc);
+                free(dback);
                 break;
             }
-            g->emitted[u] = 1;
-            char *dc = emit_state(g, u, dl, body);
-            free(dc);
-            char *again = !strcmp(dl, tok) ? std_strf("%s", d) : std_strf("asl.either(steps.%s, %s, %s)", g->id[u], dl, d);
-            if (strcmp(dl, tok) && strstr(dl, tok) && !g->why[0])
+            /* the data at the header: what came round, or what came in */
+            char *again, *after;
+            if (!strcmp(dback, tok)) {
+                again = std_strf("%s", d);
+            } else if (strstr(dback, tok)) {
                 snprintf(g->why, sizeof g->why, "the data at the end of the loop at '%s' depends on its start", g->name[cur]);
+                free(dc);
+                free(dback);
+                break;
+            } else {
+                again = std_strf("asl.either(steps.%s, %s, %s)", g->id[c], dback, d);
+            }
+            if (strcmp(dc, tok)) {
+                after = std_strf("%s", dc);
+            } else if (!strcmp(dback, tok)) {
+                after = std_strf("%s", d);
+            } else if (!strncmp(dback, "steps.", 6) && !strpbrk(dback, " ()")) {
+                /* after the loop, what came round if it went round at all */
+                after = std_strf("asl.either(%s, %s, %s)", dback, dback, d);
+            } else {
+                snprintf(g->why, sizeof g->why, "the data at the Choice of the loop at '%s' is not known after it", g->name[cur]);
+                free(dc);
+                free(dback);
+                free(again);
+                break;
+            }
             g_patch(x, body, tok, again);
-            char *dl2 = std_strf("%s", !strcmp(dl, tok) ? d : dl);
             free(again);
-            free(dl);
+            free(dc);
+            free(dback);
             dsl_node *lp = M(x), *lo = M(x);
-            char *back = g_lua_name(g->name[cur]);
-            char *until = std_strf("steps.%s ~= %s", g->id[u], back);
-            free(back);
+            char *key = g_lua_name(g->name[t]);
+            char *until = std_strf("steps.%s ~= %s", g->id[c], key);
+            free(key);
             put(x, lo, "until", P(x, until));
             free(until);
             put(x, lo, "steps", body);
             put(x, lp, "loop", lo);
             app(x, into, lp);
             free(d);
-            d = dl2;
-            if (g->ns[u] == 0) {
+            d = after;
+            if (g->ns[c] == 0) {
                 free(d);
                 return NULL;
             }
-            if (g->ns[u] == 1) {
-                cur = g->succ[u][0];
+            if (g->ns[c] == 1) {
+                cur = g->succ[c][0];
                 continue;
             }
-            int j = g->ipdom[u];
-            char *nd = emit_branches(g, u, j, d, into);
+            int j = g->ipdom[c];
+            char *nd = emit_branches(g, c, j, d, into);
             free(d);
             d = nd;
             cur = j;
@@ -2085,6 +2154,10 @@ static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into)
         free(d);
         d = nd;
         if (g->straight >= 0) g->straight++;
+        if (d && g->back[cur] >= 0) { /* round the loop */
+            cur = g->back[cur];
+            continue;
+        }
         if (!d || g->ns[cur] == 0) {
             free(d);
             return NULL;
@@ -2121,7 +2194,7 @@ static char *emit_machine(X *x, json_t *m, const char *prefix, const char *dat, 
     if (ok && g_analyse(g, start) != 0) ok = 0;
     if (ok && in_loop) {
         for (int h = 0; h < g->n; h++)
-            if (g->latch_of[h] >= 0) {
+            if (g->src_of[h] >= 0) {
                 snprintf(g->why, sizeof g->why, "its loop at '%s' is inside a loop of the machine around it", g->name[h]);
                 ok = 0;
             }
