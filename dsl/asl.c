@@ -1483,11 +1483,14 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
                 snprintf(base, sizeof base, "%.*s", (int)(n - 2), k);
                 lua_key(b, base);
                 const char *e = json_string_value(v);
-                std_buf_addf(b, " = asl.%s(%s, ", !strncmp(e, "States.", 7) ? "eval" : "get", src);
+                int call = !strncmp(e, "States.", 7);
+                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : "get", src);
                 lua_str(b, e, strlen(e));
-                std_buf_adds(b, ", ");
-                lua_str(b, k, n);
-                if (!strncmp(e, "$$", 2)) {
+                if (!call) { /* the field, for the message when the path points nowhere */
+                    std_buf_adds(b, ", ");
+                    lua_str(b, k, n);
+                }
+                if (strstr(e, "$$")) {
                     std_buf_adds(b, ", ");
                     lua_str(b, state, strlen(state));
                 }
@@ -1663,8 +1666,12 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
             for (int i = 0; i < 2; i++) {
                 json_t *a = json_object_get(st, f[i]);
                 if (!json_array_size(a)) continue;
+                json_t *c2 = json_deep_copy(a), *e;
+                size_t k;
+                json_array_foreach(c2, k, e) json_object_del(e, "Comment");
                 std_buf_addf(&b, "  %s = ", f[i]);
-                lua_lit(&b, a, 1, 1);
+                lua_lit(&b, c2, 1, 1);
+                json_decref(c2);
                 std_buf_adds(&b, ",\n");
             }
             std_buf_adds(&b, "  _name = ");
@@ -1707,17 +1714,22 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
     /* the output */
     const char *out_id = new_id(x, name, "output");
     std_buf b = {0};
-    std_buf_addf(&b, "local data = %s\n", dat);
+    json_t *rs = json_object_get(st, "ResultSelector");
+    int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
+    if (paths) std_buf_addf(&b, "local data = %s\n", dat);
     if (json_array_size(ca))
         std_buf_addf(&b, "if asl.caught(steps.%s, steps.%s) then return steps.%s.data end\n", in_id, err_id, err_id);
-    std_buf_addf(&b, "local result = %s\n", res_expr);
-    json_t *rs = json_object_get(st, "ResultSelector");
-    if (rs) {
-        std_buf_adds(&b, "result = ");
-        tmpl_lua(&b, rs, "result", name, 0);
-        std_buf_adds(&b, " -- ResultSelector\n");
+    if (!rs && !paths) {
+        std_buf_addf(&b, "return %s\n", res_expr);
+    } else {
+        std_buf_addf(&b, "local result = %s\n", res_expr);
+        if (rs) {
+            std_buf_adds(&b, "result = ");
+            tmpl_lua(&b, rs, "result", name, 0);
+            std_buf_adds(&b, " -- ResultSelector\n");
+        }
+        output_lua(&b, st);
     }
-    output_lua(&b, st);
     app(x, into, lua_block(x, out_id, &b));
     if (json_array_size(ca)) {
         json_t *nx = json_object_get(st, "Next");
@@ -1754,16 +1766,12 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
         }
         std_buf_addf(&b, "local data = %s\n", dat);
         const char *eff = input_lua(&b, st, name);
-        if (json_object_get(st, "Result")) {
-            std_buf_adds(&b, "local result = ");
-            lua_lit(&b, json_object_get(st, "Result"), 0, 1);
-            std_buf_adds(&b, "\n");
-        } else if (strcmp(eff, "data") || json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath")) {
-            std_buf_addf(&b, "local result = %s\n", eff);
-        } else {
-            std_buf_adds(&b, "local result = data\n");
-        }
-        output_lua(&b, st);
+        int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
+        std_buf_adds(&b, paths ? "local result = " : "return ");
+        if (json_object_get(st, "Result")) lua_lit(&b, json_object_get(st, "Result"), 0, 1);
+        else std_buf_adds(&b, eff);
+        std_buf_adds(&b, "\n");
+        if (paths) output_lua(&b, st);
         app(x, into, lua_block(x, id, &b));
         return std_strf("steps.%s", id);
     }

@@ -1235,7 +1235,11 @@ function A.get(data, p, field, state)
   if field == nil then return get(data, p, env) end
   return copy(eval_dollar(p, data, env, field))
 end
-A.eval = A.get
+-- An intrinsic function call: eval(data, "States.Format('Hi {}', $.name)").
+function A.eval(data, expr, state)
+  if data == nil then data = NULL end
+  return copy(eval_dollar(expr, data, {name = state}, expr))
+end
 
 -- A Choice rule with one comparison: test(data, "$.status", "StringEquals", "FAILED").
 function A.test(data, p, op, arg, state)
