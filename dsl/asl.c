@@ -102,13 +102,16 @@ static const char *new_id(X *x, const char *base, const char *suffix)
 {
     char id[96];
     size_t k = 0;
-    for (const char *p = base; *p && k < 40; p++) {
+    const char *p = base;
+    for (; *p && k < 48; p++) {
         unsigned char c = (unsigned char)*p;
         if (isalnum(c)) id[k++] = (char)tolower(c);
         else if (k && id[k - 1] != '_') id[k++] = '_';
         /* CamelCase: a word break before an upper-case letter after a lower one */
-        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 40) id[k++] = '_';
+        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 48) id[k++] = '_';
     }
+    if (*p && isalnum((unsigned char)*p)) /* cut at a word's end */
+        while (k > 8 && id[k - 1] != '_') k--;
     while (k && id[k - 1] == '_') k--;
     id[k] = 0;
     char full[128];
@@ -756,6 +759,7 @@ static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
 
 static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
                          dsl_node *steps, const char **result_id);
+static void branch_name(const char *start, char *bn, size_t cap, json_t *used);
 
 /* The body in a try whose catch clause (every error but a cancel) decides
  * in asl.on_error to retry, catch or raise again (as an ASL error), then a
@@ -982,10 +986,12 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         json_t *br = json_object_get(st, "Branches");
         std_buf args = {0};
         char *inexpr = std_strf("steps.%s.input", in_id), *varexpr = std_strf("steps.%s.vars", in_id);
+        json_t *bnames = json_object();
         for (size_t i = 0; i < json_array_size(br); i++) {
-            char bn[32], pre[200];
+            char bn[64], pre[200];
             snprintf(bn, sizeof bn, "branch%zu", i + 1);
             snprintf(pre, sizeof pre, "%s_%s", id, bn);
+            branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
             dsl_node *bsteps = L(x);
             const char *rid = NULL;
             machine(x, json_array_get(br, i), pre, inexpr, varexpr, bsteps, &rid);
@@ -1529,7 +1535,7 @@ static void fields_lua(std_buf *b, json_t *st, const char *const *f, int n, cons
         std_buf_adds(b, first ? "" : ", ");
         first = 0;
         std_buf_addf(b, "%s = ", f[i]);
-        lua_lit(b, v, 1, 0);
+        lua_lit(b, v, 1, 1);
     }
     if (state) {
         std_buf_adds(b, first ? "_name = " : ", _name = ");
@@ -1578,6 +1584,19 @@ static void output_lua(std_buf *b, json_t *st)
 static dsl_node *lua_block(X *x, const char *id, std_buf *b)
 {
     std_buf_adds(b, "");
+    /* a first line "local data = ..." that nothing below reads goes */
+    const char *nl = strchr(b->p, '\n');
+    if (!strncmp(b->p, "local data = ", 13) && nl) {
+        int used = 0;
+        for (const char *p = strstr(nl, "data"); p && !used; p = strstr(p + 1, "data"))
+            used = !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.') &&
+                   !(isalnum((unsigned char)p[4]) || p[4] == '_');
+        if (!used) {
+            size_t skip = (size_t)(nl + 1 - b->p);
+            memmove(b->p, b->p + skip, b->len - skip + 1);
+            b->len -= skip;
+        }
+    }
     dsl_node *s = lua_step(x, id, b->p, 1);
     std_buf_free(b);
     return s;
@@ -1739,6 +1758,24 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         free(nn);
     }
     return std_strf("steps.%s", out_id);
+}
+
+/* A Parallel branch's name: its first state's, snake_case, unique among
+ * the branches (used); else it keeps the name it has (branchN). */
+static void branch_name(const char *start, char *bn, size_t cap, json_t *used)
+{
+    char t[64];
+    size_t k = 0;
+    for (const char *p = start; p && *p && k < 40; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c)) t[k++] = (char)tolower(c);
+        else if (k && t[k - 1] != '_') t[k++] = '_';
+        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 40) t[k++] = '_';
+    }
+    while (k && t[k - 1] == '_') k--;
+    t[k] = 0;
+    if (k && islower((unsigned char)t[0]) && !json_object_get(used, t)) snprintf(bn, cap, "%s", t);
+    json_object_set_new(used, bn, json_true());
 }
 
 /* Is state v inside a loop of its machine? */
@@ -1912,10 +1949,12 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
         json_t *br = json_object_get(st, "Branches");
         std_buf args = {0};
         char *bin = std_strf("steps.%s.input", in_id);
+        json_t *bnames = json_object();
         for (size_t i = 0; i < json_array_size(br); i++) {
-            char bn[32], pre[200];
+            char bn[64], pre[200];
             snprintf(bn, sizeof bn, "branch%zu", i + 1);
             snprintf(pre, sizeof pre, "%s_%s", id, bn);
+            branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
             dsl_node *bsteps = L(x);
             int ok = 0;
             char *out = emit_machine(x, json_array_get(br, i), pre, bin, 1, g->in_loop || g_in_loop(g, v), bsteps, &ok);
@@ -1924,6 +1963,7 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
             free(out);
         }
         free(bin);
+        json_decref(bnames);
         put(x, par, "branches", brs);
         put(x, ps, "id", P(x, id));
         put(x, ps, "parallel", par);
