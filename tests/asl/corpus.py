@@ -150,7 +150,27 @@ def main():
         CORPUS = d
         run_dir()
     CORPUS = shared
+    structured_figure(shared)
     crash_resume()
+
+
+# import: how many cases become fully structured YAML (no part kept as a
+# dispatcher); the figure must not drop below these
+STRUCTURED = {}
+STRUCTURED_FLOOR = {"corpus": 36, "cases": 5}
+
+
+def structured_figure(shared):
+    for d, got in sorted(STRUCTURED.items()):
+        which = "corpus" if d == shared else "cases"
+        n = sum(1 for _, ok in got if ok)
+        fb = [c for c, ok in got if not ok]
+        line = "asl structured imports (%s): %d of %d fully structured, %d keep a dispatcher part (%s)" % (
+            which, n, len(got), len(fb), ", ".join(fb))
+        if n >= STRUCTURED_FLOOR[which]:
+            print("ok " + line)
+        else:
+            print("FAIL %s; expected at least %d" % (line, STRUCTURED_FLOOR[which]))
 
 
 def run_dir():
@@ -194,6 +214,7 @@ def run_dir():
             print("FAIL asl import %s: exit %d: %s" % (case, r.returncode, r.stderr.strip()[:300]))
             continue
         open(yp, "w").write(r.stdout)
+        STRUCTURED.setdefault(CORPUS, []).append((case, r.stdout.find("\n# Structured:") >= 0))
         c = run(["check", yp])
         if c.returncode != 0:
             print("FAIL asl import %s: check of the YAML: %s" % (case, c.stderr.strip()[:300]))
