@@ -2141,30 +2141,28 @@ static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into)
                 free(dback);
                 break;
             }
-            /* the data at the header: what came round, or what came in */
-            char *again, *after;
+            /* the data at the header: what came round, or what came in. When
+             * nothing before the Choice changes it, the way round reads it
+             * after the Choice has run: then what came round is told by the
+             * way round's own output (not yet there the first time) */
+            char *again = NULL, *after = NULL;
             if (!strcmp(dback, tok)) {
                 again = std_strf("%s", d);
+                after = std_strf("%s", !strcmp(dc, tok) ? d : dc);
             } else if (strstr(dback, tok)) {
                 snprintf(g->why, sizeof g->why, "the data at the end of the loop at '%s' depends on its start", g->name[cur]);
-                free(dc);
-                free(dback);
-                break;
-            } else {
+            } else if (strcmp(dc, tok)) {
                 again = std_strf("asl.either(steps.%s, %s, %s)", g->id[c], dback, d);
-            }
-            if (strcmp(dc, tok)) {
                 after = std_strf("%s", dc);
-            } else if (!strcmp(dback, tok)) {
-                after = std_strf("%s", d);
-            } else if (!strncmp(dback, "steps.", 6) && !strpbrk(dback, " ()")) {
-                /* after the loop, what came round if it went round at all */
-                after = std_strf("asl.either(%s, %s, %s)", dback, dback, d);
+            } else if (!strncmp(dback, "steps.", 6) && !strpbrk(dback, " ()[")) {
+                again = std_strf("asl.either(%s, %s, %s)", dback, dback, d);
+                after = std_strf("%s", again);
             } else {
                 snprintf(g->why, sizeof g->why, "the data at the Choice of the loop at '%s' is not known after it", g->name[cur]);
+            }
+            if (!again) {
                 free(dc);
                 free(dback);
-                free(again);
                 break;
             }
             g_patch(x, body, tok, again);

@@ -33,6 +33,18 @@ else
     done
 fi
 
+# structure: a part with no structured form (a cycle entered at two states) keeps the
+# dispatcher, with a comment saying why; the rest of the machine stays structured
+"$WFDSL" import stepfunctions tests/asl/cases/partly-structured.asl.json >"$T/ps.yaml"
+contains "asl import partly structured: the header says so" "$(cat "$T/ps.yaml")" "# Partly structured: 1 part"
+contains "asl import partly structured: the comment says why" "$(cat "$T/ps.yaml")" \
+    "      # ASL states kept as a dispatcher here: 'Add One' is reached from branches that do not rejoin before it"
+contains "asl import partly structured: the other branch is a step" "$(cat "$T/ps.yaml")" "      - id: plain"
+contains "asl import partly structured: the state after the Parallel is a step" "$(cat "$T/ps.yaml")" "- id: sum_up"
+"$WFDSL" import stepfunctions tests/asl/cases/loop-choice-first.asl.json >"$T/lc.yaml"
+contains "asl import loop: a Choice that goes back is a loop's until" "$(cat "$T/lc.yaml")" 'until: "steps.enough ~= \"Add\""'
+contains "asl import loop: the way round is a switch branch" "$(cat "$T/lc.yaml")" 'when: "steps.enough == \"Add\""'
+
 # import errors: an unmapped resource is listed; JSONata is refused naming the state
 cat >"$T/m.asl.json" <<'JSON'
 {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}}
