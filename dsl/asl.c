@@ -1,5 +1,8 @@
-/* asl.c — Amazon States Language (JSONPath mode) to a wfdsl workflow tree.
- * See asl.h for the translation and the resource map. */
+/* asl.c — Amazon States Language (JSONPath mode) to a wfdsl workflow tree:
+ * validation, the structured translation, the dispatcher it falls back to,
+ * and the YAML emitter of `import`. It does not run anything: the programs it
+ * makes call the `asl` Lua runtime. See asl.h for the translation and the
+ * resource map. */
 #include "asl.h"
 
 #include <ctype.h>
@@ -1243,8 +1246,6 @@ static const char *g_unsupported(json_t *st)
         if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSeconds"))
             return "a Task with TimeoutSecondsPath or HeartbeatSeconds races a timer";
     }
-    if (!strcmp(type, "Map") && (count_of(st, TOLERATED, 4) || json_object_get(st, "MaxConcurrencyPath")))
-        return "a Map with tolerated failures or MaxConcurrencyPath runs in lanes";
     if (!strcmp(type, "Choice") && (json_object_get(st, "InputPath") || json_object_get(st, "OutputPath")))
         return "a Choice with InputPath or OutputPath";
     return NULL;
@@ -1974,35 +1975,85 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
     } else { /* Map */
         json_t *proc = json_object_get(st, "ItemProcessor");
         if (!proc) proc = json_object_get(st, "Iterator");
-        static const char *const f[] = {"InputPath", "ItemsPath", "ItemSelector", "Parameters"};
+        static const char *const f[] = {"InputPath", "ItemsPath", "ItemSelector", "Parameters", "MaxConcurrencyPath",
+                                        "ToleratedFailureCount", "ToleratedFailureCountPath",
+                                        "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
         std_buf_adds(&b, "return asl.map_items(data, ");
-        fields_lua(&b, st, f, 4, name);
+        fields_lua(&b, st, f, 9, name);
         std_buf_addf(&b, ", steps.%s)\n", in_id);
         char pre[200];
         snprintf(pre, sizeof pre, "%s_item", id);
         dsl_node *isteps = L(x), *fs = M(x), *fe = M(x);
         int ok = 0;
         char *out = emit_machine(x, proc, pre, "item", 1, 0, isteps, &ok);
-        char *items = std_strf("steps.%s.items", in_id);
-        put(x, fe, "items", P(x, items));
-        free(items);
+        char *re;
+        int tolerated = count_of(st, TOLERATED, 4) > 0, lanes = json_object_get(st, "MaxConcurrencyPath") != NULL;
+        if (lanes && waits_for_tokens(proc) && !g->why[0])
+            snprintf(g->why, sizeof g->why, "state '%s': its lanes would wait for task tokens at once", name);
+        if (tolerated) {
+            /* a failed iteration gives its error output instead of failing the Map */
+            const char *fid = new_id(x, pre, "failed");
+            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+            put(x, t, "steps", isteps);
+            app(x, cs, lua_step(x, fid, "return asl.item_failed(err)\n", 1));
+            put(x, c, "steps", cs);
+            app(x, cl, c);
+            put(x, t, "catch", cl);
+            put(x, tr, "try", t);
+            isteps = L(x);
+            app(x, isteps, tr);
+            re = std_strf("${ steps.%s or %s }", fid, out ? out : "json.null");
+        } else {
+            re = std_strf("${ %s }", out ? out : "json.null");
+        }
+        free(out);
         json_t *mc = json_object_get(st, "MaxConcurrency");
         long long conc = 40;
         if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
         if (conc > 10000) conc = 10000;
         if (waits_for_tokens(proc)) conc = 1; /* a token's signal is named after its Task */
         char cs[32];
-        snprintf(cs, sizeof cs, "%lld", conc);
-        put(x, fe, "concurrency", P(x, cs));
-        put(x, fe, "steps", isteps);
-        char *re = std_strf("${ %s }", out ? out : "json.null");
-        put(x, fe, "result", Q(x, re));
+        snprintf(cs, sizeof cs, "%lld", lanes ? 10000 : conc);
+        if (lanes) {
+            /* at most N at once, N known at run time: N lanes run at once, each
+             * runs its items (every N-th) one after the other */
+            char *ls = std_strf("steps.%s.lanes", in_id);
+            put(x, fe, "items", P(x, ls));
+            free(ls);
+            put(x, fe, "as", P(x, "lane"));
+            put(x, fe, "concurrency", P(x, cs));
+            dsl_node *lstep = M(x), *le = M(x), *lsteps = L(x);
+            put(x, lstep, "id", P(x, new_id(x, id, "lane")));
+            put(x, le, "items", P(x, "lane"));
+            put(x, le, "steps", isteps);
+            put(x, le, "result", Q(x, re));
+            put(x, lstep, "foreach", le);
+            app(x, lsteps, lstep);
+            put(x, fe, "steps", lsteps);
+        } else {
+            char *items = std_strf("steps.%s.items", in_id);
+            put(x, fe, "items", P(x, items));
+            free(items);
+            put(x, fe, "concurrency", P(x, cs));
+            put(x, fe, "steps", isteps);
+            put(x, fe, "result", Q(x, re));
+        }
         free(re);
-        free(out);
         put(x, fs, "id", P(x, id));
         put(x, fs, "foreach", fe);
         app(x, work, fs);
-        res = std_strf("steps.%s", id);
+        if (tolerated || lanes) {
+            /* in the try: too many failures is an error a Catch takes */
+            char *nm = g_lua_name(name);
+            char *src = std_strf("return asl.map_results(steps.%s, steps.%s, %s)\n", id, in_id, nm);
+            const char *rid = new_id(x, name, "results");
+            app(x, work, lua_step(x, rid, src, 1));
+            free(src);
+            free(nm);
+            res = std_strf("steps.%s", rid);
+        } else {
+            res = std_strf("steps.%s", id);
+        }
     }
     std_buf_adds(&b, "");
     char *r = emit_handled(g, v, dat, in_id, b.p, work, res, into);

@@ -1191,8 +1191,7 @@ end
 -- with tolerated failures, the failed items' slots hold their error output
 -- and the Map fails with States.ExceedToleratedFailureThreshold when there
 -- are more failures than tolerated.
-function A.map_out(cur, s, results, mi)
-  local env = env_of(cur, s)
+local function map_results(s, results, mi)
   local res = {}
   if mi and mi.lanes then
     local n = #mi.lanes
@@ -1214,7 +1213,11 @@ function A.map_out(cur, s, results, mi)
         #res .. " items, more than the tolerated failure threshold")
     end
   end
-  return finish_result(cur, s, arr(res), env)
+  return arr(res)
+end
+
+function A.map_out(cur, s, results, mi)
+  return finish_result(cur, s, map_results(s, results, mi), env_of(cur, s))
 end
 
 -- ---- the structured form ---------------------------------------------------
@@ -1322,8 +1325,15 @@ end
 -- Map: the items (ItemsPath, ItemSelector/Parameters), the attempt number.
 function A.map_items(data, s, last)
   local r = A.map_in(rec(data), s)
-  return {items = r.items, call = A.next_call(last)}
+  r.vars = nil
+  r.call = A.next_call(last)
+  return r
 end
+
+-- The results of a Map run in lanes or with tolerated failures (items: its
+-- input step): in the order of the items, failed ones as their error output,
+-- or States.ExceedToleratedFailureThreshold.
+function A.map_results(results, items, name) return map_results({_name = name}, results, items) end
 
 -- The value if cond holds (a loop that went round again), else other.
 function A.either(cond, value, other)
