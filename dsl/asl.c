@@ -145,6 +145,26 @@ static void lua_str(std_buf *b, const char *s, size_t n)
 
 static void lua_lit(std_buf *b, json_t *v, int depth, int pretty);
 
+/* A table key: name, or ["text"] when it is not a Lua name. */
+static void lua_key(std_buf *b, const char *k)
+{
+    int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
+    for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
+    static const char *const kw[] = {"and", "break", "do", "else", "elseif", "end", "false", "for",
+                                     "function", "goto", "if", "in", "local", "nil", "not", "or",
+                                     "repeat", "return", "then", "true", "until", "while"};
+    for (size_t i = 0; ident && i < sizeof kw / sizeof *kw; i++)
+        if (!strcmp(k, kw[i])) ident = 0;
+    if (ident) {
+        std_buf_adds(b, k);
+    } else {
+        std_buf_adds(b, "[");
+        lua_str(b, k, strlen(k));
+        std_buf_adds(b, "]");
+    }
+}
+
+
 /* Pretty: is the compact form of container v too long for one line? */
 static int too_long(json_t *v, int pretty)
 {
@@ -189,19 +209,7 @@ static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
         json_object_foreach(v, k, val) {
             lua_sep(b, first, multi, depth);
             first = 0;
-            int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
-            for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
-            static const char *const kw[] = {"and", "break", "do", "else", "elseif", "end", "false", "for",
-                                             "function", "goto", "if", "in", "local", "nil", "not", "or",
-                                             "repeat", "return", "then", "true", "until", "while"};
-            for (size_t i = 0; ident && i < sizeof kw / sizeof *kw; i++)
-                if (!strcmp(k, kw[i])) ident = 0;
-            if (ident) std_buf_adds(b, k);
-            else {
-                std_buf_adds(b, "[");
-                lua_str(b, k, strlen(k));
-                std_buf_adds(b, "]");
-            }
+            lua_key(b, k);
             std_buf_adds(b, " = ");
             lua_lit(b, val, depth + 1, pretty);
         }
@@ -1451,24 +1459,6 @@ static int g_analyse(G *g, int start)
 
 /* ---- Lua text of the structured form ---- */
 
-static void lua_key(std_buf *b, const char *k)
-{
-    int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
-    for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
-    static const char *const kw[] = {"and", "break", "do", "else", "elseif", "end", "false", "for",
-                                     "function", "goto", "if", "in", "local", "nil", "not", "or",
-                                     "repeat", "return", "then", "true", "until", "while"};
-    for (size_t i = 0; ident && i < sizeof kw / sizeof *kw; i++)
-        if (!strcmp(k, kw[i])) ident = 0;
-    if (ident) {
-        std_buf_adds(b, k);
-    } else {
-        std_buf_adds(b, "[");
-        lua_str(b, k, strlen(k));
-        std_buf_adds(b, "]");
-    }
-}
-
 static void lua_indent(std_buf *b, int depth)
 {
     for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
@@ -2192,32 +2182,27 @@ static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into)
                 free(dback);
                 break;
             }
-            /* the data at the header: what came round, or what came in. When
-             * nothing before the Choice changes it, the way round reads it
-             * after the Choice has run: then what came round is told by the
-             * way round's own output (not yet there the first time) */
-            char *again = NULL, *after = NULL;
+            /* the data at the top of the loop: what came round, or what came
+             * in; a step of its own when it changes round the loop */
+            char *after, *ref;
             if (!strcmp(dback, tok)) {
-                again = std_strf("%s", d);
-                after = std_strf("%s", !strcmp(dc, tok) ? d : dc);
-            } else if (strstr(dback, tok)) {
-                snprintf(g->why, sizeof g->why, "the data at the end of the loop at '%s' depends on its start", g->name[cur]);
-            } else if (strcmp(dc, tok)) {
-                again = std_strf("asl.either(steps.%s, %s, %s)", g->id[c], dback, d);
-                after = std_strf("%s", dc);
-            } else if (!strncmp(dback, "steps.", 6) && !strpbrk(dback, " ()[")) {
-                again = std_strf("asl.either(%s, %s, %s)", dback, dback, d);
-                after = std_strf("%s", again);
+                ref = std_strf("%s", d);
             } else {
-                snprintf(g->why, sizeof g->why, "the data at the Choice of the loop at '%s' is not known after it", g->name[cur]);
+                const char *hid = new_id(x, g->name[cur], "data");
+                char *ck = g_lua_name(g->name[c]);
+                char *src = std_strf("-- what came round (after %s), else what came in\nreturn asl.either(steps.%s, %s, %s)\n",
+                                     ck, g->id[c], dback, d);
+                free(ck);
+                dsl_node *nb = L(x);
+                app(x, nb, lua_step(x, hid, src, 1));
+                free(src);
+                for (size_t i = 0; i < body->n; i++) app(x, nb, body->vals[i]);
+                body = nb;
+                ref = std_strf("steps.%s", hid);
             }
-            if (!again) {
-                free(dc);
-                free(dback);
-                break;
-            }
-            g_patch(x, body, tok, again);
-            free(again);
+            g_patch(x, body, tok, ref);
+            after = !strcmp(dc, tok) ? std_strf("%s", ref) : std_strf("%s", dc);
+            free(ref);
             free(dc);
             free(dback);
             dsl_node *lp = M(x), *lo = M(x);
