@@ -1671,7 +1671,9 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         put(x, t, "steps", body);
         if (handlers) {
             std_buf b = {0};
-            std_buf_addf(&b, "-- Retry, Catch or fail\nreturn asl.handle(err, steps.%s, steps.%s, %s, {\n", in_id, err_id, dat);
+            std_buf_addf(&b, "-- %s\nreturn asl.handle(err, steps.%s, steps.%s, %s, {\n",
+                         !json_array_size(ca) ? "Retry or fail" : !json_array_size(rt) ? "Catch or fail" : "Retry, Catch or fail",
+                         in_id, err_id, json_array_size(ca) ? dat : "nil");
             static const char *const f[] = {"Retry", "Catch"};
             for (int i = 0; i < 2; i++) {
                 json_t *a = json_object_get(st, f[i]);
