@@ -2426,7 +2426,9 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
              * with the first branch to finish; the machine's failure is kept as
              * a value and raised again after it */
             dsl_node *ms = L(&x), *tr = M(&x), *t = M(&x), *cl = L(&x), *c = M(&x), *cs = L(&x);
-            machine(&x, root, "machine", "input", "nil", ms, NULL);
+            int structured = 0;
+            char *o = emit_machine(&x, root, "machine", "input", 0, 0, ms, &structured);
+            app(&x, ms, lua_step(&x, new_id(&x, "machine", "ended"), "return true -- in time\n", 1));
             put(&x, t, "steps", ms);
             app(&x, cs, lua_step(&x, new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
             put(&x, c, "steps", cs);
@@ -2451,13 +2453,10 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             char *src = std_strf("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
             app(&x, steps, lua_step(&x, new_id(&x, "machine", "timeout"), src, 1));
             free(src);
-            x.fallbacks = 1;
-            if (notes) {
-                char key[32];
-                snprintf(key, sizeof key, "%p", (void *)steps->vals[0]);
-                json_object_set_new(notes, key, json_string("the machine's TimeoutSeconds races the whole dispatcher"));
-            }
-            outn = Q(&x, "${ asl.result(steps.machine_start, steps.machine_state) }");
+            char *ex = std_strf("${ %s }", o ? o : "json.null");
+            outn = Q(&x, ex);
+            free(ex);
+            free(o);
         } else {
             int structured = 0;
             char *o = emit_machine(&x, root, "machine", "input", 0, 0, steps, &structured);

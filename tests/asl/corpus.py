@@ -246,7 +246,8 @@ def crash_resume():
     shared, own = CORPUS, os.path.join(HERE, "cases")
     for d, case in ((shared, "av-job-status-poller"), (shared, "map-catch"), (shared, "parallel-catch"),
                     (shared, "als-retry-three-retriers"), (own, "map-tolerated-count"),
-                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice")):
+                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice"),
+                    (own, "loop-choice-first")):
         CORPUS = d
         if case in skip:
             continue

@@ -282,6 +282,7 @@ cat >"$T/mt.asl.json" <<'JSON'
   "F": {"Type": "Pass", "Result": "done", "End": true}}}
 JSON
 "$WFDSL" import stepfunctions "$T/mt.asl.json" >"$T/mt.yaml"
+contains "asl machine TimeoutSeconds: the import is structured" "$(cat "$T/mt.yaml")" "# Structured:"
 for src in mt.asl.json mt.yaml; do
     start=$(date +%s%N)
     run_wf run "$T/$src" --input '{"s": 5}' --id "mt-slow-$src"
