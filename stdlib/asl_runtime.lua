@@ -1284,10 +1284,14 @@ function A.fail_with(data, s) A.fail(rec(data), s) end
 -- number; last: this handler's previous answer): {call, retry = true, delay}
 -- to try again, {call, next = STATE, data} when a Catch takes it, or the
 -- error raised again as an ASL error.
+local function call_of(attempt) return is_obj(attempt) and attempt.call or 0 end
 function A.handle(err, attempt, last, data, s)
   if s == nil then raise(A.error_of(err)) end -- no Retry or Catch
   if data == nil then data = NULL end
-  local call = is_obj(attempt) and attempt.call or 0
+  -- this attempt's number: its input step's, or (when that step failed, so
+  -- that it still holds the attempt before) one more than the last handled
+  local call = call_of(attempt)
+  if is_obj(last) and last.call >= call then call = last.call + 1 end
   local counts = {}
   if is_obj(last) and last.retry and last.call == call - 1 then counts = last.counts end
   local cur = {n = 0, data = data, vars = {}, calls = nil,
@@ -1300,14 +1304,13 @@ function A.handle(err, attempt, last, data, s)
 end
 
 -- Is the attempt being retried (its handler said so)?
-local function call_of(attempt) return is_obj(attempt) and attempt.call or 0 end
 function A.retrying(attempt, last)
-  return is_obj(last) and last.call == call_of(attempt) and last.retry == true
+  return is_obj(last) and last.call >= call_of(attempt) and last.retry == true
 end
 
 -- The Catch target that took this attempt's error, or nil.
 function A.caught(attempt, last)
-  if is_obj(last) and last.call == call_of(attempt) and last.next ~= nil then return last.next end
+  if is_obj(last) and last.call >= call_of(attempt) and last.next ~= nil then return last.next end
   return nil
 end
 
