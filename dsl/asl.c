@@ -1191,8 +1191,8 @@ typedef struct G {
     int emitted[S_MAX], looping[S_MAX];
     int straight;            /* states so far on the straight path from the start, or -1 */
     char why[300];           /* why the machine cannot be structured */
-    char dexp[S_MAX][300];   /* branch node: the Lua expression of its decision */
-    char ddef[S_MAX][200];   /* its default key ("" none) */
+    char dexp[S_MAX][700];   /* branch node: the Lua expression of its decision */
+    char ddef[S_MAX][700];   /* its default key ("" none) */
 } G;
 
 static int g_idx(G *g, const char *name)
