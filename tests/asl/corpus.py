@@ -6,6 +6,8 @@ Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
     from X.mocks.json gives the expected envelope (ground truth: aws-expected >
     spec-expected > expected), and `wfdsl replay` replays it without divergence;
   * the same through `wfdsl import stepfunctions` then `wfdsl check` and `run` of the YAML;
+  * how many imports are fully structured (no part kept as a dispatcher), printed and
+    checked against a floor;
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.

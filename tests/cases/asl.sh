@@ -1,7 +1,8 @@
 # asl.sh — AWS Step Functions (ASL) front end against the corpus in
 # ../shared/asl/corpus (ASL_CORPUS overrides): run, import + run, invalid
-# definitions, crash + resume, and the cases of tests/asl/cases; see
-# tests/asl/corpus.py. Cases that tests/asl/COVERAGE.md lists as refused must be
+# definitions, crash + resume, how many imports are fully structured, and the
+# cases of tests/asl/cases; see tests/asl/corpus.py. The goldens in
+# tests/asl/golden are the imports of representative machines. Cases that tests/asl/COVERAGE.md lists as refused must be
 # refused naming the state.
 . tests/lib.sh
 
