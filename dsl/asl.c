@@ -1161,12 +1161,12 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
  * top to bottom: a chain of Next is a sequence of steps named after the
  * states; a Choice (or a Task, Parallel or Map with Catch) a step that
  * decides, then a `switch` whose branches hold the states reachable only
- * through them, rejoining at the immediate post-dominator; a cycle closed by
- * a Choice a `loop` with an `until`. The JSON data flows from step to step:
- * each state's step reads the output of the step before it (an expression
- * known here). What has no such form (variables, task tokens, races,
- * tolerated failures, jumps that do not nest) keeps the dispatcher, for that
- * machine, branch or processor only, with a comment saying why. */
+ * through them, rejoining at the immediate post-dominator; a cycle left
+ * through one Choice a `loop` with an `until`. The JSON data flows from step
+ * to step: each state's step reads the output of the step before it (an
+ * expression known here). What has no such form (variables, task tokens,
+ * races, loops in loops, jumps that do not nest) keeps the dispatcher, for
+ * that machine, branch or processor only, with a comment saying why. */
 
 #define S_EXIT (-1)
 #define S_NONE (-2)
