@@ -32,6 +32,8 @@ typedef struct X {
     int errors;
     int fallbacks;        /* parts (machine, branches, processors) kept as dispatchers */
     json_t *notes;        /* step node ("%p") -> why its part is a dispatcher, or NULL */
+    int asl_vars;         /* the machine uses ASL variables: the workflow variable asl_vars holds them */
+    int top_dispatcher;   /* the machine itself is a dispatcher */
 } X;
 
 /* Position of a state: the line of its name as a key in the text. */
@@ -1164,7 +1166,8 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
  * through them, rejoining at the immediate post-dominator; a cycle left
  * through one Choice a `loop` with an `until`. The JSON data flows from step
  * to step: each state's step reads the output of the step before it (an
- * expression known here). What has no such form (variables, task tokens,
+ * expression known here); ASL variables are the workflow variable asl_vars.
+ * What has no such form (Assign in a branch or processor, task tokens,
  * races, loops in loops, jumps that do not nest) keeps the dispatcher, for
  * that machine, branch or processor only, with a comment saying why. */
 
@@ -1236,19 +1239,25 @@ static int uses_vars(json_t *v)
     return 0;
 }
 
+/* Does a Catch of st have an Assign? */
+static int catch_assigns(json_t *st)
+{
+    json_t *ca = json_object_get(st, "Catch");
+    for (size_t i = 0; i < json_array_size(ca); i++)
+        if (json_object_get(json_array_get(ca, i), "Assign")) return 1;
+    return 0;
+}
+
 /* Why state st has no structured form here (NULL: it has one). Nested
  * machines are judged on their own. */
-static const char *g_unsupported(json_t *st)
+static const char *g_unsupported(json_t *st, int nested)
 {
     const char *type = json_string_value(json_object_get(st, "Type"));
-    json_t *flat = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(st, k, v) if (strcmp(k, "Branches") && strcmp(k, "ItemProcessor") && strcmp(k, "Iterator"))
-        json_object_set(flat, k, v);
-    int vars = uses_vars(flat);
-    json_decref(flat);
-    if (vars) return "it uses ASL variables (Assign, $name), which the dispatcher's record carries";
+    int assigns = json_object_get(st, "Assign") != NULL || catch_assigns(st);
+    json_t *ch = json_object_get(st, "Choices");
+    for (size_t k = 0; k < json_array_size(ch); k++) assigns |= json_object_get(json_array_get(ch, k), "Assign") != NULL;
+    if (assigns && nested)
+        return "it assigns ASL variables, which a Parallel branch or Map iteration keeps to itself (the dispatcher's record)";
     if (!strcmp(type, "Task")) {
         if (is_token_task(st)) return "a .waitForTaskToken Task waits in the dispatcher's token loop";
         if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSeconds"))
@@ -1265,7 +1274,7 @@ static void g_free(G *g)
 }
 
 /* Build the graph of machine m; 0, or -1 with g->why. */
-static int g_build(G *g, X *x, json_t *m)
+static int g_build(G *g, X *x, json_t *m, int nested)
 {
     memset(g, 0, sizeof *g);
     g->x = x;
@@ -1285,7 +1294,7 @@ static int g_build(G *g, X *x, json_t *m)
     }
     for (int i = 0; i < g->n; i++) {
         g->succ[i] = calloc((size_t)g->n + 2, sizeof(int));
-        const char *why = g_unsupported(g->st[i]);
+        const char *why = g_unsupported(g->st[i], nested);
         if (why && !g->why[0]) snprintf(g->why, sizeof g->why, "state '%s': %s", g->name[i], why);
         json_t *s = g->st[i];
         if (g_is(g, i, "Choice")) {
@@ -1315,7 +1324,7 @@ static void g_dfs(G *g, int v, char *on, char *seen)
         if (t < 0) continue;
         if (on[t]) {
             /* a loop t ... v: one way back per header */
-            if (v == t || g->src_of[t] >= 0 || g->back[v] >= 0) {
+            if ((v == t && !g_is(g, v, "Choice")) || g->src_of[t] >= 0 || g->back[v] >= 0) {
                 if (!g->why[0])
                     snprintf(g->why, sizeof g->why, "the cycle back to '%s' from '%s' is not one loop with one way back",
                              g->name[t], g->name[v]);
@@ -1575,13 +1584,15 @@ static void output_lua(std_buf *b, json_t *st)
 static dsl_node *lua_block(X *x, const char *id, std_buf *b)
 {
     std_buf_adds(b, "");
-    /* a first line "local data = ..." that nothing below reads goes */
+    /* a first line "local data = ..." (or result) that nothing below reads goes */
     const char *nl = strchr(b->p, '\n');
-    if (!strncmp(b->p, "local data = ", 13) && nl) {
+    const char *var = !strncmp(b->p, "local data = ", 13) ? "data" : !strncmp(b->p, "local result = ", 15) ? "result" : NULL;
+    if (var && nl) {
         int used = 0;
-        for (const char *p = strstr(nl, "data"); p && !used; p = strstr(p + 1, "data"))
+        size_t vl = strlen(var);
+        for (const char *p = strstr(nl, var); p && !used; p = strstr(p + 1, var))
             used = !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.') &&
-                   !(isalnum((unsigned char)p[4]) || p[4] == '_');
+                   !(isalnum((unsigned char)p[vl]) || p[vl] == '_');
         if (!used) {
             size_t skip = (size_t)(nl + 1 - b->p);
             memmove(b->p, b->p + skip, b->len - skip + 1);
@@ -1644,6 +1655,35 @@ static void rule_lua(std_buf *b, json_t *r, const char *state)
         return;
     }
     std_buf_adds(b, "false");
+}
+
+/* Assign of state v: a step computing the new variables from `lines` (Lua
+ * that sets the local named src, the value "$" stands for), then a `set` of
+ * the workflow variable asl_vars; both only when cond (NULL: always). */
+static void emit_assign(G *g, int v, json_t *assign, const char *lines, const char *src, const char *cond,
+                        dsl_node *into)
+{
+    X *x = g->x;
+    std_buf b = {0};
+    std_buf_adds(&b, lines);
+    std_buf_adds(&b, "return asl.assign(");
+    tmpl_lua(&b, assign, src, g->name[v], 0);
+    std_buf_adds(&b, ")\n");
+    const char *id = new_id(x, g->name[v], "assign");
+    dsl_node *st = lua_block(x, id, &b), *set = M(x), *vals = M(x);
+    if (cond) {
+        dsl_node *c = M(x);
+        put(x, c, "if", P(x, cond));
+        for (size_t i = 0; i < st->n; i++) dsl_map_add(x->doc, c, st->keys[i], st->vals[i]);
+        st = c;
+        put(x, set, "if", P(x, cond));
+    }
+    app(x, into, st);
+    char *e = std_strf("${ steps.%s }", id);
+    put(x, vals, "asl_vars", Q(x, e));
+    free(e);
+    put(x, set, "set", vals);
+    app(x, into, set);
 }
 
 /* A Task, Parallel or Map: `input` gives {input|items, call}; `work` the
@@ -1724,9 +1764,35 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         for (size_t i = 0; i < attempt->n; i++) app(x, into, attempt->vals[i]);
     }
     /* the output */
+    json_t *rs = json_object_get(st, "ResultSelector"), *as = json_object_get(st, "Assign");
+    char *caught = json_array_size(ca) ? std_strf("asl.caught(steps.%s, steps.%s)", in_id, err_id) : NULL;
+    char *notc = caught ? std_strf("not %s", caught) : NULL;
+    char *res_own = NULL;
+    if (as) {
+        /* the result (after ResultSelector) is a step: Assign reads it */
+        const char *rid = new_id(x, name, "result");
+        std_buf r = {0};
+        if (rs) {
+            std_buf_addf(&r, "local result = %s\nreturn ", res_expr);
+            tmpl_lua(&r, rs, "result", name, 0);
+            std_buf_adds(&r, " -- ResultSelector\n");
+        } else {
+            std_buf_addf(&r, "return %s\n", res_expr);
+        }
+        dsl_node *rstep = lua_block(x, rid, &r);
+        if (notc) {
+            dsl_node *c = M(x);
+            put(x, c, "if", P(x, notc));
+            for (size_t i = 0; i < rstep->n; i++) dsl_map_add(x->doc, c, rstep->keys[i], rstep->vals[i]);
+            rstep = c;
+        }
+        app(x, into, rstep);
+        res_own = std_strf("steps.%s", rid);
+        res_expr = res_own;
+        rs = NULL;
+    }
     const char *out_id = new_id(x, name, "output");
     std_buf b = {0};
-    json_t *rs = json_object_get(st, "ResultSelector");
     int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
     if (paths) std_buf_addf(&b, "local data = %s\n", dat);
     if (json_array_size(ca))
@@ -1743,6 +1809,24 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         output_lua(&b, st);
     }
     app(x, into, lua_block(x, out_id, &b));
+    if (as) {
+        char *lines = std_strf("local result = %s\n", res_expr);
+        emit_assign(g, v, as, lines, "result", notc, into);
+        free(lines);
+    }
+    if (catch_assigns(st)) {
+        /* the Assign of the Catch that took the error */
+        dsl_node *set = M(x), *vals = M(x);
+        put(x, set, "if", P(x, caught));
+        char *e = std_strf("${ steps.%s.vars }", err_id);
+        put(x, vals, "asl_vars", Q(x, e));
+        free(e);
+        put(x, set, "set", vals);
+        app(x, into, set);
+    }
+    free(caught);
+    free(notc);
+    free(res_own);
     if (json_array_size(ca)) {
         json_t *nx = json_object_get(st, "Next");
         char *nn = g_lua_name(nx ? json_string_value(nx) : "");
@@ -1792,17 +1876,39 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
         if (!count_of(st, f, 5)) {
             std_buf_addf(&b, "return %s -- the input, unchanged\n", dat);
             app(x, into, lua_block(x, id, &b));
+            if (json_object_get(st, "Assign")) {
+                char *lines = std_strf("local result = steps.%s\n", id);
+                emit_assign(g, v, json_object_get(st, "Assign"), lines, "result", NULL, into);
+                free(lines);
+            }
             return std_strf("steps.%s", id);
         }
         std_buf_addf(&b, "local data = %s\n", dat);
         const char *eff = input_lua(&b, st, name);
         int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
+        json_t *as = json_object_get(st, "Assign");
+        const char *rid = id;
+        if (as && paths) {
+            /* Assign reads the result: a step of its own, then the output */
+            rid = new_id(x, name, "result");
+            paths = 0;
+        }
         std_buf_adds(&b, paths ? "local result = " : "return ");
         if (json_object_get(st, "Result")) lua_lit(&b, json_object_get(st, "Result"), 0, 1);
         else std_buf_adds(&b, eff);
         std_buf_adds(&b, "\n");
         if (paths) output_lua(&b, st);
-        app(x, into, lua_block(x, id, &b));
+        app(x, into, lua_block(x, rid, &b));
+        if (rid != id) {
+            std_buf_addf(&b, "local data = %s\nlocal result = steps.%s\n", dat, rid);
+            output_lua(&b, st);
+            app(x, into, lua_block(x, id, &b));
+        }
+        if (as) {
+            char *lines = std_strf("local result = steps.%s\n", rid);
+            emit_assign(g, v, as, lines, "result", NULL, into);
+            free(lines);
+        }
         return std_strf("steps.%s", id);
     }
     if (!strcmp(type, "Succeed")) {
@@ -1876,6 +1982,15 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
             std_buf_adds(&b, ")\n");
             app(x, into, lua_block(x, new_id(x, name, "check"), &b));
         }
+        json_t *as = json_object_get(st, "Assign");
+        if (as) {
+            std_buf l = {0};
+            std_buf_addf(&l, "local data = %s\n", dat);
+            const char *src = input_lua(&l, st, name);
+            std_buf_adds(&l, "");
+            emit_assign(g, v, as, l.p, src, NULL, into);
+            std_buf_free(&l);
+        }
         if (json_object_get(st, "InputPath") || json_object_get(st, "OutputPath")) {
             static const char *const p2[] = {"InputPath", "OutputPath"};
             std_buf_addf(&b, "return asl.paths(%s, ", dat);
@@ -1909,6 +2024,23 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
             std_buf_adds(&b, "return asl.no_choice()\n");
         }
         app(x, into, lua_block(x, id, &b));
+        int assigns = json_object_get(st, "Assign") != NULL;
+        for (size_t k = 0; k < json_array_size(ch); k++) assigns |= json_object_get(json_array_get(ch, k), "Assign") != NULL;
+        if (assigns) {
+            /* the Assign of the rule that matched, else the state's */
+            static const char *const f[] = {"Choices", "Default", "Assign"};
+            std_buf_addf(&b, "return asl.choice_vars(%s, ", dat);
+            fields_lua(&b, st, f, 3, name);
+            std_buf_adds(&b, ")\n");
+            const char *aid = new_id(x, name, "assign");
+            app(x, into, lua_block(x, aid, &b));
+            dsl_node *set = M(x), *vals = M(x);
+            char *e = std_strf("${ steps.%s }", aid);
+            put(x, vals, "asl_vars", Q(x, e));
+            free(e);
+            put(x, set, "set", vals);
+            app(x, into, set);
+        }
         snprintf(g->dexp[v], sizeof g->dexp[v], "steps.%s", id);
         if (def) {
             char *dn = g_lua_name(def);
@@ -2271,7 +2403,7 @@ static char *emit_machine(X *x, json_t *m, const char *prefix, const char *dat, 
     dsl_node *steps = L(x);
     json_t *saved_ids = json_deep_copy(x->ids);
     char *out = NULL;
-    int ok = g_build(g, x, m) == 0;
+    int ok = g_build(g, x, m, nested) == 0;
     int start = g_idx(g, json_string_value(json_object_get(m, "StartAt")));
     g->nested = nested;
     g->in_loop = in_loop;
@@ -2311,7 +2443,8 @@ static char *emit_machine(X *x, json_t *m, const char *prefix, const char *dat, 
         x->fallbacks = parts_before + 1;
         dsl_node *ds = L(x);
         const char *rid = NULL;
-        machine(x, m, prefix, dat, "nil", ds, nested ? &rid : NULL);
+        machine(x, m, prefix, dat, x->asl_vars && nested ? "vars.asl_vars" : "nil", ds, nested ? &rid : NULL);
+        if (!nested) x->top_dispatcher = 1;
         json_t *why = json_string(g->why);
         char key[32];
         snprintf(key, sizeof key, "%p", (void *)ds->vals[0]);
@@ -2421,6 +2554,7 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
         if (is_str(cm)) put(&x, w, "description", Q(&x, json_string_value(cm)));
         json_t *ts = json_object_get(root, "TimeoutSeconds");
         dsl_node *steps = L(&x), *outn = NULL;
+        x.asl_vars = uses_vars(root);
         if (json_is_integer(ts) && json_integer_value(ts) > 0) {
             /* the machine against a timer (States.Timeout): a parallel that ends
              * with the first branch to finish; the machine's failure is kept as
@@ -2464,6 +2598,11 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             outn = Q(&x, ex);
             free(ex);
             free(o);
+        }
+        if (x.asl_vars && !x.top_dispatcher) {
+            dsl_node *vs = M(&x);
+            put(&x, vs, "asl_vars", M(&x));
+            put(&x, w, "vars", vs);
         }
         put(&x, w, "steps", steps);
         put(&x, w, "output", outn);

@@ -11,8 +11,8 @@
  * `asl.handle`) to retry, catch or raise again. Paths, payload templates,
  * Choice rules and intrinsic functions run in the Lua runtime `asl`
  * (stdlib/asl_runtime.lua), loaded into runs whose program uses it. A
- * machine, branch or processor with no such form (variables, task tokens,
- * races, jumps that do not nest) becomes a dispatcher: a `loop`
+ * machine, branch or processor with no such form (Assign in a branch or
+ * processor, task tokens, races, jumps that do not nest) becomes a dispatcher: a `loop`
  * around a `switch` with one branch per state, with a comment saying why.
  *
  * Task resources come from a resource map (YAML or JSON):

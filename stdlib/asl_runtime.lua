@@ -214,7 +214,9 @@ local function resolve(data, p, env)
     -- the whole State object (or $$) includes EnteredTime
     if #r.segs == 0 or (#r.segs == 1 and r.segs[1].key == "State") then local _ = root.State.EnteredTime end
   elseif r.root == "var" then
-    local vars = env.cur and env.cur.vars or {}
+    -- the record's variables; in the structured form, the workflow variable
+    -- asl_vars (set by the steps of Assign)
+    local vars = env.cur and env.cur.vars or A.vars()
     root = vars[r.var]
     if root == nil then raise("States.Runtime", "Invalid path '" .. p .. "': variable '" .. r.var .. "' is not defined") end
   end
@@ -1225,10 +1227,30 @@ end
 -- data along directly (no dispatcher record): each state's step reads the
 -- output of the step before it. These helpers take that data.
 
+-- The ASL variables of the structured form: the workflow variable asl_vars.
+function A.vars()
+  local v = rawget(_G, "vars")
+  if type(v) == "table" and type(v.asl_vars) == "table" then return v.asl_vars end
+  return {}
+end
+
 local function rec(data)
   if data == nil then data = NULL end
-  return {n = 0, data = data, vars = {}, calls = {}}
+  return {n = 0, data = data, vars = A.vars(), calls = {}}
 end
+
+-- Assign: the variables with vals (already evaluated) added; a `set` of
+-- asl_vars makes them the new ones.
+function A.assign(vals)
+  local o = {}
+  for k, v in pairs(A.vars()) do o[k] = v end
+  for k, v in pairs(vals) do o[k] = v end
+  return o
+end
+
+-- The variables after a Choice: the Assign of the rule that matches, else
+-- the state's.
+function A.choice_vars(data, s) return A.choice(rec(data), s).vars end
 
 -- A path, context path ($$) or intrinsic call evaluated against data, as a
 -- payload template field does; field ("x.$") names it in the error.
@@ -1294,13 +1316,13 @@ function A.handle(err, attempt, last, data, s)
   if is_obj(last) and last.call >= call then call = last.call + 1 end
   local counts = {}
   if is_obj(last) and last.retry and last.call == call - 1 then counts = last.counts end
-  local cur = {n = 0, data = data, vars = {}, calls = nil,
+  local cur = {n = 0, data = data, vars = A.vars(), calls = nil,
                retry = {state = s._name, counts = counts, total = 0}}
   local r = A.on_error(cur, s, err)
   if r.next == s._name and r.retry then
     return {call = call, retry = true, counts = r.retry.counts, delay = r.delay or 0}
   end
-  return {call = call, next = r.next, data = r.data}
+  return {call = call, next = r.next, data = r.data, vars = r.vars}
 end
 
 -- Is the attempt being retried (its handler said so)?
