@@ -159,7 +159,7 @@ def main():
 # import: how many cases become fully structured YAML (no part kept as a
 # dispatcher); the figure must not drop below these
 STRUCTURED = {}
-STRUCTURED_FLOOR = {"corpus": 37, "cases": 16}
+STRUCTURED_FLOOR = {"corpus": 37, "cases": 17}
 
 
 def structured_figure(shared):
