@@ -2,13 +2,18 @@
  *
  * An ASL state machine (JSON, JSONPath query language) is validated and
  * translated into the YAML node tree of a wfdsl workflow (dsl/node.h), which
- * dsl_compile turns into a program like any YAML file. The states become a
- * dispatcher: a `loop` around a `switch` with one branch per state; paths,
- * payload templates, Choice rules and intrinsic functions run in the Lua
- * runtime `asl` (stdlib/asl_runtime.lua), loaded into runs whose program uses
- * it. Parallel becomes `parallel`, Map `foreach`, Retry/Catch a `try` whose
- * catch clause decides (in `asl.on_error`) to retry, catch or raise again,
- * Wait a durable `sleep`.
+ * dsl_compile turns into a program like any YAML file (for `run` and for
+ * `import` alike). The structure of the state graph is recovered: a chain of
+ * Next is a sequence of steps named after the states, a Choice a step naming
+ * the next state then a `switch` whose branches rejoin at the immediate
+ * post-dominator, a cycle a `loop`, Parallel `parallel`, Map `foreach`, Wait a
+ * durable `sleep`, Retry/Catch a `try` whose catch clause decides (in
+ * `asl.handle`) to retry, catch or raise again. Paths, payload templates,
+ * Choice rules and intrinsic functions run in the Lua runtime `asl`
+ * (stdlib/asl_runtime.lua), loaded into runs whose program uses it. A
+ * machine, branch or processor with no such form (Assign in a branch or
+ * processor, task tokens, races, jumps that do not nest) becomes a dispatcher: a `loop`
+ * around a `switch` with one branch per state, with a comment saying why.
  *
  * Task resources come from a resource map (YAML or JSON):
  *
@@ -22,7 +27,7 @@
  *
  * In a mapped step, `steps.task.input` is the Task's effective input (after
  * InputPath and Parameters) and `steps.task.call` its call number (1, 2, ...)
- * in its dispatcher (the machine, a branch or an iteration).
+ * in the machine, its Parallel branch or its Map iteration.
  * `arn:aws:states:::http:invoke` needs no rule: it becomes an `http` step. An
  * unmapped Resource is an error that lists what is missing.
  *

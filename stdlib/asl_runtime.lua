@@ -214,7 +214,9 @@ local function resolve(data, p, env)
     -- the whole State object (or $$) includes EnteredTime
     if #r.segs == 0 or (#r.segs == 1 and r.segs[1].key == "State") then local _ = root.State.EnteredTime end
   elseif r.root == "var" then
-    local vars = env.cur and env.cur.vars or {}
+    -- the record's variables; in the structured form, the workflow variable
+    -- asl_vars (set by the steps of Assign)
+    local vars = env.cur and env.cur.vars or A.vars()
     root = vars[r.var]
     if root == nil then raise("States.Runtime", "Invalid path '" .. p .. "': variable '" .. r.var .. "' is not defined") end
   end
@@ -226,7 +228,6 @@ local function get(data, p, env)
   if not ok then runtime("Path expression '" .. p .. "' does not point to a value") end
   return v
 end
-A.get = function(data, p) return get(data, p, {}) end
 
 -- ---- intrinsic functions ----------------------------------------------------
 
@@ -900,8 +901,13 @@ function A.wake(cur, s, now_text)
       runtime("The SecondsPath parameter does not reference a valid integer value: " .. s.SecondsPath .. " == " .. enc(v))
     end
     if v < 0 then
-      runtime("An error occurred while executing the state '" .. s._name .. "' (entered at the event id #" ..
-        (cur.n + 1) .. "). The SecondsPath parameter references a negative value: " .. s.SecondsPath .. " == " .. fmt_value(v))
+      -- the event id: the state's place in the run (the structured form knows it
+      -- only on a straight path from the start, as _entered)
+      local at = s._entered
+      if at == nil and cur.n > 0 then at = cur.n + 1 end
+      runtime("An error occurred while executing the state '" .. s._name .. "'" ..
+        (at and (" (entered at the event id #" .. at .. ")") or "") ..
+        ". The SecondsPath parameter references a negative value: " .. s.SecondsPath .. " == " .. fmt_value(v))
     end
     return now + v
   end
@@ -1187,8 +1193,7 @@ end
 -- with tolerated failures, the failed items' slots hold their error output
 -- and the Map fails with States.ExceedToleratedFailureThreshold when there
 -- are more failures than tolerated.
-function A.map_out(cur, s, results, mi)
-  local env = env_of(cur, s)
+local function map_results(s, results, mi)
   local res = {}
   if mi and mi.lanes then
     local n = #mi.lanes
@@ -1210,7 +1215,155 @@ function A.map_out(cur, s, results, mi)
         #res .. " items, more than the tolerated failure threshold")
     end
   end
-  return finish_result(cur, s, arr(res), env)
+  return arr(res)
+end
+
+function A.map_out(cur, s, results, mi)
+  return finish_result(cur, s, map_results(s, results, mi), env_of(cur, s))
+end
+
+-- ---- the structured form ---------------------------------------------------
+-- `wfdsl import stepfunctions` writes a machine as steps that pass the JSON
+-- data along directly (no dispatcher record): each state's step reads the
+-- output of the step before it. These helpers take that data.
+
+-- The ASL variables of the structured form: the workflow variable asl_vars.
+function A.vars()
+  local v = rawget(_G, "vars")
+  if type(v) == "table" and type(v.asl_vars) == "table" then return v.asl_vars end
+  return {}
+end
+
+local function rec(data)
+  if data == nil then data = NULL end
+  return {n = 0, data = data, vars = A.vars(), calls = {}}
+end
+
+-- Assign: the variables with vals (already evaluated) added; a `set` of
+-- asl_vars makes them the new ones.
+function A.assign(vals)
+  local o = {}
+  for k, v in pairs(A.vars()) do o[k] = v end
+  for k, v in pairs(vals) do o[k] = v end
+  return o
+end
+
+-- The variables after a Choice: the Assign of the rule that matches, else
+-- the state's.
+function A.choice_vars(data, s) return A.choice(rec(data), s).vars end
+
+-- A path, context path ($$) or intrinsic call evaluated against data, as a
+-- payload template field does; field ("x.$") names it in the error.
+function A.get(data, p, field, state)
+  if data == nil then data = NULL end
+  local env = {name = state}
+  if field == nil then return get(data, p, env) end
+  return copy(eval_dollar(p, data, env, field))
+end
+-- An intrinsic function call: eval(data, "States.Format('Hi {}', $.name)").
+function A.eval(data, expr, state)
+  if data == nil then data = NULL end
+  return copy(eval_dollar(expr, data, {name = state}, expr))
+end
+
+-- A Choice rule with one comparison: test(data, "$.status", "StringEquals", "FAILED").
+function A.test(data, p, op, arg, state)
+  if data == nil then data = NULL end
+  return rule({Variable = p, [op] = arg}, data, {name = state})
+end
+
+-- No Choice rule matched and there is no Default.
+function A.no_choice() raise("States.NoChoiceMatched", "No Matches!") end
+
+-- ResultPath then OutputPath: the state's output from its input and result.
+function A.output(data, result, s)
+  if data == nil then data = NULL end
+  if result == nil then result = NULL end
+  return output_path(result_path(data, result, s.ResultPath, {}), s, {})
+end
+
+-- The output of a Pass, Wait or Succeed that has only InputPath/OutputPath.
+function A.paths(data, s)
+  if data == nil then data = NULL end
+  return output_path(input_path(data, s, {}), s, {})
+end
+
+-- Wait: the time to wake (Unix seconds), and its checks alone.
+function A.wake_at(data, s, now_text) return A.wake(rec(data), s, now_text) end
+function A.wait_check(data, s)
+  A.wake(rec(data), s, "1970-01-01T00:00:00Z")
+  return data
+end
+
+-- The call number of a Task (or the attempt of a Parallel or Map): one more
+-- than the last one of this step.
+function A.next_call(last) return ((type(last) == "table" and last.call) or 0) + 1 end
+
+-- A Fail state with ErrorPath or CausePath.
+function A.fail_with(data, s) A.fail(rec(data), s) end
+
+-- A failed Task, Parallel or Map (attempt: its input step, with its call
+-- number; last: this handler's previous answer): {call, retry = true, delay}
+-- to try again, {call, next = STATE, data} when a Catch takes it, or the
+-- error raised again as an ASL error.
+local function call_of(attempt) return is_obj(attempt) and attempt.call or 0 end
+function A.handle(err, attempt, last, data, s)
+  if s == nil then raise(A.error_of(err)) end -- no Retry or Catch
+  if data == nil then data = NULL end
+  -- this attempt's number: its input step's, or (when that step failed, so
+  -- that it still holds the attempt before) one more than the last handled
+  local call = call_of(attempt)
+  if is_obj(last) and last.call >= call then call = last.call + 1 end
+  local counts = {}
+  if is_obj(last) and last.retry and last.call == call - 1 then counts = last.counts end
+  local cur = {n = 0, data = data, vars = A.vars(), calls = nil,
+               retry = {state = s._name, counts = counts, total = 0}}
+  local r = A.on_error(cur, s, err)
+  if r.next == s._name and r.retry then
+    return {call = call, retry = true, counts = r.retry.counts, delay = r.delay or 0}
+  end
+  return {call = call, next = r.next, data = r.data, vars = r.vars}
+end
+
+-- Is the attempt being retried (its handler said so)?
+function A.retrying(attempt, last)
+  return is_obj(last) and last.call >= call_of(attempt) and last.retry == true
+end
+
+-- The Catch target that took this attempt's error, or nil.
+function A.caught(attempt, last)
+  if is_obj(last) and last.call >= call_of(attempt) and last.next ~= nil then return last.next end
+  return nil
+end
+
+-- The JSON array of n values (nil is null): a Parallel's branch outputs.
+function A.array(n, ...)
+  local o = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    if v == nil then v = NULL end
+    o[i] = v
+  end
+  return arr(o)
+end
+
+-- Map: the items (ItemsPath, ItemSelector/Parameters), the attempt number.
+function A.map_items(data, s, last)
+  local r = A.map_in(rec(data), s)
+  r.vars = nil
+  r.call = A.next_call(last)
+  return r
+end
+
+-- The results of a Map run in lanes or with tolerated failures (items: its
+-- input step): in the order of the items, failed ones as their error output,
+-- or States.ExceedToleratedFailureThreshold.
+function A.map_results(results, items, name) return map_results({_name = name}, results, items) end
+
+-- The value if cond holds (a loop that went round again), else other.
+function A.either(cond, value, other)
+  if cond ~= nil and cond ~= false then return value end
+  return other
 end
 
 -- A lambda-like mock for tests: the n-th entry of a sequence (the last repeats).

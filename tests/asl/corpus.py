@@ -6,6 +6,8 @@ Prints "ok NAME" / "FAIL NAME: why" lines (tests/lib.sh style):
     from X.mocks.json gives the expected envelope (ground truth: aws-expected >
     spec-expected > expected), and `wfdsl replay` replays it without divergence;
   * the same through `wfdsl import stepfunctions` then `wfdsl check` and `run` of the YAML;
+  * how many imports are fully structured (no part kept as a dispatcher), printed and
+    checked against a floor;
   * every invalid case: `wfdsl check` exits 2 and names a state;
   * some cases killed (SIGKILL) after each of several history events and resumed give
     the same envelope.
@@ -150,7 +152,27 @@ def main():
         CORPUS = d
         run_dir()
     CORPUS = shared
+    structured_figure(shared)
     crash_resume()
+
+
+# import: how many cases become fully structured YAML (no part kept as a
+# dispatcher); the figure must not drop below these
+STRUCTURED = {}
+STRUCTURED_FLOOR = {"corpus": 37, "cases": 17}
+
+
+def structured_figure(shared):
+    for d, got in sorted(STRUCTURED.items()):
+        which = "corpus" if d == shared else "cases"
+        n = sum(1 for _, ok in got if ok)
+        fb = [c for c, ok in got if not ok]
+        line = "asl structured imports (%s): %d of %d fully structured, %d keep a dispatcher part (%s)" % (
+            which, n, len(got), len(fb), ", ".join(fb))
+        if n >= STRUCTURED_FLOOR[which]:
+            print("ok " + line)
+        else:
+            print("FAIL %s; expected at least %d" % (line, STRUCTURED_FLOOR[which]))
 
 
 def run_dir():
@@ -194,6 +216,7 @@ def run_dir():
             print("FAIL asl import %s: exit %d: %s" % (case, r.returncode, r.stderr.strip()[:300]))
             continue
         open(yp, "w").write(r.stdout)
+        STRUCTURED.setdefault(CORPUS, []).append((case, r.stdout.find("\n# Structured:") >= 0))
         c = run(["check", yp])
         if c.returncode != 0:
             print("FAIL asl import %s: check of the YAML: %s" % (case, c.stderr.strip()[:300]))
@@ -225,7 +248,8 @@ def crash_resume():
     shared, own = CORPUS, os.path.join(HERE, "cases")
     for d, case in ((shared, "av-job-status-poller"), (shared, "map-catch"), (shared, "parallel-catch"),
                     (shared, "als-retry-three-retriers"), (own, "map-tolerated-count"),
-                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice")):
+                    (own, "map-max-concurrency-path-lanes"), (own, "assign-wait-choice"),
+                    (own, "loop-choice-first")):
         CORPUS = d
         if case in skip:
             continue
