@@ -213,6 +213,7 @@ struct store {
      * write while it is open) */
     char last_run[64];
     int64_t last_seq;
+    int wal_frames;  /* pages in the WAL after the last commit (wal_hook) */
 };
 
 static char *dup_str(const char *s)
@@ -407,6 +408,8 @@ fail:
     return -1;
 }
 
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames);
+
 int store_open(const char *path, store_durability d, store **out, std_err *e)
 {
     *out = NULL;
@@ -460,11 +463,39 @@ int store_open(const char *path, store_durability d, store **out, std_err *e)
              "setting durability", e))
         goto fail;
     if (schema_check(s, version, e)) goto fail;
+    sqlite3_wal_hook(s->db, wal_hook, s);
     *out = s;
     return 0;
 fail:
     store_close(s);
     return -1;
+}
+
+/* Checkpoints. SQLite's automatic checkpoint (1,000 pages) runs inside the
+ * commit that crosses it, in the middle of a group commit of the engine; we
+ * replace it: the owner of the store calls store_checkpoint when it has time
+ * (the engine, every tick outside a transaction), and a commit only
+ * checkpoints itself once the WAL holds WAL_CHECKPOINT_MAX pages. */
+#define WAL_CHECKPOINT_IDLE 256
+#define WAL_CHECKPOINT_MAX 16384
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    store *s = ud;
+    s->wal_frames = frames;
+    if (frames >= WAL_CHECKPOINT_MAX) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s->wal_frames = 0;
+    }
+    return SQLITE_OK;
+}
+
+int store_checkpoint(store *s)
+{
+    if (!s || s->wal_frames < WAL_CHECKPOINT_IDLE || !sqlite3_get_autocommit(s->db)) return 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    s->wal_frames = 0;
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
 /* A kept -wal file larger than this is truncated when the store closes. */

@@ -55,6 +55,11 @@ int store_open(const char *path, store_durability d, store **out, std_err *e);
 void store_close(store *s);
 
 int store_begin(store *s, std_err *e);
+/* Copy the WAL back into the database file (SQLite's passive checkpoint)
+ * when it has grown since the last one; nothing inside a transaction.
+ * Commits checkpoint by themselves only once the WAL is large (64 MiB), so
+ * an owner that never calls this still keeps the WAL bounded. */
+int store_checkpoint(store *s);
 int store_commit(store *s, std_err *e);
 void store_rollback(store *s);
 /* 1 while a transaction is open (SQLite ends one by itself on some I/O

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -477,6 +478,43 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Commits do not checkpoint the WAL by themselves (until it is large):
+ * store_checkpoint copies it into the database file, outside transactions. */
+TEST(checkpoint_on_request)
+{
+    char path[128], wal[140];
+    store *s = open_new(path, sizeof path);
+    std_err e = {0};
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CHECK(make_run(s, "ck", "ck-wf", "running", 1, &e) == 0);
+    char payload[600];
+    memset(payload, 'x', sizeof payload - 1);
+    payload[sizeof payload - 1] = 0;
+    long db0 = file_size(path);
+    for (int i = 1; i <= 1500; i++) { /* 1,500 commits: past SQLite's own 1,000-page checkpoint */
+        char js[700];
+        snprintf(js, sizeof js, "\"%s\"", payload);
+        CHECK(store_event_append(s, "ck", i, "step_completed", i, js, &e) == 0);
+    }
+    long db1 = file_size(path);
+    CHECK(db1 == db0);
+    CHECK(file_size(wal) > 1000L * 4096);
+    CHECK(store_begin(s, &e) == 0);
+    CHECK(store_checkpoint(s) == 0); /* inside a transaction: nothing */
+    CHECK(file_size(path) == db1);
+    CHECK(store_commit(s, &e) == 0);
+    CHECK(store_checkpoint(s) == 0);
+    CHECK(file_size(path) > db1 + 1500L * 600);
+    if (file_size(path) <= db1 + 1500L * 600) printf("  database %ld -> %ld bytes\n", db1, file_size(path));
+    store_close(s);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/wfdsl-test-store-XXXXXX");
@@ -496,6 +534,7 @@ int main(void)
     RUN(events);
     RUN(events_two_handles);
     RUN(transactions);
+    RUN(checkpoint_on_request);
     if (getenv("WFDSL_SLOW_TESTS")) RUN(locked_by_other_handle);
     remove_tmpdir();
     CHECK_DONE();
