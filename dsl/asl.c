@@ -1473,9 +1473,11 @@ static void lua_indent(std_buf *b, int depth)
     for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
 }
 
-/* A payload template (Parameters, ResultSelector) as a Lua value over the
- * variable src: "x.$" fields become asl.get calls, the rest literals. */
-static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, int depth)
+/* A payload template (Parameters, ResultSelector, Assign) as a Lua value over
+ * the variable src: "x.$" fields become calls of asl.<get> (asl.param for
+ * Parameters: a path that selects nothing is States.ParameterPathFailure;
+ * asl.get elsewhere: States.Runtime), the rest literals. */
+static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, int depth, const char *get)
 {
     if (json_is_object(t) && json_object_size(t)) {
         std_buf_adds(b, "{\n");
@@ -1490,7 +1492,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
                 lua_key(b, base);
                 const char *e = json_string_value(v);
                 int call = !strncmp(e, "States.", 7);
-                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : "get", src);
+                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : get, src);
                 lua_str(b, e, strlen(e));
                 if (!call) { /* the field, for the message when the path points nowhere */
                     std_buf_adds(b, ", ");
@@ -1504,7 +1506,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
             } else {
                 lua_key(b, k);
                 std_buf_adds(b, " = ");
-                tmpl_lua(b, v, src, state, depth + 1);
+                tmpl_lua(b, v, src, state, depth + 1, get);
                 std_buf_adds(b, ",\n");
             }
         }
@@ -1514,7 +1516,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
         std_buf_adds(b, "json.array({\n");
         for (size_t i = 0; i < json_array_size(t); i++) {
             lua_indent(b, depth + 1);
-            tmpl_lua(b, json_array_get(t, i), src, state, depth + 1);
+            tmpl_lua(b, json_array_get(t, i), src, state, depth + 1, get);
             std_buf_adds(b, ",\n");
         }
         lua_indent(b, depth);
@@ -1561,7 +1563,7 @@ static const char *input_lua(std_buf *b, json_t *st, const char *state)
     }
     if (par) {
         std_buf_addf(b, "local params = ");
-        tmpl_lua(b, par, src, state, 0);
+        tmpl_lua(b, par, src, state, 0, "param");
         std_buf_adds(b, "\n");
         src = "params";
     }
@@ -1667,7 +1669,7 @@ static void emit_assign(G *g, int v, json_t *assign, const char *lines, const ch
     std_buf b = {0};
     std_buf_adds(&b, lines);
     std_buf_adds(&b, "return asl.assign(");
-    tmpl_lua(&b, assign, src, g->name[v], 0);
+    tmpl_lua(&b, assign, src, g->name[v], 0, "get");
     std_buf_adds(&b, ")\n");
     const char *id = new_id(x, g->name[v], "assign");
     dsl_node *st = lua_block(x, id, &b), *set = M(x), *vals = M(x);
@@ -1708,6 +1710,17 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x), *body = L(x);
         app(x, body, lua_step(x, in_id, in_src, 1));
         for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
+        json_t *rp = json_object_get(st, "ResultPath");
+        if (handlers && json_is_string(rp) && strcmp(json_string_value(rp), "$")) {
+            /* the output step is after the try: check here that ResultPath
+             * applies to the input, so that Retry and Catch see
+             * States.ResultPathMatchFailure (as the dispatcher does) */
+            std_buf rb = {0};
+            std_buf_addf(&rb, "return asl.result_fits(%s, ", dat);
+            lua_str(&rb, json_string_value(rp), strlen(json_string_value(rp)));
+            std_buf_adds(&rb, ")\n");
+            app(x, body, lua_block(x, new_id(x, name, "fits"), &rb));
+        }
         put(x, t, "steps", body);
         if (handlers) {
             std_buf b = {0};
@@ -1774,7 +1787,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         std_buf r = {0};
         if (rs) {
             std_buf_addf(&r, "local result = %s\nreturn ", res_expr);
-            tmpl_lua(&r, rs, "result", name, 0);
+            tmpl_lua(&r, rs, "result", name, 0, "get");
             std_buf_adds(&r, " -- ResultSelector\n");
         } else {
             std_buf_addf(&r, "return %s\n", res_expr);
@@ -1803,7 +1816,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         std_buf_addf(&b, "local result = %s\n", res_expr);
         if (rs) {
             std_buf_adds(&b, "result = ");
-            tmpl_lua(&b, rs, "result", name, 0);
+            tmpl_lua(&b, rs, "result", name, 0, "get");
             std_buf_adds(&b, " -- ResultSelector\n");
         }
         output_lua(&b, st);

@@ -89,11 +89,16 @@ done
 
 # ASL errors are first-class error types: show, show --json and history print the
 # ASL name as the type and the Cause as the message, the same through the imported YAML
+# (a Parameters path that selects nothing is States.ParameterPathFailure, an InputPath
+# one States.Runtime)
 cat >"$T/f.asl.json" <<'JSON'
 {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Rejected", "Cause": "no stock"}}}
 JSON
 cat >"$T/r.asl.json" <<'JSON'
 {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$.nope"}, "End": true}}}
+JSON
+cat >"$T/n.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.nope", "End": true}}}
 JSON
 cat >"$T/i.asl.json" <<'JSON'
 {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"}, "End": true}}}
@@ -103,7 +108,8 @@ cat >"$T/t.asl.json" <<'JSON'
 JSON
 printf 'resources:\n  - match: "*"\n    step: {shell: {script: "echo boom >&2; exit 3"}}\n' >"$T/t.yaml"
 for how in run import; do
-    for c in f:Order.Rejected:'no stock' r:States.Runtime:"The JsonPath argument for the field 'x.\$' could not be found" \
+    for c in f:Order.Rejected:'no stock' r:States.ParameterPathFailure:"The JsonPath argument for the field 'x.\$' could not be found" \
+             n:States.Runtime:"Path expression '\$.nope' does not point to a value" \
              i:States.IntrinsicFailure:'States.ArrayGetItem' t:States.TaskFailed:'exit code 3'; do
         f=${c%%:*}; rest=${c#*:}; name=${rest%%:*}; cause=${rest#*:}
         res=""; [ "$f" = t ] && res="--resources $T/t.yaml"
