@@ -529,10 +529,11 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
             ERRS(x, name, "'HeartbeatSeconds' must be a positive integer");
         else if (hs && json_is_integer(ts) && json_integer_value(hs) >= json_integer_value(ts))
             ERRS(x, name, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
-        if (json_object_get(st, "HeartbeatSecondsPath"))
-            ERRS(x, name, "'HeartbeatSecondsPath' is not supported by wfdsl yet (HeartbeatSeconds is)");
+        check_path_field(x, name, st, "HeartbeatSecondsPath", 0);
         if (hs && is_str(res) && !is_token_task(st))
             ERRS(x, name, "'HeartbeatSeconds' is supported by wfdsl only on '.waitForTaskToken' Tasks");
+        if (json_object_get(st, "HeartbeatSecondsPath") && is_str(res) && !is_token_task(st))
+            ERRS(x, name, "'HeartbeatSecondsPath' is supported by wfdsl only on '.waitForTaskToken' Tasks");
     }
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
     if ((rt || ca) && strcmp(type, "Task") && strcmp(type, "Parallel") && strcmp(type, "Map"))
@@ -868,6 +869,27 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
     return out;
 }
 
+/* A parallel (id) in mode any: branch `what` (steps) against a durable timer
+ * of steps.<in_id>.<secs> seconds, whose branch ends with true. */
+static dsl_node *race_timer(X *x, const char *id, const char *what, dsl_node *steps, const char *in_id, const char *secs,
+                            int line)
+{
+    dsl_node *ps = M(x), *par = M(x), *brs = M(x), *timer = L(x), *sl = M(x), *u = M(x);
+    char *ex = std_strf("${ asl.after(now(), steps.%s.%s) }", in_id, secs);
+    put(x, u, "until", Q(x, ex));
+    free(ex);
+    put(x, sl, "sleep", u);
+    app(x, timer, sl);
+    app(x, timer, lua_step(x, NULL, "return true\n", line));
+    put(x, brs, what, steps);
+    put(x, brs, "timer", timer);
+    put(x, par, "mode", P(x, "any"));
+    put(x, par, "branches", brs);
+    put(x, ps, "id", P(x, id));
+    put(x, ps, "parallel", par);
+    return ps;
+}
+
 /* The steps of one state, appended to `into`. */
 static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *into)
 {
@@ -943,9 +965,22 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
                 snprintf(t, sizeof t, "%llds", (long long)json_integer_value(hs));
                 put(x, wa, "timeout", P(x, t));
             }
-            put(x, w, "id", P(x, sig_id));
             put(x, w, "wait", wa);
-            app(x, ls, w);
+            if (json_object_get(st, "HeartbeatSecondsPath")) {
+                /* a wait's timeout is fixed when compiled: the wait races a
+                 * durable timer of the path's seconds (asl.task_in checked
+                 * them), and asl.beat turns the timer's win into States.Timeout */
+                const char *beat_id = new_id(x, name, "beat");
+                dsl_node *ans = L(x);
+                app(x, ans, w);
+                app(x, ls, race_timer(x, beat_id, "answer", ans, in_id, "heartbeat", line));
+                char *src2 = std_strf("return asl.beat(steps.%s, steps.%s)\n", in_id, beat_id);
+                app(x, ls, lua_step(x, sig_id, src2, line));
+                free(src2);
+            } else {
+                put(x, w, "id", P(x, sig_id));
+                app(x, ls, w);
+            }
             put(x, lo, "steps", ls);
             put(x, lp, "loop", lo);
             app(x, work, lp);
@@ -957,7 +992,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             /* the call against a timer: a parallel that ends with the first
              * branch to finish; the call branch keeps its failure as a value */
             const char *race_id = new_id(x, name, "race"), *failed_id = new_id(x, name, "failed");
-            dsl_node *ps = M(x), *par = M(x), *brs = M(x), *call = L(x), *timer = L(x);
+            dsl_node *call = L(x);
             dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
             put(x, t, "steps", work);
             app(x, cs, lua_step(x, failed_id, "return {asl_failed = err}\n", line));
@@ -966,20 +1001,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, t, "catch", cl);
             put(x, tr, "try", t);
             app(x, call, tr);
-            dsl_node *sl = M(x), *u = M(x);
-            char *ex = std_strf("${ asl.after(now(), steps.%s.timeout) }", in_id);
-            put(x, u, "until", Q(x, ex));
-            free(ex);
-            put(x, sl, "sleep", u);
-            app(x, timer, sl);
-            app(x, timer, lua_step(x, NULL, "return true\n", line));
-            put(x, brs, "call", call);
-            put(x, brs, "timer", timer);
-            put(x, par, "mode", P(x, "any"));
-            put(x, par, "branches", brs);
-            put(x, ps, "id", P(x, race_id));
-            put(x, ps, "parallel", par);
-            app(x, body, ps);
+            app(x, body, race_timer(x, race_id, "call", call, in_id, "timeout", line));
             src = std_strf("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
         } else {
             for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);

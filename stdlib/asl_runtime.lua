@@ -958,17 +958,35 @@ function A.task_in(cur, s)
   if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env, PARAM_FAIL) end
   local calls = cur.calls or {}
   local r = {input = eff, call = (calls[s._name] or 0) + 1, token = token}
-  if s.TimeoutSecondsPath then
-    local v = get(cur.data, s.TimeoutSecondsPath, env)
+  -- seconds from a path of the state's input: a positive integer, else States.Runtime
+  local function seconds(field)
+    local v = get(cur.data, s[field], env)
     if math.tointeger(v) == nil or v < 1 then
-      runtime("An error occurred while executing the state '" .. s._name .. "'. The TimeoutSecondsPath field refers to value " ..
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The " .. field .. " field refers to value " ..
         enc(v) .. " which is not a positive integer")
     end
-    r.timeout = math.tointeger(v)
+    return math.tointeger(v)
+  end
+  if s.TimeoutSecondsPath then
+    r.timeout = seconds("TimeoutSecondsPath")
   elseif s._race then
     r.timeout = s.TimeoutSeconds
   end
+  if s.HeartbeatSecondsPath then r.heartbeat = seconds("HeartbeatSecondsPath") end
   return r
+end
+
+local NO_HEARTBEAT = "no heartbeat or answer for the task token within "
+local function no_heartbeat(seconds) return NO_HEARTBEAT .. seconds .. " seconds" end
+
+-- HeartbeatSecondsPath: each wait for the answer races a durable timer of
+-- task.heartbeat seconds (beat: that race, a parallel in mode any). The
+-- answer (a heartbeat, SendTaskSuccess or SendTaskFailure), or States.Timeout
+-- when the timer won, which States.HeartbeatTimeout also catches.
+function A.beat(task, beat)
+  if is_obj(beat) and beat.timer ~= nil then raise("States.Timeout", no_heartbeat(task.heartbeat)) end
+  if is_obj(beat) then return beat.answer end
+  return nil
 end
 
 -- A Task raced against its timeout: the winner of the race (a parallel in
@@ -1082,7 +1100,12 @@ function A.on_error(cur, s, err)
   -- the wait of a `.waitForTaskToken` Task with HeartbeatSeconds timed out:
   -- States.Timeout, which States.HeartbeatTimeout also matches
   local heartbeat = s.HeartbeatSeconds ~= nil and type(err) == "table" and err.type == "signal.timeout"
-  if heartbeat then cause = "no heartbeat or answer for the task token within " .. s.HeartbeatSeconds .. " seconds" end
+  if heartbeat then cause = no_heartbeat(s.HeartbeatSeconds) end
+  -- (with HeartbeatSecondsPath, A.beat raised it: its cause says so)
+  if s.HeartbeatSecondsPath ~= nil and name == "States.Timeout" and type(cause) == "string"
+    and cause:sub(1, #NO_HEARTBEAT) == NO_HEARTBEAT then
+    heartbeat = true
+  end
   local env = env_of(cur, s)
   if name ~= "States.Runtime" then
     local counts = (cur.retry and cur.retry.state == s._name and cur.retry.counts) or {}
