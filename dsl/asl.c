@@ -529,10 +529,11 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
             ERRS(x, name, "'HeartbeatSeconds' must be a positive integer");
         else if (hs && json_is_integer(ts) && json_integer_value(hs) >= json_integer_value(ts))
             ERRS(x, name, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
-        if (json_object_get(st, "HeartbeatSecondsPath"))
-            ERRS(x, name, "'HeartbeatSecondsPath' is not supported by wfdsl yet (HeartbeatSeconds is)");
+        check_path_field(x, name, st, "HeartbeatSecondsPath", 0);
         if (hs && is_str(res) && !is_token_task(st))
             ERRS(x, name, "'HeartbeatSeconds' is supported by wfdsl only on '.waitForTaskToken' Tasks");
+        if (json_object_get(st, "HeartbeatSecondsPath") && is_str(res) && !is_token_task(st))
+            ERRS(x, name, "'HeartbeatSecondsPath' is supported by wfdsl only on '.waitForTaskToken' Tasks");
     }
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
     if ((rt || ca) && strcmp(type, "Task") && strcmp(type, "Parallel") && strcmp(type, "Map"))
@@ -868,6 +869,27 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
     return out;
 }
 
+/* A parallel (id) in mode any: branch `what` (steps) against a durable timer
+ * of steps.<in_id>.<secs> seconds, whose branch ends with true. */
+static dsl_node *race_timer(X *x, const char *id, const char *what, dsl_node *steps, const char *in_id, const char *secs,
+                            int line)
+{
+    dsl_node *ps = M(x), *par = M(x), *brs = M(x), *timer = L(x), *sl = M(x), *u = M(x);
+    char *ex = std_strf("${ asl.after(now(), steps.%s.%s) }", in_id, secs);
+    put(x, u, "until", Q(x, ex));
+    free(ex);
+    put(x, sl, "sleep", u);
+    app(x, timer, sl);
+    app(x, timer, lua_step(x, NULL, "return true\n", line));
+    put(x, brs, what, steps);
+    put(x, brs, "timer", timer);
+    put(x, par, "mode", P(x, "any"));
+    put(x, par, "branches", brs);
+    put(x, ps, "id", P(x, id));
+    put(x, ps, "parallel", par);
+    return ps;
+}
+
 /* The steps of one state, appended to `into`. */
 static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *into)
 {
@@ -943,9 +965,22 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
                 snprintf(t, sizeof t, "%llds", (long long)json_integer_value(hs));
                 put(x, wa, "timeout", P(x, t));
             }
-            put(x, w, "id", P(x, sig_id));
             put(x, w, "wait", wa);
-            app(x, ls, w);
+            if (json_object_get(st, "HeartbeatSecondsPath")) {
+                /* a wait's timeout is fixed when compiled: the wait races a
+                 * durable timer of the path's seconds (asl.task_in checked
+                 * them), and asl.beat turns the timer's win into States.Timeout */
+                const char *beat_id = new_id(x, name, "beat");
+                dsl_node *ans = L(x);
+                app(x, ans, w);
+                app(x, ls, race_timer(x, beat_id, "answer", ans, in_id, "heartbeat", line));
+                char *src2 = std_strf("return asl.beat(steps.%s, steps.%s)\n", in_id, beat_id);
+                app(x, ls, lua_step(x, sig_id, src2, line));
+                free(src2);
+            } else {
+                put(x, w, "id", P(x, sig_id));
+                app(x, ls, w);
+            }
             put(x, lo, "steps", ls);
             put(x, lp, "loop", lo);
             app(x, work, lp);
@@ -957,7 +992,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             /* the call against a timer: a parallel that ends with the first
              * branch to finish; the call branch keeps its failure as a value */
             const char *race_id = new_id(x, name, "race"), *failed_id = new_id(x, name, "failed");
-            dsl_node *ps = M(x), *par = M(x), *brs = M(x), *call = L(x), *timer = L(x);
+            dsl_node *call = L(x);
             dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
             put(x, t, "steps", work);
             app(x, cs, lua_step(x, failed_id, "return {asl_failed = err}\n", line));
@@ -966,20 +1001,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, t, "catch", cl);
             put(x, tr, "try", t);
             app(x, call, tr);
-            dsl_node *sl = M(x), *u = M(x);
-            char *ex = std_strf("${ asl.after(now(), steps.%s.timeout) }", in_id);
-            put(x, u, "until", Q(x, ex));
-            free(ex);
-            put(x, sl, "sleep", u);
-            app(x, timer, sl);
-            app(x, timer, lua_step(x, NULL, "return true\n", line));
-            put(x, brs, "call", call);
-            put(x, brs, "timer", timer);
-            put(x, par, "mode", P(x, "any"));
-            put(x, par, "branches", brs);
-            put(x, ps, "id", P(x, race_id));
-            put(x, ps, "parallel", par);
-            app(x, body, ps);
+            app(x, body, race_timer(x, race_id, "call", call, in_id, "timeout", line));
             src = std_strf("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
         } else {
             for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
@@ -1473,9 +1495,11 @@ static void lua_indent(std_buf *b, int depth)
     for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
 }
 
-/* A payload template (Parameters, ResultSelector) as a Lua value over the
- * variable src: "x.$" fields become asl.get calls, the rest literals. */
-static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, int depth)
+/* A payload template (Parameters, ResultSelector, Assign) as a Lua value over
+ * the variable src: "x.$" fields become calls of asl.<get> (asl.param for
+ * Parameters: a path that selects nothing is States.ParameterPathFailure;
+ * asl.get elsewhere: States.Runtime), the rest literals. */
+static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, int depth, const char *get)
 {
     if (json_is_object(t) && json_object_size(t)) {
         std_buf_adds(b, "{\n");
@@ -1490,7 +1514,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
                 lua_key(b, base);
                 const char *e = json_string_value(v);
                 int call = !strncmp(e, "States.", 7);
-                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : "get", src);
+                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : get, src);
                 lua_str(b, e, strlen(e));
                 if (!call) { /* the field, for the message when the path points nowhere */
                     std_buf_adds(b, ", ");
@@ -1504,7 +1528,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
             } else {
                 lua_key(b, k);
                 std_buf_adds(b, " = ");
-                tmpl_lua(b, v, src, state, depth + 1);
+                tmpl_lua(b, v, src, state, depth + 1, get);
                 std_buf_adds(b, ",\n");
             }
         }
@@ -1514,7 +1538,7 @@ static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, 
         std_buf_adds(b, "json.array({\n");
         for (size_t i = 0; i < json_array_size(t); i++) {
             lua_indent(b, depth + 1);
-            tmpl_lua(b, json_array_get(t, i), src, state, depth + 1);
+            tmpl_lua(b, json_array_get(t, i), src, state, depth + 1, get);
             std_buf_adds(b, ",\n");
         }
         lua_indent(b, depth);
@@ -1561,7 +1585,7 @@ static const char *input_lua(std_buf *b, json_t *st, const char *state)
     }
     if (par) {
         std_buf_addf(b, "local params = ");
-        tmpl_lua(b, par, src, state, 0);
+        tmpl_lua(b, par, src, state, 0, "param");
         std_buf_adds(b, "\n");
         src = "params";
     }
@@ -1667,7 +1691,7 @@ static void emit_assign(G *g, int v, json_t *assign, const char *lines, const ch
     std_buf b = {0};
     std_buf_adds(&b, lines);
     std_buf_adds(&b, "return asl.assign(");
-    tmpl_lua(&b, assign, src, g->name[v], 0);
+    tmpl_lua(&b, assign, src, g->name[v], 0, "get");
     std_buf_adds(&b, ")\n");
     const char *id = new_id(x, g->name[v], "assign");
     dsl_node *st = lua_block(x, id, &b), *set = M(x), *vals = M(x);
@@ -1708,6 +1732,17 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x), *body = L(x);
         app(x, body, lua_step(x, in_id, in_src, 1));
         for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
+        json_t *rp = json_object_get(st, "ResultPath");
+        if (handlers && json_is_string(rp) && strcmp(json_string_value(rp), "$")) {
+            /* the output step is after the try: check here that ResultPath
+             * applies to the input, so that Retry and Catch see
+             * States.ResultPathMatchFailure (as the dispatcher does) */
+            std_buf rb = {0};
+            std_buf_addf(&rb, "return asl.result_fits(%s, ", dat);
+            lua_str(&rb, json_string_value(rp), strlen(json_string_value(rp)));
+            std_buf_adds(&rb, ")\n");
+            app(x, body, lua_block(x, new_id(x, name, "fits"), &rb));
+        }
         put(x, t, "steps", body);
         if (handlers) {
             std_buf b = {0};
@@ -1774,7 +1809,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         std_buf r = {0};
         if (rs) {
             std_buf_addf(&r, "local result = %s\nreturn ", res_expr);
-            tmpl_lua(&r, rs, "result", name, 0);
+            tmpl_lua(&r, rs, "result", name, 0, "get");
             std_buf_adds(&r, " -- ResultSelector\n");
         } else {
             std_buf_addf(&r, "return %s\n", res_expr);
@@ -1803,7 +1838,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         std_buf_addf(&b, "local result = %s\n", res_expr);
         if (rs) {
             std_buf_adds(&b, "result = ");
-            tmpl_lua(&b, rs, "result", name, 0);
+            tmpl_lua(&b, rs, "result", name, 0, "get");
             std_buf_adds(&b, " -- ResultSelector\n");
         }
         output_lua(&b, st);

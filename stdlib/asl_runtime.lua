@@ -598,7 +598,9 @@ local function eval_call(c, data, env)
 end
 
 -- A ".$" value: a path, a context path, a variable or an intrinsic call.
-local function eval_dollar(v, data, env, key)
+-- fail: the error name when the path selects nothing (States.Runtime unless
+-- given; States.ParameterPathFailure in Parameters and ItemSelector).
+local function eval_dollar(v, data, env, key, fail)
   if type(v) ~= "string" then runtime("The value of '" .. key .. "' must be a string") end
   if v:sub(1, 7) == "States." then
     local c, why = parse_intrinsic(v)
@@ -607,22 +609,25 @@ local function eval_dollar(v, data, env, key)
   end
   local ok, r = resolve(data, v, env)
   if not ok then
-    runtime("The JsonPath argument for the field '" .. key .. "' could not be found in the input '" .. enc(data) .. "'")
+    raise(fail or "States.Runtime",
+      "The JsonPath argument for the field '" .. key .. "' could not be found in the input '" .. enc(data) .. "'")
   end
   return r
 end
 A.eval_dollar = eval_dollar
 
-local function payload(t, data, env)
+-- A payload template (Parameters, ItemSelector, ResultSelector, Assign)
+-- evaluated against data; fail as in eval_dollar.
+local function payload(t, data, env, fail)
   if is_arr(t) then
     local o = {}
-    for i, v in ipairs(t) do o[i] = payload(v, data, env) end
+    for i, v in ipairs(t) do o[i] = payload(v, data, env, fail) end
     return arr(o)
   elseif is_obj(t) then
     local o = {}
     for k, v in pairs(t) do
-      if k:sub(-2) == ".$" then o[k:sub(1, -3)] = copy(eval_dollar(v, data, env, k))
-      else o[k] = payload(v, data, env) end
+      if k:sub(-2) == ".$" then o[k:sub(1, -3)] = copy(eval_dollar(v, data, env, k, fail))
+      else o[k] = payload(v, data, env, fail) end
     end
     return o
   end
@@ -646,28 +651,35 @@ local function output_path(data, s, env)
   return get(data, p, env)
 end
 
+-- ResultPath: the input with result put at path p. A path that cannot be
+-- applied to the input (the input, or a field on the way, is not an object;
+-- an index that is not in the array) is States.ResultPathMatchFailure.
 local function result_path(input, result, p, env)
   if p == NULL then return input end
   if p == nil or p == "$" then return result end
   local r = parse_path(p)
   if not r or r.root ~= "$" then runtime("Invalid ResultPath '" .. tostring(p) .. "'") end
-  local out = copy(input)
-  if not is_obj(out) then
-    runtime("Unable to apply ResultPath '" .. p .. "' to input '" .. enc(input) .. "': it is not an object")
+  local function mismatch(why)
+    raise("States.ResultPathMatchFailure", "Unable to apply ResultPath '" .. p .. "' to input '" .. enc(input) .. "': " .. why)
   end
+  local out = copy(input)
+  if not is_obj(out) then mismatch("it is not an object") end
   local t = out
   for i, sg in ipairs(r.segs) do
     local last = i == #r.segs
     if sg.key then
+      if not is_obj(t) then mismatch("the value before '" .. sg.key .. "' is not an object") end
       if last then t[sg.key] = result
       else
         local nx = t[sg.key]
         if nx == nil or nx == NULL then nx = {}; t[sg.key] = nx end
-        if not is_obj(nx) then runtime("Unable to apply ResultPath '" .. p .. "': '" .. sg.key .. "' is not an object") end
+        if not is_obj(nx) then mismatch("'" .. sg.key .. "' is not an object") end
         t = nx
       end
     elseif sg.index and is_arr(t) and t[sg.index + 1] ~= nil then
       if last then t[sg.index + 1] = result else t = t[sg.index + 1] end
+    elseif sg.index then
+      mismatch("[" .. sg.index .. "] is not an element of an array")
     else
       runtime("Invalid ResultPath '" .. p .. "'")
     end
@@ -675,6 +687,8 @@ local function result_path(input, result, p, env)
   return out
 end
 A.result_path = function(input, result, p) return result_path(input, result, p, {}) end
+
+local PARAM_FAIL = "States.ParameterPathFailure"
 
 local function env_of(cur, s, ctx) return {cur = cur, name = s._name, ctx = ctx} end
 
@@ -734,7 +748,7 @@ function A.pass(cur, s)
   local env = env_of(cur, s)
   local input = cur.data
   local eff = input_path(input, s, env)
-  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env) end
+  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env, PARAM_FAIL) end
   local result = eff
   if s.Result ~= nil then result = copy(s.Result) end
   local vars = assign(cur, s, result, env)
@@ -941,20 +955,38 @@ function A.task_in(cur, s)
   if s._token_signal then token = s._token_signal .. ":" .. uuid() .. ":" .. tostring(run.id) end
   local env = env_of(cur, s, token and {Task = {Token = token}} or nil)
   local eff = input_path(cur.data, s, env)
-  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env) end
+  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env, PARAM_FAIL) end
   local calls = cur.calls or {}
   local r = {input = eff, call = (calls[s._name] or 0) + 1, token = token}
-  if s.TimeoutSecondsPath then
-    local v = get(cur.data, s.TimeoutSecondsPath, env)
+  -- seconds from a path of the state's input: a positive integer, else States.Runtime
+  local function seconds(field)
+    local v = get(cur.data, s[field], env)
     if math.tointeger(v) == nil or v < 1 then
-      runtime("An error occurred while executing the state '" .. s._name .. "'. The TimeoutSecondsPath field refers to value " ..
+      runtime("An error occurred while executing the state '" .. s._name .. "'. The " .. field .. " field refers to value " ..
         enc(v) .. " which is not a positive integer")
     end
-    r.timeout = math.tointeger(v)
+    return math.tointeger(v)
+  end
+  if s.TimeoutSecondsPath then
+    r.timeout = seconds("TimeoutSecondsPath")
   elseif s._race then
     r.timeout = s.TimeoutSeconds
   end
+  if s.HeartbeatSecondsPath then r.heartbeat = seconds("HeartbeatSecondsPath") end
   return r
+end
+
+local NO_HEARTBEAT = "no heartbeat or answer for the task token within "
+local function no_heartbeat(seconds) return NO_HEARTBEAT .. seconds .. " seconds" end
+
+-- HeartbeatSecondsPath: each wait for the answer races a durable timer of
+-- task.heartbeat seconds (beat: that race, a parallel in mode any). The
+-- answer (a heartbeat, SendTaskSuccess or SendTaskFailure), or States.Timeout
+-- when the timer won, which States.HeartbeatTimeout also catches.
+function A.beat(task, beat)
+  if is_obj(beat) and beat.timer ~= nil then raise("States.Timeout", no_heartbeat(task.heartbeat)) end
+  if is_obj(beat) then return beat.answer end
+  return nil
 end
 
 -- A Task raced against its timeout: the winner of the race (a parallel in
@@ -1068,7 +1100,12 @@ function A.on_error(cur, s, err)
   -- the wait of a `.waitForTaskToken` Task with HeartbeatSeconds timed out:
   -- States.Timeout, which States.HeartbeatTimeout also matches
   local heartbeat = s.HeartbeatSeconds ~= nil and type(err) == "table" and err.type == "signal.timeout"
-  if heartbeat then cause = "no heartbeat or answer for the task token within " .. s.HeartbeatSeconds .. " seconds" end
+  if heartbeat then cause = no_heartbeat(s.HeartbeatSeconds) end
+  -- (with HeartbeatSecondsPath, A.beat raised it: its cause says so)
+  if s.HeartbeatSecondsPath ~= nil and name == "States.Timeout" and type(cause) == "string"
+    and cause:sub(1, #NO_HEARTBEAT) == NO_HEARTBEAT then
+    heartbeat = true
+  end
   local env = env_of(cur, s)
   if name ~= "States.Runtime" then
     local counts = (cur.retry and cur.retry.state == s._name and cur.retry.counts) or {}
@@ -1115,7 +1152,7 @@ end
 function A.par_in(cur, s)
   local env = env_of(cur, s)
   local eff = input_path(cur.data, s, env)
-  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env) end
+  if s.Parameters ~= nil then eff = payload(s.Parameters, eff, env, PARAM_FAIL) end
   return {input = eff, vars = cur.vars}
 end
 
@@ -1144,7 +1181,7 @@ function A.map_in(cur, s)
   for i, v in ipairs(items) do
     if sel ~= nil then
       local ienv = env_of(cur, s, {Map = {Item = {Index = i - 1, Value = v}}})
-      out[i] = payload(sel, eff, ienv)
+      out[i] = payload(sel, eff, ienv, PARAM_FAIL)
     else
       out[i] = v
     end
@@ -1260,6 +1297,12 @@ function A.get(data, p, field, state)
   if field == nil then return get(data, p, env) end
   return copy(eval_dollar(p, data, env, field))
 end
+-- The same for a field of Parameters: a path that selects nothing is
+-- States.ParameterPathFailure.
+function A.param(data, p, field, state)
+  if data == nil then data = NULL end
+  return copy(eval_dollar(p, data, {name = state}, field, PARAM_FAIL))
+end
 -- An intrinsic function call: eval(data, "States.Format('Hi {}', $.name)").
 function A.eval(data, expr, state)
   if data == nil then data = NULL end
@@ -1280,6 +1323,14 @@ function A.output(data, result, s)
   if data == nil then data = NULL end
   if result == nil then result = NULL end
   return output_path(result_path(data, result, s.ResultPath, {}), s, {})
+end
+
+-- Does ResultPath p apply to data (the state's input)? true, or
+-- States.ResultPathMatchFailure.
+function A.result_fits(data, p)
+  if data == nil then data = NULL end
+  result_path(data, NULL, p, {})
+  return true
 end
 
 -- The output of a Pass, Wait or Succeed that has only InputPath/OutputPath.

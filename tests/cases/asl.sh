@@ -89,11 +89,16 @@ done
 
 # ASL errors are first-class error types: show, show --json and history print the
 # ASL name as the type and the Cause as the message, the same through the imported YAML
+# (a Parameters path that selects nothing is States.ParameterPathFailure, an InputPath
+# one States.Runtime)
 cat >"$T/f.asl.json" <<'JSON'
 {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Order.Rejected", "Cause": "no stock"}}}
 JSON
 cat >"$T/r.asl.json" <<'JSON'
 {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$.nope"}, "End": true}}}
+JSON
+cat >"$T/n.asl.json" <<'JSON'
+{"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.nope", "End": true}}}
 JSON
 cat >"$T/i.asl.json" <<'JSON'
 {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"}, "End": true}}}
@@ -103,7 +108,8 @@ cat >"$T/t.asl.json" <<'JSON'
 JSON
 printf 'resources:\n  - match: "*"\n    step: {shell: {script: "echo boom >&2; exit 3"}}\n' >"$T/t.yaml"
 for how in run import; do
-    for c in f:Order.Rejected:'no stock' r:States.Runtime:"The JsonPath argument for the field 'x.\$' could not be found" \
+    for c in f:Order.Rejected:'no stock' r:States.ParameterPathFailure:"The JsonPath argument for the field 'x.\$' could not be found" \
+             n:States.Runtime:"Path expression '\$.nope' does not point to a value" \
              i:States.IntrinsicFailure:'States.ArrayGetItem' t:States.TaskFailed:'exit code 3'; do
         f=${c%%:*}; rest=${c#*:}; name=${rest%%:*}; cause=${rest#*:}
         res=""; [ "$f" = t ] && res="--resources $T/t.yaml"
@@ -152,11 +158,12 @@ sed 's/"TIMEOUT_FIELDS"/"TimeoutSeconds": 4, "HeartbeatSeconds": 1,/' "$T/tok.as
 "$WFDSL" import stepfunctions "$T/tok-plain.asl.json" --resources "$T/tok.yaml" >"$T/tok-plain.yaml"
 contains "asl task token: the imported YAML says how to answer" "$(cat "$T/tok-plain.yaml")" \
     "#   Ask Approval: wfdsl signal WORKFLOW-ID ask_approval '{\"token\": TOKEN, \"output\": RESULT}'"
-# start FILE ID: wfdsl run in the background; TOKEN gets the token it hands out
+# start FILE ID [INPUT]: wfdsl run in the background; TOKEN gets the token it hands out
 start_tok() {
     rm -f "$T/token"
     local res=""; case "$1" in *.asl.json) res="--resources $T/tok.yaml";; esac
-    timeout $((30 * S)) "$WFDSL" run "$1" $res --input '{"order": 7}' --id "$2" >"$T/tok.out" 2>"$T/tok.err" &
+    local input='{"order": 7}'; [ -n "${3:-}" ] && input=$3
+    timeout $((30 * S)) "$WFDSL" run "$1" $res --input "$input" --id "$2" >"$T/tok.out" 2>"$T/tok.err" &
     TOKPID=$!
     for _ in $(seq $((100 * S))); do [ -s "$T/token" ] && break; sleep 0.05; done
     TOKEN=$(cat "$T/token" 2>/dev/null)
@@ -211,6 +218,65 @@ check "asl task token heartbeats: kept it waiting until TimeoutSeconds ($el ms)"
 fi
 run_wf run "$T/tok-heartbeat.asl.json" --resources "$T/tok.yaml" --input '{"order": 7}' --id tok-nohb --quiet
 eq "asl task token no heartbeat: caught as States.HeartbeatTimeout" "$(json d "$OUT")" '{"heartbeat":"States.Timeout"}'
+# HeartbeatSecondsPath: the heartbeat time comes from the input; each wait for the answer
+# races a durable timer of that many seconds. Run directly and through the imported YAML:
+# heartbeats in time keep it waiting until the answer; none in time is States.Timeout,
+# which States.HeartbeatTimeout catches; a value that is not a positive integer is
+# States.Runtime (uncaught); killed while waiting, resumed, it still takes the answer
+sed 's/"TIMEOUT_FIELDS"/"HeartbeatSecondsPath": "$.hb",/' "$T/tok.asl.json" >"$T/tok-hbpath.asl.json"
+"$WFDSL" import stepfunctions "$T/tok-hbpath.asl.json" --resources "$T/tok.yaml" >"$T/tok-hbpath.yaml"
+contains "asl HeartbeatSecondsPath: the wait races a timer" "$(cat "$T/tok-hbpath.yaml")" \
+    'until: "${ asl.after(now(), steps.ask_approval_input.heartbeat) }"'
+for src in tok-hbpath.asl.json tok-hbpath.yaml; do
+    if [ "$S" = 1 ]; then
+        start_tok "$T/$src" "hbp-ok-$src" '{"order": 7, "hb": 1}'
+        start=$(date +%s%N)
+        for _ in 1 2 3 4; do
+            sleep 0.5
+            "$WFDSL" signal "hbp-ok-$src" ask_approval "{\"token\": \"$TOKEN\", \"heartbeat\": true}" >/dev/null 2>&1
+        done
+        run_wf signal "hbp-ok-$src" ask_approval "{\"token\": \"$TOKEN\", \"output\": \"yes\"}"
+        wait $TOKPID
+        eq "asl HeartbeatSecondsPath $src: heartbeats in time, then the answer" "$?" 0
+        el=$((($(date +%s%N) - start) / 1000000))
+        eq "asl HeartbeatSecondsPath $src: output" "$(json d "$(cat "$T/tok.out")")" '{"answer":"yes","hb":1,"order":7}'
+        check "asl HeartbeatSecondsPath $src: kept waiting past one heartbeat time ($el ms)" test "$el" -ge 1900
+        run_wf replay "hbp-ok-$src"
+        eq "asl HeartbeatSecondsPath $src: replays" "$RC" 0
+    fi
+    start=$(date +%s%N)
+    run_wf run "$T/$src" --resources "$T/tok.yaml" --input '{"order": 7, "hb": 1}' --id "hbp-none-$src" --quiet
+    el=$((($(date +%s%N) - start) / 1000000))
+    eq "asl HeartbeatSecondsPath $src: no heartbeat caught as States.HeartbeatTimeout" "$(json d "$OUT")" \
+        '{"heartbeat":"States.Timeout"}'
+    check "asl HeartbeatSecondsPath $src: after about 1 s ($el ms)" test "$el" -ge 900 -a "$el" -lt $((4000 * S))
+    for bad in '"x"' 0 1.5; do
+        run_wf run "$T/$src" --resources "$T/tok.yaml" --input "{\"order\": 7, \"hb\": $bad}" --id "hbp-bad-$bad-$src" --quiet
+        eq "asl HeartbeatSecondsPath $src: hb $bad exits 1" "$RC" 1
+        run_wf show "hbp-bad-$bad-$src" --json
+        eq "asl HeartbeatSecondsPath $src: hb $bad is States.Runtime" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+        contains "asl HeartbeatSecondsPath $src: hb $bad, the cause" "$(json 'd["error"]["message"]' "$OUT")" \
+            "The HeartbeatSecondsPath field refers to value $bad which is not a positive integer"
+    done
+    run_wf run "$T/$src" --resources "$T/tok.yaml" --input '{"order": 7}' --id "hbp-missing-$src" --quiet
+    run_wf show "hbp-missing-$src" --json
+    eq "asl HeartbeatSecondsPath $src: no such field is States.Runtime" "$(json 'd["error"]["type"]' "$OUT")" States.Runtime
+done
+start_tok "$T/tok-hbpath.asl.json" hbp-kill '{"order": 7, "hb": 30}'
+kill -9 "$(pgrep -P $TOKPID)"; wait $TOKPID 2>/dev/null
+run_wf signal hbp-kill ask_approval "{\"token\": \"$TOKEN\", \"output\": \"after the crash\"}"
+run_wf resume hbp-kill --quiet
+eq "asl HeartbeatSecondsPath killed and resumed: output" "$(json d "$OUT")" '{"answer":"after the crash","hb":30,"order":7}'
+# refused at check time: on a Task without a task token, and a path that is not one
+for f in '"Resource": "arn:aws:lambda:us-east-1:1:function:f", "HeartbeatSecondsPath": "$.hb"' \
+         '"Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "HeartbeatSecondsPath": "hb"' \
+         '"Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "HeartbeatSecondsPath": "$.hb", "HeartbeatSeconds": 2'; do
+    printf '{"StartAt": "T", "States": {"T": {"Type": "Task", %s, "End": true}}}\n' "$f" >"$T/hbbad.asl.json"
+    run_wf check "$T/hbbad.asl.json"
+    eq "asl HeartbeatSecondsPath refused ($f): exits 2" "$RC" 2
+    contains "asl HeartbeatSecondsPath refused ($f): names the state and the field" "$ERR" "state 'T': "
+    contains "asl HeartbeatSecondsPath refused ($f): names the field" "$ERR" "HeartbeatSecondsPath"
+done
 # killed while waiting for the answer; the answer comes; resume completes the Task
 start_tok "$T/tok-plain.asl.json" tok-kill
 kill -9 "$(pgrep -P $TOKPID)"; wait $TOKPID 2>/dev/null   # wfdsl (or valgrind.sh's exec), under timeout
