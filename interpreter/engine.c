@@ -1181,6 +1181,11 @@ static void drive(exec *x)
             }
             start_live(x, c);
             progressed = 1;
+            /* a pure step's outcome is delivered at once; if it made the VM
+             * give up on other commands (a failed iteration stops its
+             * siblings), those must not start: take the cancels first, as
+             * a replay does when it delivers this outcome */
+            if (vm_cancels_pending(x->vm)) break;
         }
         if (!progressed) return;
         if (x->g->txn && std_now_ms() - x->g->txn_ms >= TXN_HOLD_MS) flush(x->g); /* see txn_open */

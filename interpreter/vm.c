@@ -993,6 +993,8 @@ size_t vm_take_cancels(vm_run *r, int64_t **seqs)
     return n;
 }
 
+size_t vm_cancels_pending(const vm_run *r) { return r->ncancels; }
+
 static int eval_cond(vm_run *r, int fi, int chunk, int *truthy)
 {
     std_err e = {0};

@@ -56,6 +56,10 @@ void vm_cmd_free(vm_cmd *c);
  * cancelled): the engine stops their effects. Returns how many; the array
  * belongs to the caller (free). */
 size_t vm_take_cancels(vm_run *r, int64_t **seqs);
+/* How many of those are waiting to be taken. An outcome delivered at once
+ * (a pure step) can make the VM give up on commands the engine has not
+ * started yet; the engine takes the cancels before it starts another. */
+size_t vm_cancels_pending(const vm_run *r);
 
 /* Deliver the outcome of command seq: an output, or an error object
  * {type, message, ...} raised in the waiting fiber (try/catch, sagas and

@@ -141,6 +141,42 @@ Y
 run_wf run "$T/big.yaml"
 eq "foreach over 10,000 items" "$OUT" "$(printf '{\n  "last": 100000000,\n  "n": 10000\n}')"
 
+# a pure step of one iteration fails while its siblings' next pure steps are issued in the
+# same turn: the siblings stop before those steps start (they would read released scopes),
+# as the replay of the same history does; the history has one `second`, and replays cleanly
+cat >"$T/sibstop.yaml" <<'Y'
+wfdsl: 1
+name: sibling-stop
+steps:
+  - id: guarded
+    try:
+      steps:
+        - id: all
+          foreach:
+            items: "{1, 2, 3}"
+            concurrency: 3
+            steps:
+              - id: first
+                lua: return {n = index}
+              - id: second
+                lua: |
+                  if index == 1 then error("item one fails") end
+                  return steps.first.n
+      catch:
+        - errors: [lua]
+          as: failure
+          steps:
+            - id: caught
+              lua: return failure.index
+output: ${ steps.caught }
+Y
+run_wf run "$T/sibstop.yaml" --id sibstop
+eq "failed iteration: caught with its index" "$RC:$OUT" "0:1"
+eq "failed iteration: the siblings' next steps never start" \
+    "$(sqlite3 "$WFDSL_DB" "select count(*) from events e join runs r using(run_id) where r.workflow_id='sibstop' and e.type='step_scheduled' and e.payload like '%\"step\":\"second\"%'")" 1
+run_wf replay sibstop
+eq "failed iteration: the history replays without divergence" "$RC" 0
+
 # --- try / catch / finally --------------------------------------------------------
 run_wf run samples/try.yaml
 eq "catch by type, then finally" "$(json 'd["source"], d["cleanup"]' "$OUT")" '["fallback","cleaned"]'
