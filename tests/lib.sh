@@ -15,6 +15,19 @@ check() { local n="$1"; shift; if "$@"; then ok "$n"; else fail "$n" "'$*' is fa
 # valgrind) up to 20 s: the slow paths the checks rule out take 30 s
 limit_ms() { local l=$(($1 * ${WFDSL_TEST_TIME_SCALE:-1})); echo $((l > 20000 ? 20000 : l)); }
 
+# clear_of_clock_edge SECONDS [day|half]: when the UTC clock is within SECONDS of the next
+# full hour (of midnight with "day", of the next full or half hour with "half"), wait until
+# it has passed, so that checks comparing a run's date or hour with the test's own do not
+# straddle the edge
+clear_of_clock_edge() {
+    local now period=3600 left
+    now=$(date -u +%s)
+    case "${2:-}" in day) period=86400 ;; half) period=1800 ;; esac
+    left=$((period - now % period))
+    if [ "$left" -le "$1" ]; then sleep $((left + 1)); fi
+    return 0
+}
+
 # eq NAME GOT WANT
 eq() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 

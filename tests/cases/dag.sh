@@ -251,6 +251,7 @@ eq "cancel: on_error runs its steps after the dag was cut short" \
 check "cancel: the foreground run exits non-zero ($rc)" [ "$rc" -ne 0 ]
 
 # --- time helpers (Jinja's ds, ds_nodash, macros.ds_add) ---
+clear_of_clock_edge 30 day # ds below is compared with the date
 run_wf run tests/dag/time.yaml
 eq "time: format, add, parse" "$(json '[d[k] for k in ("nodash", "add", "back", "parse", "frac", "num", "same")]' "$OUT")" \
     '["20260102","2026-02-01T00:00:00.000Z","2026-02-28T00:00:00.000Z",60,0.5,"Thursday January 001 4 4",true]'
