@@ -90,6 +90,7 @@ struct exec {
     json_t **respay;    /* their payloads, parsed once by index_history */
     size_t nres, rpos;
     json_t *hfinal;     /* the recorded run_completed/run_failed payload, if any */
+    int hterminated;    /* ... and it is a run_terminated's */
     int64_t last_event; /* last event number written (or loaded) */
     cmd **cmds;
     size_t ncmds, capcmds;
@@ -571,6 +572,15 @@ static exec *find_exec(vm_engine *g, const char *run_id)
 static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
                       json_t *input, const char *owner, char run_id[64], std_err *e);
 
+/* The workflow id of call step c's child: its `id`, or one derived from the
+ * parent's, the step and the command. */
+static void call_child_id(exec *x, cmd *c, char *wid, size_t n)
+{
+    const char *given = json_string_value(json_object_get(c->vc.args, "id"));
+    if (given) snprintf(wid, n, "%s", given);
+    else snprintf(wid, n, "%s/%s#%lld", x->workflow_id, step_path(x, c), (long long)c->vc.seq);
+}
+
 /* Start (or find again, after a crash) the child run of call step c. Its
  * workflow id is derived from the parent's, the step and the command, so a
  * resumed parent finds the child it started instead of starting another. */
@@ -579,9 +589,7 @@ static void start_call(exec *x, cmd *c)
     vm_engine *g = x->g;
     json_t *st = step_entry(x, c), *args = c->vc.args;
     char wid[512];
-    const char *given = json_string_value(json_object_get(args, "id"));
-    if (given) snprintf(wid, sizeof wid, "%s", given);
-    else snprintf(wid, sizeof wid, "%s/%s#%lld", x->workflow_id, step_path(x, c), (long long)c->vc.seq);
+    call_child_id(x, c, wid, sizeof wid);
     int detach = json_is_true(json_object_get(st, "detach"));
     std_err e = {0};
     store_run r = {0};
@@ -977,6 +985,7 @@ static int index_history(exec *x, std_err *e)
                    !strcmp(ev->type, "run_terminated")) {
             json_decref(x->hfinal);
             x->hfinal = json_incref(p);
+            x->hterminated = !strcmp(ev->type, "run_terminated");
         }
         json_decref(p);
     }
@@ -1061,6 +1070,8 @@ static int replay_next(exec *x)
     return 1;
 }
 
+static void request_child(exec *x, cmd *c, const char *text);
+
 /* Stop the effects of the commands the VM gave up on, record that, and
  * forget every finished command (memory stays bounded by what is in
  * flight, not by the length of the run). */
@@ -1092,6 +1103,8 @@ static void take_cancels(exec *x)
                 vm_cancel(ch->vm, "the parent run was cancelled");
                 ch->dirty = 1;
             }
+        } else { /* a child this engine has not loaded (the parent was resumed) */
+            request_child(x, c, "{\"mode\":\"cancel\",\"reason\":\"the parent run was cancelled\"}");
         }
         if (c->in_history && !x->hfinal && !x->g->o.replay_only)
             record(x, "step_cancelled", json_pack("{s:I}", "seq", (json_int_t)c->vc.seq));
@@ -1154,6 +1167,10 @@ static void drive(exec *x)
         int r = replay_next(x);
         if (r < 0) return;
         if (r > 0) continue;
+        if (x->hterminated) { /* a terminate stopped it here, wherever that was */
+            finalize(x, "terminated", NULL, json_object_get(x->hfinal, "error"));
+            return;
+        }
         /* history consumed: execute what it does not have */
         if (x->pending_request) {
             char *req = x->pending_request;
@@ -1194,6 +1211,56 @@ static void drive(exec *x)
 
 /* ---- cancel and terminate ---------------------------------------------- */
 
+/* Hand request text (JSON {mode, reason}) to the attached child of call c,
+ * if it has one that has not finished. A child in this engine gets it once
+ * its replay is over (at once if it has none left): it is unlinked from c
+ * first, so its end does not resolve c. A child in the store gets it in its
+ * request column: the process holding its lease applies it within a tick;
+ * one nobody holds (its process died, or it waits parked) is loaded into
+ * this engine, which applies it after its replay; one that cannot be
+ * loaded keeps it for whoever loads it next. Either way the child passes a
+ * terminate on to its own children when it applies it. */
+static void request_child(exec *x, cmd *c, const char *text)
+{
+    vm_engine *g = x->g;
+    if (g->o.replay_only || x->hfinal || strcmp(step_kind(x, c), "call") ||
+        json_is_true(json_object_get(step_entry(x, c), "detach")))
+        return;
+    exec *ch = c->child;
+    if (ch) {
+        c->child = NULL;
+        ch->parent_cmd = NULL;
+        x->running--;
+    } else if (!c->in_history) { /* never started: there is no child */
+        return;
+    }
+    std_err e = {0};
+    if (!ch) {
+        char wid[512], run_id[64];
+        store_run r = {0};
+        call_child_id(x, c, wid, sizeof wid);
+        if (store_run_get(g->st, wid, &r, &e) <= 0) return;
+        int live = !strcmp(r.status, "running") || !strcmp(r.status, "waiting");
+        snprintf(run_id, sizeof run_id, "%s", r.run_id);
+        store_run_clear(&r);
+        if (!live) return;
+        ch = find_exec(g, run_id);
+        if (!ch) { /* loaded with the request pending; a live holder refuses */
+            char got[64];
+            if (store_run_request(g->st, run_id, text, &e) == 0) vm_engine_resume(g, run_id, got, &e);
+            return;
+        }
+    }
+    if (ch->done) return;
+    /* in the store too: should this process die before the child has
+     * applied it, whoever loads the child next does */
+    store_run_request(g->st, ch->run_id, text, &e);
+    free(ch->pending_request);
+    ch->pending_request = strdup(text);
+    if (!ch->pending_request) abort();
+    ch->dirty = 1;
+}
+
 /* Apply a request {mode: cancel|terminate, reason} to x. A cancel is an
  * event of the history, delivered to the VM like an outcome; a terminate
  * ends the run at once and runs nothing more. */
@@ -1205,6 +1272,16 @@ static void apply_request(exec *x, const char *text)
     std_err e = {0};
     store_run_request_clear(x->g->st, x->run_id, &e);
     if (!x->done && mode && !strcmp(mode, "terminate")) {
+        /* its attached children first, so that none of them, nor theirs,
+         * runs on once it has ended */
+        char why[600];
+        snprintf(why, sizeof why, "terminated with its parent run %s", x->workflow_id);
+        json_t *kreq = json_pack("{s:s, s:s}", "mode", "terminate", "reason", why);
+        char *ktext = dump(kreq);
+        json_decref(kreq);
+        for (size_t i = 0; i < x->ncmds; i++)
+            if (x->cmds[i]->status != CMD_DONE) request_child(x, x->cmds[i], ktext);
+        free(ktext);
         json_t *err = json_pack("{s:s, s:s}", "type", "terminated", "message",
                                 reason && *reason ? reason : "the run was terminated");
         finalize(x, "terminated", NULL, err);
