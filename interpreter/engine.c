@@ -950,9 +950,9 @@ static int index_history(exec *x, std_err *e)
     for (size_t i = 0; i < x->nhist; i++) {
         store_event *ev = &x->hist[i];
         if (ev->seq != (int64_t)i + 1)
-            return std_errf(e, "storage", "history of run %s has a gap at event %zu", x->run_id, i + 1);
+            return std_errf(e, "load", "history of run %s has a gap at event %zu", x->run_id, i + 1);
         json_t *p = json_loads(ev->payload ? ev->payload : "null", JSON_DECODE_ANY, NULL);
-        if (!p) return std_errf(e, "storage", "history event %lld is not JSON", (long long)ev->seq);
+        if (!p) return std_errf(e, "load", "history event %lld of run %s is not JSON", (long long)ev->seq, x->run_id);
         char key[32];
         snprintf(key, sizeof key, "%lld", (long long)payload_seq(p));
         if (!strcmp(ev->type, "step_scheduled")) {
@@ -1660,8 +1660,11 @@ static int take_lease(vm_engine *g, const char *run_id, std_err *e)
 }
 
 /* Load run r (its lease taken, or not needed for a replay) into g, on
- * forced or on its stored program: 0, or -1 with e filled and nothing left
- * in g (the lease is the caller's to release). */
+ * forced or on its stored program: 0; -1 with e filled when the store
+ * failed (busy, I/O: loading it again may work); -2 when the run cannot be
+ * loaded as it is stored (its program is missing, damaged or not the one
+ * its hash names, its history is damaged, a secret is not set, ...).
+ * Nothing is left in g on failure (the lease is the caller's to release). */
 static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_err *e)
 {
     vm_program *prog = forced;
@@ -1673,12 +1676,21 @@ static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_e
         std_buf code = {0};
         int got = store_program_get(g->st, r->program_hash, &code, e);
         if (got <= 0) {
-            if (got == 0) std_errf(e, "storage", "program %.12s of run %s is missing", r->program_hash, r->run_id);
-            return -1;
+            if (got < 0) return -1;
+            std_errf(e, "load", "program %.12s of run %s is missing", r->program_hash ? r->program_hash : "?",
+                     r->run_id);
+            return -2;
         }
         prog = vm_program_load(code.p, code.len, e);
         std_buf_free(&code);
-        if (!prog) return -1;
+        if (!prog) return -2;
+        if (!r->program_hash || strcmp(prog->hash, r->program_hash)) {
+            std_errf(e, "load", "the stored program of run %s is not the one it started on (its code "
+                     "hashes to %.12s, the run names %.12s)", r->run_id, prog->hash,
+                     r->program_hash ? r->program_hash : "?");
+            vm_program_free(prog);
+            return -2;
+        }
         if (strlen(r->program_hash) < sizeof sp->hash) {
             sp = calloc(1, sizeof *sp);
             if (!sp) abort();
@@ -1694,14 +1706,15 @@ static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_e
     }
     exec *x = new_exec(g, r->run_id, r->workflow_id, prog);
     x->sp = sp;
-    if (load_run(g, x, e) == 0) return 0;
+    int rc = load_run(g, x, e);
+    if (rc == 0) return 0;
     for (exec **pp = &g->execs; *pp; pp = &(*pp)->next) /* out of the engine's list */
         if (*pp == x) {
             *pp = x->next;
             break;
         }
     free_exec(x);
-    return -1;
+    return rc;
 }
 
 int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char run_id[64], std_err *e)
@@ -1736,30 +1749,36 @@ int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char r
         std_err e2 = {0};
         store_run_release(g->st, r.run_id, g->owner, &e2);
     }
+    exec *x = rc == 0 ? find_exec(g, r.run_id) : NULL;
+    if (x && !x->hfinal && !g->o.replay_only && !strcmp(r.status, "needs_attention"))
+        json_array_append_new(g->unparks, json_string(r.run_id)); /* a worker could not load it */
     store_run_clear(&r);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
-/* History, secrets and VM of a resumed run. */
+/* History, secrets and VM of a resumed run: 0, -1 (the store failed) or
+ * -2 (it cannot be loaded as stored), like load_exec. */
 static int load_run(vm_engine *g, exec *x, std_err *e)
 {
     if (store_events_load(g->st, x->run_id, &x->hist, &x->nhist, e) != 0) return -1;
-    if (index_history(x, e) != 0) return -1;
-    if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
-        return std_errf(e, "storage", "history of run %s does not begin with run_started", x->run_id);
-    if (load_secrets(x, e) != 0) return -1;
-    x->started = json_loads(x->hist[0].payload, 0, NULL);
-    int rc = boot(x, json_object_get(x->started, "input"), x->hist[0].time_ms, e);
+    if (index_history(x, e) != 0) return -2;
+    if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0 ||
+        !(x->started = json_loads(x->hist[0].payload ? x->hist[0].payload : "", 0, NULL))) {
+        std_errf(e, "load", "history of run %s does not begin with a run_started event", x->run_id);
+        return -2;
+    }
+    if (load_secrets(x, e) != 0) return -2;
+    if (boot(x, json_object_get(x->started, "input"), x->hist[0].time_ms, e) != 0) return -2;
     for (size_t i = 0; i < x->nres; i++) /* a cancel the history already has */
         if (!strcmp(x->hist[x->res[i]].type, "cancel_requested")) x->cancelled = 1;
     char *req = NULL;
-    if (rc == 0 && !x->hfinal && store_run_request_get(g->st, x->run_id, &req, e) == 0 && req) {
+    if (!x->hfinal && store_run_request_get(g->st, x->run_id, &req, e) == 0 && req) {
         /* a request made while no process ran it: applied after the replay */
         x->pending_request = req;
         req = NULL;
     }
     free(req);
-    return rc;
+    return 0;
 }
 
 /* A run whose next timer is closer than this stays in memory. */
@@ -1975,27 +1994,51 @@ int vm_engine_claim(vm_engine *g, int max, std_err *e)
         return 0;
     }
     int n = 0;
-    json_t *failed = json_array();
+    json_t *failed = json_array(), *broken = json_array();
     json_array_foreach(taken, i, id) {
         std_err e2 = {0};
         store_run r = {0};
-        if (store_run_get(g->st, json_string_value(id), &r, &e2) > 0 && load_exec(g, &r, NULL, &e2) == 0) {
+        int lrc = store_run_get(g->st, json_string_value(id), &r, &e2) > 0 ? load_exec(g, &r, NULL, &e2) : -1;
+        if (lrc == 0) {
             /* marked running by the next flush, before any event of it */
             json_array_append(g->unparks, id);
             n++;
+        } else if (lrc == -2) { /* loading it again would fail again */
+            json_array_append_new(broken, json_pack("[O, s, s, s]", id, r.workflow_id, e2.type, e2.msg));
         } else {
             json_array_append(failed, id);
         }
         store_run_clear(&r);
     }
-    if (json_array_size(failed)) { /* runs it cannot load stay as they are, for another worker */
+    if (json_array_size(failed) || json_array_size(broken)) {
+        /* a store failure: the run stays as it is, for the next claim; a run
+         * that cannot be loaded leaves the claimable ones, visibly */
         std_err e2 = {0};
         int frc = store_begin(g->st, &e2);
         json_array_foreach(failed, i, id) if (frc == 0) frc = store_run_release(g->st, json_string_value(id), g->owner, &e2);
+        json_t *b;
+        json_array_foreach(broken, i, b) {
+            const char *why = json_string_value(json_array_get(b, 3));
+            json_t *err = json_pack("{s:s, s:s}", "type", "load", "message", why);
+            char *et = dump(err);
+            json_decref(err);
+            if (frc == 0)
+                frc = store_run_end(g->st, json_string_value(json_array_get(b, 0)), g->owner, "needs_attention",
+                                    NULL, et, &e2);
+            free(et);
+        }
         if (frc == 0) frc = store_commit(g->st, &e2);
         if (frc != 0) store_rollback(g->st);
+        json_array_foreach(broken, i, b) {
+            if (frc == 0)
+                fprintf(stderr, "wfdsl worker: run %s (%s) cannot be loaded: %s; it is marked "
+                                "needs_attention ('wfdsl resume %s' continues it once the cause is fixed)\n",
+                        json_string_value(json_array_get(b, 1)), json_string_value(json_array_get(b, 0)),
+                        json_string_value(json_array_get(b, 3)), json_string_value(json_array_get(b, 1)));
+        }
     }
     json_decref(failed);
+    json_decref(broken);
     json_decref(taken);
     return n;
 }

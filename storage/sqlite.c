@@ -100,7 +100,7 @@
       "UPDATE runs SET status = 'waiting', wake_at = ?2, owner = NULL, lease_until = NULL,"   \
       " updated_ms = ?3 WHERE run_id = ?1 AND owner = ?4")                                    \
     X(RUN_UNPARK, "claiming a run",                                                           \
-      "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0"                \
+      "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0, error = NULL"  \
       " WHERE run_id = ?1")                                                                   \
     X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
       "SELECT run_id, owner FROM runs WHERE status = 'running'"                               \
