@@ -305,10 +305,42 @@ static json_t *redact(exec *x, json_t *v);
 static void complete(exec *x, cmd *c, json_t *output);
 static void fail(exec *x, cmd *c, json_t *error);
 
+static void request_child(exec *x, cmd *c, const char *text);
+
+/* Terminate the attached children of x's calls in flight (see
+ * request_child), so that none of them, nor theirs, runs on once x has
+ * ended: a terminate, or a run timeout. */
+static void terminate_children(exec *x)
+{
+    char *text = NULL;
+    for (size_t i = 0; i < x->ncmds; i++) {
+        cmd *c = x->cmds[i];
+        if (c->status == CMD_DONE || strcmp(step_kind(x, c), "call")) continue;
+        if (!text) {
+            char why[600];
+            snprintf(why, sizeof why, "terminated with its parent run %s", x->workflow_id);
+            json_t *req = json_pack("{s:s, s:s}", "mode", "terminate", "reason", why);
+            text = dump(req);
+            json_decref(req);
+        }
+        request_child(x, c, text);
+    }
+    free(text);
+}
+
 /* Finish x with a status; the VM's or the given output/error is recorded. */
 static void finalize(exec *x, const char *status, json_t *output, json_t *error)
 {
     vm_engine *g = x->g;
+    if (strcmp(status, "nondeterministic") != 0) {
+        terminate_children(x);
+    } else { /* stuck, maybe to be resumed on a fixed program: its children are let go */
+        for (size_t i = 0; i < x->ncmds; i++)
+            if (x->cmds[i]->child) {
+                x->cmds[i]->child->parent_cmd = NULL;
+                x->cmds[i]->child = NULL;
+            }
+    }
     x->done = 1;
     for (size_t i = 0; i < x->ncmds; i++) { /* a run timeout can leave effects in flight */
         cmd *c = x->cmds[i];
@@ -1070,8 +1102,6 @@ static int replay_next(exec *x)
     return 1;
 }
 
-static void request_child(exec *x, cmd *c, const char *text);
-
 /* Stop the effects of the commands the VM gave up on, record that, and
  * forget every finished command (memory stays bounded by what is in
  * flight, not by the length of the run). */
@@ -1272,16 +1302,6 @@ static void apply_request(exec *x, const char *text)
     std_err e = {0};
     store_run_request_clear(x->g->st, x->run_id, &e);
     if (!x->done && mode && !strcmp(mode, "terminate")) {
-        /* its attached children first, so that none of them, nor theirs,
-         * runs on once it has ended */
-        char why[600];
-        snprintf(why, sizeof why, "terminated with its parent run %s", x->workflow_id);
-        json_t *kreq = json_pack("{s:s, s:s}", "mode", "terminate", "reason", why);
-        char *ktext = dump(kreq);
-        json_decref(kreq);
-        for (size_t i = 0; i < x->ncmds; i++)
-            if (x->cmds[i]->status != CMD_DONE) request_child(x, x->cmds[i], ktext);
-        free(ktext);
         json_t *err = json_pack("{s:s, s:s}", "type", "terminated", "message",
                                 reason && *reason ? reason : "the run was terminated");
         finalize(x, "terminated", NULL, err);

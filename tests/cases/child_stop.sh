@@ -1,8 +1,9 @@
 # child_stop.sh — `terminate` of a parent reaches its attached children and
 # theirs, wherever they run: in the same `run` process, under a worker, in
 # another process, or parked in the database with no process (then the
-# terminate loads them). Detached children are left alone. A cancel of a
-# parent resumed by `cancel` reaches its child too.
+# terminate loads them). Detached children are left alone. A parent's run
+# timeout terminates them too; a cancel of a parent resumed by `cancel`
+# reaches its child.
 . tests/lib.sh
 
 S=${WFDSL_TEST_TIME_SCALE:-1}
@@ -141,6 +142,13 @@ eq "grand, killed: a worker afterwards finds nothing to run" \
     "$(sqlite3 "$WFDSL_DB" "select group_concat(status) from runs where workflow_id like 'th%'")" \
     terminated,terminated,terminated
 
+# --- a parent's whole-run timeout ends its child too ---------------------------------
+sed 's/^name: parent$/name: tparent\ntimeout: 1s/' "$T/parent.yaml" >"$T/tparent.yaml"
+run_wf run "$T/tparent.yaml" --id tt
+eq "timeout: the parent fails (exit 1)" "$RC" 1
+contains "timeout: with its timeout" "$ERR" "did not finish within its timeout of 1s"
+terminated_kid timeout 'tt/kid#1' tt
+
 # --- a cancel of a parent resumed by `cancel` reaches its child ----------------------
 "$WFDSL" run "$T/parent.yaml" --id tk >/dev/null 2>&1 & pid=$!
 check "cancel: the child's step started" wait_line "start tk/kid#1"
@@ -154,7 +162,7 @@ eq "cancel: so is its child" "$(json 'd["status"], d["error"]["message"]' "$OUT"
 
 # --- no terminated child ran its step to the end, nor again -------------------------
 sleep $((2 * S)).5
-for id in 'ta/kid#1' 'tb/kid#1' 'tc/kid#1' 'tg/mid#1/kid#1' 'th/mid#1/kid#1' 'tk/kid#1'; do
+for id in 'ta/kid#1' 'tb/kid#1' 'tc/kid#1' 'tg/mid#1/kid#1' 'th/mid#1/kid#1' 'tk/kid#1' 'tt/kid#1'; do
     check "no end marker of $id" bash -c "! grep -q '^end $id\$' '$L'"
     eq "$id's step started once" "$(grep -c "^start $id " "$L")" 1
 done
