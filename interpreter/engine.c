@@ -2018,20 +2018,26 @@ int vm_engine_claim(vm_engine *g, int max, std_err *e)
     json_array_foreach(taken, i, id) {
         std_err e2 = {0};
         store_run r = {0};
-        int lrc = store_run_get(g->st, json_string_value(id), &r, &e2) > 0 ? load_exec(g, &r, NULL, &e2) : -1;
+        int lrc = store_run_get(g->st, json_string_value(id), &r, &e2) > 0 ? 1 : -1;
+        /* another worker may have finished it between the select and the
+         * lease: it is only released (unparked, it would be running again,
+         * and claimed and replayed for ever) */
+        if (lrc > 0 && (!strcmp(r.status, "running") || !strcmp(r.status, "waiting")))
+            lrc = load_exec(g, &r, NULL, &e2);
         if (lrc == 0) {
             /* marked running by the next flush, before any event of it */
             json_array_append(g->unparks, id);
             n++;
         } else if (lrc == -2) { /* loading it again would fail again */
             json_array_append_new(broken, json_pack("[O, s, s, s]", id, r.workflow_id, e2.type, e2.msg));
-        } else {
+        } else { /* -1 or 1 (finished) */
             json_array_append(failed, id);
         }
         store_run_clear(&r);
     }
     if (json_array_size(failed) || json_array_size(broken)) {
-        /* a store failure: the run stays as it is, for the next claim; a run
+        /* a store failure or a finished run: the run stays as it is, for the
+         * next claim if it is due; a run
          * that cannot be loaded leaves the claimable ones, visibly */
         std_err e2 = {0};
         int frc = store_begin(g->st, &e2);
