@@ -90,6 +90,7 @@ struct exec {
     json_t **respay;    /* their payloads, parsed once by index_history */
     size_t nres, rpos;
     json_t *hfinal;     /* the recorded run_completed/run_failed payload, if any */
+    int hterminated;    /* ... and it is a run_terminated's */
     int64_t last_event; /* last event number written (or loaded) */
     cmd **cmds;
     size_t ncmds, capcmds;
@@ -304,10 +305,42 @@ static json_t *redact(exec *x, json_t *v);
 static void complete(exec *x, cmd *c, json_t *output);
 static void fail(exec *x, cmd *c, json_t *error);
 
+static void request_child(exec *x, cmd *c, const char *text);
+
+/* Terminate the attached children of x's calls in flight (see
+ * request_child), so that none of them, nor theirs, runs on once x has
+ * ended: a terminate, or a run timeout. */
+static void terminate_children(exec *x)
+{
+    char *text = NULL;
+    for (size_t i = 0; i < x->ncmds; i++) {
+        cmd *c = x->cmds[i];
+        if (c->status == CMD_DONE || strcmp(step_kind(x, c), "call")) continue;
+        if (!text) {
+            char why[600];
+            snprintf(why, sizeof why, "terminated with its parent run %s", x->workflow_id);
+            json_t *req = json_pack("{s:s, s:s}", "mode", "terminate", "reason", why);
+            text = dump(req);
+            json_decref(req);
+        }
+        request_child(x, c, text);
+    }
+    free(text);
+}
+
 /* Finish x with a status; the VM's or the given output/error is recorded. */
 static void finalize(exec *x, const char *status, json_t *output, json_t *error)
 {
     vm_engine *g = x->g;
+    if (strcmp(status, "nondeterministic") != 0) {
+        terminate_children(x);
+    } else { /* stuck, maybe to be resumed on a fixed program: its children are let go */
+        for (size_t i = 0; i < x->ncmds; i++)
+            if (x->cmds[i]->child) {
+                x->cmds[i]->child->parent_cmd = NULL;
+                x->cmds[i]->child = NULL;
+            }
+    }
     x->done = 1;
     for (size_t i = 0; i < x->ncmds; i++) { /* a run timeout can leave effects in flight */
         cmd *c = x->cmds[i];
@@ -571,6 +604,15 @@ static exec *find_exec(vm_engine *g, const char *run_id)
 static int record_new(vm_engine *g, vm_program *prog, const char *source, const char *workflow_id,
                       json_t *input, const char *owner, char run_id[64], std_err *e);
 
+/* The workflow id of call step c's child: its `id`, or one derived from the
+ * parent's, the step and the command. */
+static void call_child_id(exec *x, cmd *c, char *wid, size_t n)
+{
+    const char *given = json_string_value(json_object_get(c->vc.args, "id"));
+    if (given) snprintf(wid, n, "%s", given);
+    else snprintf(wid, n, "%s/%s#%lld", x->workflow_id, step_path(x, c), (long long)c->vc.seq);
+}
+
 /* Start (or find again, after a crash) the child run of call step c. Its
  * workflow id is derived from the parent's, the step and the command, so a
  * resumed parent finds the child it started instead of starting another. */
@@ -579,9 +621,7 @@ static void start_call(exec *x, cmd *c)
     vm_engine *g = x->g;
     json_t *st = step_entry(x, c), *args = c->vc.args;
     char wid[512];
-    const char *given = json_string_value(json_object_get(args, "id"));
-    if (given) snprintf(wid, sizeof wid, "%s", given);
-    else snprintf(wid, sizeof wid, "%s/%s#%lld", x->workflow_id, step_path(x, c), (long long)c->vc.seq);
+    call_child_id(x, c, wid, sizeof wid);
     int detach = json_is_true(json_object_get(st, "detach"));
     std_err e = {0};
     store_run r = {0};
@@ -942,9 +982,9 @@ static int index_history(exec *x, std_err *e)
     for (size_t i = 0; i < x->nhist; i++) {
         store_event *ev = &x->hist[i];
         if (ev->seq != (int64_t)i + 1)
-            return std_errf(e, "storage", "history of run %s has a gap at event %zu", x->run_id, i + 1);
+            return std_errf(e, "load", "history of run %s has a gap at event %zu", x->run_id, i + 1);
         json_t *p = json_loads(ev->payload ? ev->payload : "null", JSON_DECODE_ANY, NULL);
-        if (!p) return std_errf(e, "storage", "history event %lld is not JSON", (long long)ev->seq);
+        if (!p) return std_errf(e, "load", "history event %lld of run %s is not JSON", (long long)ev->seq, x->run_id);
         char key[32];
         snprintf(key, sizeof key, "%lld", (long long)payload_seq(p));
         if (!strcmp(ev->type, "step_scheduled")) {
@@ -977,6 +1017,7 @@ static int index_history(exec *x, std_err *e)
                    !strcmp(ev->type, "run_terminated")) {
             json_decref(x->hfinal);
             x->hfinal = json_incref(p);
+            x->hterminated = !strcmp(ev->type, "run_terminated");
         }
         json_decref(p);
     }
@@ -1092,6 +1133,8 @@ static void take_cancels(exec *x)
                 vm_cancel(ch->vm, "the parent run was cancelled");
                 ch->dirty = 1;
             }
+        } else { /* a child this engine has not loaded (the parent was resumed) */
+            request_child(x, c, "{\"mode\":\"cancel\",\"reason\":\"the parent run was cancelled\"}");
         }
         if (c->in_history && !x->hfinal && !x->g->o.replay_only)
             record(x, "step_cancelled", json_pack("{s:I}", "seq", (json_int_t)c->vc.seq));
@@ -1154,6 +1197,10 @@ static void drive(exec *x)
         int r = replay_next(x);
         if (r < 0) return;
         if (r > 0) continue;
+        if (x->hterminated) { /* a terminate stopped it here, wherever that was */
+            finalize(x, "terminated", NULL, json_object_get(x->hfinal, "error"));
+            return;
+        }
         /* history consumed: execute what it does not have */
         if (x->pending_request) {
             char *req = x->pending_request;
@@ -1193,6 +1240,56 @@ static void drive(exec *x)
 }
 
 /* ---- cancel and terminate ---------------------------------------------- */
+
+/* Hand request text (JSON {mode, reason}) to the attached child of call c,
+ * if it has one that has not finished. A child in this engine gets it once
+ * its replay is over (at once if it has none left): it is unlinked from c
+ * first, so its end does not resolve c. A child in the store gets it in its
+ * request column: the process holding its lease applies it within a tick;
+ * one nobody holds (its process died, or it waits parked) is loaded into
+ * this engine, which applies it after its replay; one that cannot be
+ * loaded keeps it for whoever loads it next. Either way the child passes a
+ * terminate on to its own children when it applies it. */
+static void request_child(exec *x, cmd *c, const char *text)
+{
+    vm_engine *g = x->g;
+    if (g->o.replay_only || x->hfinal || strcmp(step_kind(x, c), "call") ||
+        json_is_true(json_object_get(step_entry(x, c), "detach")))
+        return;
+    exec *ch = c->child;
+    if (ch) {
+        c->child = NULL;
+        ch->parent_cmd = NULL;
+        x->running--;
+    } else if (!c->in_history) { /* never started: there is no child */
+        return;
+    }
+    std_err e = {0};
+    if (!ch) {
+        char wid[512], run_id[64];
+        store_run r = {0};
+        call_child_id(x, c, wid, sizeof wid);
+        if (store_run_get(g->st, wid, &r, &e) <= 0) return;
+        int live = !strcmp(r.status, "running") || !strcmp(r.status, "waiting");
+        snprintf(run_id, sizeof run_id, "%s", r.run_id);
+        store_run_clear(&r);
+        if (!live) return;
+        ch = find_exec(g, run_id);
+        if (!ch) { /* loaded with the request pending; a live holder refuses */
+            char got[64];
+            if (store_run_request(g->st, run_id, text, &e) == 0) vm_engine_resume(g, run_id, got, &e);
+            return;
+        }
+    }
+    if (ch->done) return;
+    /* in the store too: should this process die before the child has
+     * applied it, whoever loads the child next does */
+    store_run_request(g->st, ch->run_id, text, &e);
+    free(ch->pending_request);
+    ch->pending_request = strdup(text);
+    if (!ch->pending_request) abort();
+    ch->dirty = 1;
+}
 
 /* Apply a request {mode: cancel|terminate, reason} to x. A cancel is an
  * event of the history, delivered to the VM like an outcome; a terminate
@@ -1583,8 +1680,11 @@ static int take_lease(vm_engine *g, const char *run_id, std_err *e)
 }
 
 /* Load run r (its lease taken, or not needed for a replay) into g, on
- * forced or on its stored program: 0, or -1 with e filled and nothing left
- * in g (the lease is the caller's to release). */
+ * forced or on its stored program: 0; -1 with e filled when the store
+ * failed (busy, I/O: loading it again may work); -2 when the run cannot be
+ * loaded as it is stored (its program is missing, damaged or not the one
+ * its hash names, its history is damaged, a secret is not set, ...).
+ * Nothing is left in g on failure (the lease is the caller's to release). */
 static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_err *e)
 {
     vm_program *prog = forced;
@@ -1596,12 +1696,21 @@ static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_e
         std_buf code = {0};
         int got = store_program_get(g->st, r->program_hash, &code, e);
         if (got <= 0) {
-            if (got == 0) std_errf(e, "storage", "program %.12s of run %s is missing", r->program_hash, r->run_id);
-            return -1;
+            if (got < 0) return -1;
+            std_errf(e, "load", "program %.12s of run %s is missing", r->program_hash ? r->program_hash : "?",
+                     r->run_id);
+            return -2;
         }
         prog = vm_program_load(code.p, code.len, e);
         std_buf_free(&code);
-        if (!prog) return -1;
+        if (!prog) return -2;
+        if (!r->program_hash || strcmp(prog->hash, r->program_hash)) {
+            std_errf(e, "load", "the stored program of run %s is not the one it started on (its code "
+                     "hashes to %.12s, the run names %.12s)", r->run_id, prog->hash,
+                     r->program_hash ? r->program_hash : "?");
+            vm_program_free(prog);
+            return -2;
+        }
         if (strlen(r->program_hash) < sizeof sp->hash) {
             sp = calloc(1, sizeof *sp);
             if (!sp) abort();
@@ -1617,14 +1726,15 @@ static int load_exec(vm_engine *g, const store_run *r, vm_program *forced, std_e
     }
     exec *x = new_exec(g, r->run_id, r->workflow_id, prog);
     x->sp = sp;
-    if (load_run(g, x, e) == 0) return 0;
+    int rc = load_run(g, x, e);
+    if (rc == 0) return 0;
     for (exec **pp = &g->execs; *pp; pp = &(*pp)->next) /* out of the engine's list */
         if (*pp == x) {
             *pp = x->next;
             break;
         }
     free_exec(x);
-    return -1;
+    return rc;
 }
 
 int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char run_id[64], std_err *e)
@@ -1659,30 +1769,36 @@ int vm_engine_resume_on(vm_engine *g, const char *id, vm_program *forced, char r
         std_err e2 = {0};
         store_run_release(g->st, r.run_id, g->owner, &e2);
     }
+    exec *x = rc == 0 ? find_exec(g, r.run_id) : NULL;
+    if (x && !x->hfinal && !g->o.replay_only && !strcmp(r.status, "needs_attention"))
+        json_array_append_new(g->unparks, json_string(r.run_id)); /* a worker could not load it */
     store_run_clear(&r);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
-/* History, secrets and VM of a resumed run. */
+/* History, secrets and VM of a resumed run: 0, -1 (the store failed) or
+ * -2 (it cannot be loaded as stored), like load_exec. */
 static int load_run(vm_engine *g, exec *x, std_err *e)
 {
     if (store_events_load(g->st, x->run_id, &x->hist, &x->nhist, e) != 0) return -1;
-    if (index_history(x, e) != 0) return -1;
-    if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0)
-        return std_errf(e, "storage", "history of run %s does not begin with run_started", x->run_id);
-    if (load_secrets(x, e) != 0) return -1;
-    x->started = json_loads(x->hist[0].payload, 0, NULL);
-    int rc = boot(x, json_object_get(x->started, "input"), x->hist[0].time_ms, e);
+    if (index_history(x, e) != 0) return -2;
+    if (x->nhist == 0 || strcmp(x->hist[0].type, "run_started") != 0 ||
+        !(x->started = json_loads(x->hist[0].payload ? x->hist[0].payload : "", 0, NULL))) {
+        std_errf(e, "load", "history of run %s does not begin with a run_started event", x->run_id);
+        return -2;
+    }
+    if (load_secrets(x, e) != 0) return -2;
+    if (boot(x, json_object_get(x->started, "input"), x->hist[0].time_ms, e) != 0) return -2;
     for (size_t i = 0; i < x->nres; i++) /* a cancel the history already has */
         if (!strcmp(x->hist[x->res[i]].type, "cancel_requested")) x->cancelled = 1;
     char *req = NULL;
-    if (rc == 0 && !x->hfinal && store_run_request_get(g->st, x->run_id, &req, e) == 0 && req) {
+    if (!x->hfinal && store_run_request_get(g->st, x->run_id, &req, e) == 0 && req) {
         /* a request made while no process ran it: applied after the replay */
         x->pending_request = req;
         req = NULL;
     }
     free(req);
-    return rc;
+    return 0;
 }
 
 /* A run whose next timer is closer than this stays in memory. */
@@ -1898,27 +2014,57 @@ int vm_engine_claim(vm_engine *g, int max, std_err *e)
         return 0;
     }
     int n = 0;
-    json_t *failed = json_array();
+    json_t *failed = json_array(), *broken = json_array();
     json_array_foreach(taken, i, id) {
         std_err e2 = {0};
         store_run r = {0};
-        if (store_run_get(g->st, json_string_value(id), &r, &e2) > 0 && load_exec(g, &r, NULL, &e2) == 0) {
+        int lrc = store_run_get(g->st, json_string_value(id), &r, &e2) > 0 ? 1 : -1;
+        /* another worker may have finished it between the select and the
+         * lease: it is only released (unparked, it would be running again,
+         * and claimed and replayed for ever) */
+        if (lrc > 0 && (!strcmp(r.status, "running") || !strcmp(r.status, "waiting")))
+            lrc = load_exec(g, &r, NULL, &e2);
+        if (lrc == 0) {
             /* marked running by the next flush, before any event of it */
             json_array_append(g->unparks, id);
             n++;
-        } else {
+        } else if (lrc == -2) { /* loading it again would fail again */
+            json_array_append_new(broken, json_pack("[O, s, s, s]", id, r.workflow_id, e2.type, e2.msg));
+        } else { /* -1 or 1 (finished) */
             json_array_append(failed, id);
         }
         store_run_clear(&r);
     }
-    if (json_array_size(failed)) { /* runs it cannot load stay as they are, for another worker */
+    if (json_array_size(failed) || json_array_size(broken)) {
+        /* a store failure or a finished run: the run stays as it is, for the
+         * next claim if it is due; a run
+         * that cannot be loaded leaves the claimable ones, visibly */
         std_err e2 = {0};
         int frc = store_begin(g->st, &e2);
         json_array_foreach(failed, i, id) if (frc == 0) frc = store_run_release(g->st, json_string_value(id), g->owner, &e2);
+        json_t *b;
+        json_array_foreach(broken, i, b) {
+            const char *why = json_string_value(json_array_get(b, 3));
+            json_t *err = json_pack("{s:s, s:s}", "type", "load", "message", why);
+            char *et = dump(err);
+            json_decref(err);
+            if (frc == 0)
+                frc = store_run_end(g->st, json_string_value(json_array_get(b, 0)), g->owner, "needs_attention",
+                                    NULL, et, &e2);
+            free(et);
+        }
         if (frc == 0) frc = store_commit(g->st, &e2);
         if (frc != 0) store_rollback(g->st);
+        json_array_foreach(broken, i, b) {
+            if (frc == 0)
+                fprintf(stderr, "wfdsl worker: run %s (%s) cannot be loaded: %s; it is marked "
+                                "needs_attention ('wfdsl resume %s' continues it once the cause is fixed)\n",
+                        json_string_value(json_array_get(b, 1)), json_string_value(json_array_get(b, 0)),
+                        json_string_value(json_array_get(b, 3)), json_string_value(json_array_get(b, 1)));
+        }
     }
     json_decref(failed);
+    json_decref(broken);
     json_decref(taken);
     return n;
 }

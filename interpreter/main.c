@@ -1524,7 +1524,9 @@ static const command commands[] = {
      "usage: wfdsl terminate ID [--reason TEXT] [--db PATH]\n"
      "\n"
      "Like cancel, but nothing of the workflow runs any more: no compensation, no finally,\n"
-     "no on_error. The run ends as 'terminated'.\n"},
+     "no on_error. The run ends as 'terminated'. Its attached child runs that have not\n"
+     "finished (and theirs) are terminated with it, whichever process executes them;\n"
+     "detached children are left alone.\n"},
     {"start", cmd_start, "record a new run for a worker and print its id",
      "usage: wfdsl start FILE [--id ID] [--input JSON|@FILE] [--signal NAME [JSON]]\n"
      "                  [--if-running fail|use-existing|terminate]\n"
@@ -1542,7 +1544,8 @@ static const command commands[] = {
      "over runs whose executing process died (by replay). Runs waiting only on timers or\n"
      "signals leave memory. Several workers may share one database: a run is executed by\n"
      "the process holding its lease. SIGINT or SIGTERM stop it cleanly. N (default 100)\n"
-     "bounds the runs in memory.\n"},
+     "bounds the runs in memory. A run it cannot load (damaged program or history, a\n"
+     "secret not set) is marked needs_attention, with one line on stderr saying why.\n"},
     {"signal", cmd_signal, "send a signal to a run",
      "usage: wfdsl signal ID NAME [JSON] [--db PATH]\n"
      "\n"
@@ -1624,7 +1627,8 @@ static const command commands[] = {
      "\n"
      "Runs, newest first (100 unless --limit; 0 for all). STATUS is running, waiting\n"
      "(parked on timers or signals), completed, failed, cancelled, terminated, continued\n"
-     "(as new), needs_attention (a compensation failed) or nondeterministic.\n"},
+     "(as new), needs_attention (a compensation failed, or a worker could not load the\n"
+     "run: 'wfdsl resume ID' continues it once the cause is fixed) or nondeterministic.\n"},
     {"show", cmd_show, "show a run: status, input, output or error, steps",
      "usage: wfdsl show ID [--json] [--db PATH]\n"
      "\n"

@@ -100,8 +100,8 @@
       "UPDATE runs SET status = 'waiting', wake_at = ?2, owner = NULL, lease_until = NULL,"   \
       " updated_ms = ?3 WHERE run_id = ?1 AND owner = ?4")                                    \
     X(RUN_UNPARK, "claiming a run",                                                           \
-      "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0"                \
-      " WHERE run_id = ?1")                                                                   \
+      "UPDATE runs SET status = 'running', wake_at = NULL, signal_pending = 0, error = NULL"  \
+      " WHERE run_id = ?1 AND status IN ('running', 'waiting', 'needs_attention')")           \
     X(RUNS_CLAIMABLE, "finding runs to execute",                                              \
       "SELECT run_id, owner FROM runs WHERE status = 'running'"                               \
       " AND (wake_at IS NULL OR wake_at <= ?1) AND (owner IS NULL OR lease_until < ?1)"       \

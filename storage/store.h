@@ -127,7 +127,8 @@ int store_signal_consume(store *s, int64_t id, std_err *e);
 
 /* Parking: a run waiting only on timers and signals leaves memory; its
  * status becomes 'waiting' with the time of its first timer (0: none) and
- * its lease is released. Unparking marks it running again. */
+ * its lease is released. Unparking marks it running again (clearing the
+ * error of a run a worker could not load: see vm_engine_claim). */
 int store_run_park(store *s, const char *run_id, const char *owner, int64_t wake_at, std_err *e);
 int store_run_unpark(store *s, const char *run_id, std_err *e);
 /* Runs a worker may take now: running or waiting, not leased or with an
