@@ -4,8 +4,10 @@
  * allocator (memory limits per call and over the whole heap) and a count hook
  * (instruction limit per std_lua_call); contexts (std_lua, one per run) with
  * their own globals, closures and scopes in it; a reduced standard library; a deterministic `pairs`; the
- * `json` table and `len`; JSON <-> Lua conversion; a text-only syntax check;
- * and a small tokenizer that lists the free names of a chunk for `wfdsl check`.
+ * `json` table, `len` and `copy`; JSON <-> Lua conversion, with read-only
+ * proxies for what the engine hands over; globals per call; a text-only
+ * syntax check; and a small tokenizer that lists the free names of a chunk
+ * for `wfdsl check`.
  *
  * What it does not do: know about steps, history or replay (the VM adds now,
  * uuid, random... and decides what to record), or enforce wall-clock time.
@@ -21,6 +23,28 @@
  * __mode because collection timing is not replayed. The string metatable is
  * protected (getmetatable("") is false), as is the array metatable.
  *
+ * No state outlives a call (a replay delivers recorded results instead of
+ * running chunks again, so anything else a chunk changed would be lost):
+ *   - Read-only proxies. Every table pushed for the engine (set_fn,
+ *     push_json_frozen), the library tables and a library chunk's result
+ *     (freeze_lib_top) and _G are proxies: an empty table P whose metatable
+ *       {__index = B, __newindex = ro_newindex, __len = ro_len,
+ *        __metatable = false (an array: "json.array"),
+ *        [1] = frozen_mark, [2] = B, [3] = FROZEN_VALUE|LIB|GLOBALS}
+ *     reads through to the backing table B (a plain lookup, no C call) and
+ *     refuses writes with a message naming the kind. An array's B has the
+ *     array metatable; a layered table (below) is the B of its proxy. The
+ *     engine writes into B; chunks never reach B. push_backing gives B for P,
+ *     and is_array, pairs, len, rawget/rawlen, push_layers (so Lua -> JSON,
+ *     copy) and typed errors use it; table.insert/remove/sort/move and
+ *     json.array refuse a proxy up front (check_writable). copy() makes
+ *     mutable deep copies. Tables a chunk makes are its own.
+ *   - Globals per call. std_lua_call_in runs the closure through call_fn,
+ *     which sets its _ENV to a new empty table W with metatable
+ *     {__index = scope or globals, __metatable = false} (cached: push_call_mt).
+ *     Assignments land in W, dropped after the call; _ENV is reset to the
+ *     globals. A chunk that assigns _ENV changes it for that call only.
+ *
  * Cost model: the hook charges 1 per VM instruction. C library calls that can
  * do unbounded work in one instruction (string.rep, table.move/sort/concat/
  * insert/remove/unpack, string scans, pairs, len, json) charge their work to
@@ -28,8 +52,8 @@
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
  *
- * Contexts: a context's globals are a copy of the host's (library tables
- * copied too, _G is the copy). A chunk is compiled once per host into a
+ * Contexts: a context's globals are a shallow copy of the host's (the library
+ * tables are shared read-only proxies, _G a read-only proxy of the copy). A chunk is compiled once per host into a
  * factory, `local _ENV = ...; return function(...) <chunk> end`, kept in the
  * host's cache table by (is_expr, line, name, text); a context calls it with
  * its globals at the chunk's first call and keeps the closure. Everything a
@@ -38,7 +62,8 @@
  *
  * Scopes: a scope is a table whose metatable reads (__index) and writes
  * (__newindex) through to its parent scope's table, up to the globals; a call
- * in a scope sets the chunk's _ENV upvalue to it and back to the globals after.
+ * in a scope sets the chunk's _ENV upvalue to a per-call table over it (W,
+ * above) and back to the globals after. Chunks never hold a scope itself.
  * A layered table (std_lua_scope_set_field) is a scope's own table whose
  * __index looks the same name up in the parent scope at read time, so it
  * follows replacements of the parent's table. Layouts:
