@@ -47,7 +47,7 @@
  *
  * Cost model: the hook charges 1 per VM instruction. C library calls that can
  * do unbounded work in one instruction (string.rep, table.move/sort/concat/
- * insert/remove/unpack, string scans, pairs, len, json) charge their work to
+ * insert/remove/unpack, string scans, pairs, len, json, copy) charge their work to
  * the same budget up front, and every 16 bytes allocated cost 1, so a loop of
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
