@@ -4,8 +4,10 @@
  * allocator (memory limits per call and over the whole heap) and a count hook
  * (instruction limit per std_lua_call); contexts (std_lua, one per run) with
  * their own globals, closures and scopes in it; a reduced standard library; a deterministic `pairs`; the
- * `json` table and `len`; JSON <-> Lua conversion; a text-only syntax check;
- * and a small tokenizer that lists the free names of a chunk for `wfdsl check`.
+ * `json` table, `len` and `copy`; JSON <-> Lua conversion, with read-only
+ * proxies for what the engine hands over; globals per call; a text-only
+ * syntax check; and a small tokenizer that lists the free names of a chunk
+ * for `wfdsl check`.
  *
  * What it does not do: know about steps, history or replay (the VM adds now,
  * uuid, random... and decides what to record), or enforce wall-clock time.
@@ -21,15 +23,37 @@
  * __mode because collection timing is not replayed. The string metatable is
  * protected (getmetatable("") is false), as is the array metatable.
  *
+ * No state outlives a call (a replay delivers recorded results instead of
+ * running chunks again, so anything else a chunk changed would be lost):
+ *   - Read-only proxies. Every table pushed for the engine (set_fn,
+ *     push_json_frozen), the library tables and a library chunk's result
+ *     (freeze_lib_top) and _G are proxies: an empty table P whose metatable
+ *       {__index = B, __newindex = ro_newindex, __len = ro_len,
+ *        __metatable = false (an array: "json.array"),
+ *        [1] = frozen_mark, [2] = B, [3] = FROZEN_VALUE|LIB|GLOBALS}
+ *     reads through to the backing table B (a plain lookup, no C call) and
+ *     refuses writes with a message naming the kind. An array's B has the
+ *     array metatable; a layered table (below) is the B of its proxy. The
+ *     engine writes into B; chunks never reach B. push_backing gives B for P,
+ *     and is_array, pairs, len, rawget/rawlen, push_layers (so Lua -> JSON,
+ *     copy) and typed errors use it; table.insert/remove/sort/move and
+ *     json.array refuse a proxy up front (check_writable). copy() makes
+ *     mutable deep copies. Tables a chunk makes are its own.
+ *   - Globals per call. std_lua_call_in runs the closure through call_fn,
+ *     which sets its _ENV to a new empty table W with metatable
+ *     {__index = scope or globals, __metatable = false} (cached: push_call_mt).
+ *     Assignments land in W, dropped after the call; _ENV is reset to the
+ *     globals. A chunk that assigns _ENV changes it for that call only.
+ *
  * Cost model: the hook charges 1 per VM instruction. C library calls that can
  * do unbounded work in one instruction (string.rep, table.move/sort/concat/
- * insert/remove/unpack, string scans, pairs, len, json) charge their work to
+ * insert/remove/unpack, string scans, pairs, len, json, copy) charge their work to
  * the same budget up front, and every 16 bytes allocated cost 1, so a loop of
  * big C calls also runs out. Known hole: backtracking in Lua patterns (many
  * '.-') is charged only by subject length and can still run long.
  *
- * Contexts: a context's globals are a copy of the host's (library tables
- * copied too, _G is the copy). A chunk is compiled once per host into a
+ * Contexts: a context's globals are a shallow copy of the host's (the library
+ * tables are shared read-only proxies, _G a read-only proxy of the copy). A chunk is compiled once per host into a
  * factory, `local _ENV = ...; return function(...) <chunk> end`, kept in the
  * host's cache table by (is_expr, line, name, text); a context calls it with
  * its globals at the chunk's first call and keeps the closure. Everything a
@@ -38,7 +62,8 @@
  *
  * Scopes: a scope is a table whose metatable reads (__index) and writes
  * (__newindex) through to its parent scope's table, up to the globals; a call
- * in a scope sets the chunk's _ENV upvalue to it and back to the globals after.
+ * in a scope sets the chunk's _ENV upvalue to a per-call table over it (W,
+ * above) and back to the globals after. Chunks never hold a scope itself.
  * A layered table (std_lua_scope_set_field) is a scope's own table whose
  * __index looks the same name up in the parent scope at read time, so it
  * follows replacements of the parent's table. Layouts:
@@ -101,7 +126,7 @@ struct std_lua_host {
 typedef struct ctx_chunk {
     int factory;      /* registry ref, shared by the host's contexts */
     int fn;           /* this context's closure (LUA_NOREF until first called) */
-    unsigned char names_env; /* the source mentions _ENV (may assign it) */
+    unsigned char has_env; /* the closure has an _ENV upvalue (reads or writes a global) */
 } ctx_chunk;
 
 /* One run's view of a host: its own globals table (env), closures and scopes. */
@@ -111,6 +136,7 @@ struct std_lua {
     lua_State *S;     /* h->S */
     int env_ref;      /* this context's globals */
     int child_mt_ref; /* metatable of the scopes whose parent is the globals */
+    int call_mt_ref;  /* metatable of the per-call environments over the globals */
     int scopes_ref;   /* table: live scope id -> true */
     ctx_chunk *chunks; /* indexed by handle */
     size_t nchunks, capchunks;
@@ -127,6 +153,8 @@ static const char box_mt_key = 'b';
 static const char scope_mark = 's';         /* [1] of scope metatables */
 static const char layer_mark = 'l';         /* [1] of layered-table metatables */
 static const char child_mts_key = 'c';      /* scope id -> metatable of its children */
+static const char frozen_mark = 'f';        /* [1] of the metatables of read-only proxies */
+static const char call_mt_key = 'e';        /* a scope's metatable of its per-call environments */
 #define LUD(p) ((void *)(uintptr_t)(p))
 
 static void *xrealloc(void *p, size_t n)
@@ -218,6 +246,154 @@ static double sort_cost(double n)
     double lg = 1;
     for (double m = n; m > 1; m /= 2) lg++;
     return n * lg;
+}
+
+/* ---- read-only proxies (see the header) ---------------------------------- */
+
+enum { FROZEN_VALUE, FROZEN_LIB, FROZEN_GLOBALS }; /* [3] of a proxy's metatable */
+#define RO_VALUE_MSG "cannot change a value the step was given (input, vars, steps, items are read-only): " \
+                     "copy it first with copy()"
+
+/* If the value at idx is a read-only proxy, pushes its backing table and
+ * returns 1; else pushes the value itself and returns 0. Raw: never runs
+ * code, allocates or raises. */
+static int push_backing(lua_State *S, int idx)
+{
+    idx = lua_absindex(S, idx);
+    if (lua_type(S, idx) == LUA_TTABLE && lua_getmetatable(S, idx)) {
+        lua_rawgeti(S, -1, 1);
+        if (lua_touserdata(S, -1) == LUD(&frozen_mark)) {
+            lua_rawgeti(S, -2, 2);
+            lua_replace(S, -3);
+            lua_pop(S, 1);
+            return 1;
+        }
+        lua_pop(S, 2);
+    }
+    lua_pushvalue(S, idx);
+    return 0;
+}
+
+/* The kind (FROZEN_*) of the proxy at idx, or -1 when it is not one. */
+static int frozen_kind(lua_State *S, int idx)
+{
+    if (lua_type(S, idx) != LUA_TTABLE || !lua_getmetatable(S, idx)) return -1;
+    lua_rawgeti(S, -1, 1);
+    int k = -1;
+    if (lua_touserdata(S, -1) == LUD(&frozen_mark)) {
+        lua_rawgeti(S, -2, 3);
+        k = (int)lua_tointeger(S, -1);
+        lua_pop(S, 1);
+    }
+    lua_pop(S, 2);
+    return k;
+}
+
+/* Raises the error of a write (what: "table.insert", "setting field \"x\"")
+ * into the proxy at idx. */
+static int raise_frozen(lua_State *S, int idx, const char *what)
+{
+    switch (frozen_kind(S, idx)) {
+    case FROZEN_LIB:
+        return luaL_error(S, "%s: the library tables (string, table, math, utf8, json, time...) are read-only: "
+                             "keep your own helpers in local variables", what);
+    case FROZEN_GLOBALS:
+        return luaL_error(S, "%s: _G is a read-only view of the globals: assign the name itself "
+                             "(a global a chunk assigns lasts until the end of that call)", what);
+    default: return luaL_error(S, "%s: " RO_VALUE_MSG, what);
+    }
+}
+
+/* Raises when the table at idx is read-only (a proxy); what names the call. */
+static void check_writable(lua_State *S, int idx, const char *what)
+{
+    if (frozen_kind(S, idx) >= 0) raise_frozen(S, idx, what);
+}
+
+/* __newindex of proxies: (proxy, key, value). */
+static int ro_newindex(lua_State *S)
+{
+    char what[96];
+    if (lua_type(S, 2) == LUA_TSTRING)
+        snprintf(what, sizeof what, "setting %sfield \"%.40s\"", frozen_kind(S, 1) == FROZEN_GLOBALS ? "_G " : "",
+                 lua_tostring(S, 2));
+    else if (lua_type(S, 2) == LUA_TNUMBER && lua_isinteger(S, 2))
+        snprintf(what, sizeof what, "setting [%lld]", (long long)lua_tointeger(S, 2));
+    else
+        snprintf(what, sizeof what, "setting a %s key", luaL_typename(S, 2));
+    return raise_frozen(S, 1, what);
+}
+
+/* __len of proxies: the border of the backing table, as # gave before. */
+static int ro_len(lua_State *S)
+{
+    push_backing(S, 1);
+    lua_pushinteger(S, (lua_Integer)lua_rawlen(S, -1));
+    return 1;
+}
+
+static int is_array(lua_State *S, int idx);
+
+/* Replaces the table on top of the stack by a read-only proxy of it: an empty
+ * table whose metatable reads through to it (__index is the table itself, so
+ * reads run no C code), refuses writes and is protected. An array's proxy
+ * answers getmetatable with "json.array", as the array metatable does. */
+static void freeze_top(lua_State *S, int kind)
+{
+    int arr = is_array(S, -1);
+    lua_createtable(S, 0, 0);
+    lua_createtable(S, 3, 4);
+    lua_pushvalue(S, -3);
+    lua_setfield(S, -2, "__index");
+    lua_pushcfunction(S, ro_newindex);
+    lua_setfield(S, -2, "__newindex");
+    lua_pushcfunction(S, ro_len);
+    lua_setfield(S, -2, "__len");
+    if (arr) lua_pushliteral(S, "json.array");
+    else lua_pushboolean(S, 0);
+    lua_setfield(S, -2, "__metatable");
+    lua_pushlightuserdata(S, LUD(&frozen_mark));
+    lua_rawseti(S, -2, 1);
+    lua_pushvalue(S, -3);
+    lua_rawseti(S, -2, 2);
+    lua_pushinteger(S, kind);
+    lua_rawseti(S, -2, 3);
+    lua_setmetatable(S, -2);
+    lua_replace(S, -2);
+}
+
+/* Freezes a library table on top of the stack and the tables in it, once
+ * each (seen: index of a table original -> proxy); keys are kept as they
+ * are. The library's own code keeps its references to the originals. */
+static void freeze_lib_top(lua_State *S, int seen, int depth)
+{
+    if (depth > JSON_MAX_DEPTH) luaL_error(S, "library nested deeper than %d levels", JSON_MAX_DEPTH);
+    luaL_checkstack(S, 8, "library nested too deeply");
+    int t = lua_gettop(S);
+    lua_pushvalue(S, t);
+    if (lua_rawget(S, seen) == LUA_TTABLE) {
+        lua_replace(S, t);
+        return;
+    }
+    lua_pop(S, 1);
+    if (frozen_kind(S, t) >= 0) return;
+    lua_pushvalue(S, t);
+    freeze_top(S, FROZEN_LIB); /* t+1: the proxy */
+    lua_pushvalue(S, t);
+    lua_pushvalue(S, t + 1);
+    lua_rawset(S, seen);
+    lua_pushnil(S);
+    while (lua_next(S, t)) {
+        if (lua_type(S, -1) == LUA_TTABLE && frozen_kind(S, -1) < 0) {
+            freeze_lib_top(S, seen, depth + 1);
+            lua_pushvalue(S, -2);
+            lua_insert(S, -2);
+            lua_rawset(S, t); /* replacing an existing key's value keeps lua_next valid */
+        } else {
+            lua_pop(S, 1);
+        }
+    }
+    lua_replace(S, t);
 }
 
 /* ---- base library replacements ------------------------------------------ */
@@ -342,7 +518,7 @@ static int sb_format(lua_State *S)
 }
 
 /* Library functions wrapped to charge their C work first (see the header). */
-enum { COST_REP, COST_MOVE, COST_CONCAT, COST_UNPACK, COST_TLEN, COST_SORT, COST_SCAN, COST_PATTERN, COST_FIND };
+enum { COST_REP, COST_MOVE, COST_CONCAT, COST_UNPACK, COST_INSERT, COST_REMOVE, COST_SORT, COST_SCAN, COST_PATTERN, COST_FIND };
 
 static double arg_int(lua_State *S, int idx, double def)
 {
@@ -353,7 +529,24 @@ static double arg_int(lua_State *S, int idx, double def)
 
 static double table_len(lua_State *S, int idx)
 {
-    return lua_type(S, idx) == LUA_TTABLE ? (double)lua_rawlen(S, idx) : 0;
+    if (lua_type(S, idx) != LUA_TTABLE) return 0;
+    push_backing(S, idx);
+    double n = (double)lua_rawlen(S, -1);
+    lua_pop(S, 1);
+    return n;
+}
+
+/* rawget, rawlen: a read-only proxy is read as its backing table. */
+static int sb_raw(lua_State *S)
+{
+    if (lua_type(S, 1) == LUA_TTABLE) {
+        push_backing(S, 1);
+        lua_replace(S, 1);
+    }
+    lua_pushvalue(S, lua_upvalueindex(1));
+    lua_insert(S, 1);
+    lua_call(S, lua_gettop(S) - 1, 1);
+    return 1;
 }
 
 static int sb_charged(lua_State *S)
@@ -366,11 +559,19 @@ static int sb_charged(lua_State *S)
             (lua_type(S, 3) != LUA_TSTRING || lua_rawlen(S, 3) == 0))
             work = arg_int(S, 2, 0) / SCAN_BYTES_PER_INSTR;
         break;
-    case COST_MOVE: work = arg_int(S, 3, 0) - arg_int(S, 2, 1) + 1; break;
+    case COST_MOVE:
+        check_writable(S, lua_isnoneornil(S, 5) ? 1 : 5, "table.move");
+        work = arg_int(S, 3, 0) - arg_int(S, 2, 1) + 1;
+        break;
     case COST_CONCAT: work = arg_int(S, 4, table_len(S, 1)) - arg_int(S, 3, 1) + 1; break;
     case COST_UNPACK: work = arg_int(S, 3, table_len(S, 1)) - arg_int(S, 2, 1) + 1; break;
-    case COST_TLEN: work = table_len(S, 1); break;
-    case COST_SORT: n = table_len(S, 1); work = sort_cost(n); break;
+    case COST_INSERT: check_writable(S, 1, "table.insert"); work = table_len(S, 1); break;
+    case COST_REMOVE: check_writable(S, 1, "table.remove"); work = table_len(S, 1); break;
+    case COST_SORT:
+        check_writable(S, 1, "table.sort");
+        n = table_len(S, 1);
+        work = sort_cost(n);
+        break;
     case COST_SCAN:
         if (lua_type(S, 1) == LUA_TSTRING) work = (double)lua_rawlen(S, 1) / SCAN_BYTES_PER_INSTR;
         break;
@@ -454,7 +655,11 @@ static int push_parent_layer(lua_State *S, int idx)
     int t = env_rawget(S, -2, -1);
     lua_replace(S, -3);
     lua_pop(S, 1);
-    if (t == LUA_TTABLE) return 1;
+    if (t == LUA_TTABLE) { /* the parent's proxy: its backing table */
+        push_backing(S, -1);
+        lua_remove(S, -2);
+        return 1;
+    }
     lua_pop(S, 1);
     return 0;
 }
@@ -472,6 +677,8 @@ static int layer_index(lua_State *S)
             lua_pushnil(S);
             return 1;
         }
+        push_backing(S, 5);
+        lua_replace(S, 5);
         lua_pushvalue(S, 2);
         if (lua_rawget(S, 5) != LUA_TNIL) return 1;
         lua_pop(S, 1);
@@ -498,9 +705,9 @@ static int push_layers(lua_State *S, int idx)
 {
     idx = lua_absindex(S, idx);
     int base = lua_gettop(S) + 1, n = 1;
-    int layered = mark_of(S, idx) == &layer_mark;
-    if (!lua_checkstack(S, layered ? LAYER_MAX + 8 : 8)) return 0;
-    lua_pushvalue(S, idx);
+    if (!lua_checkstack(S, LAYER_MAX + 8)) return 0;
+    push_backing(S, idx); /* a proxy is seen as its backing table */
+    int layered = mark_of(S, -1) == &layer_mark;
     while (layered && n < LAYER_MAX && push_parent_layer(S, -1)) {
         int seen = 0;
         for (int j = 0; j < n && !seen; j++) seen = lua_rawequal(S, -1, base + j);
@@ -604,8 +811,10 @@ static int sb_pairs(lua_State *S)
 {
     luaL_checktype(S, 1, LUA_TTABLE);
     lua_settop(S, 1);
-    int layered = mark_of(S, 1) == &layer_mark;
-    lua_newtable(S); /* 2: keys in traversal order */
+    push_backing(S, 1); /* 2: what the iterator reads (a proxy's backing table) */
+    int layered = mark_of(S, 2) == &layer_mark;
+    lua_newtable(S);
+    lua_replace(S, 2); /* 2: keys in traversal order */
     int nl = push_layers(S, 1), li = 0;
     if (!nl) return luaL_error(S, "pairs: out of Lua stack");
     lua_Integer n = 0;
@@ -615,9 +824,9 @@ static int sb_pairs(lua_State *S)
         lua_pushvalue(S, -1);
         lua_rawseti(S, 2, ++n);
     }
-    lua_settop(S, 2);
+    lua_settop(S, 3); /* 3: the backing table (the first layer) */
     charge(S, sort_cost((double)n));
-    key_ent *ke = lua_newuserdatauv(S, (size_t)(n ? n : 1) * sizeof *ke, 0); /* 3 */
+    key_ent *ke = lua_newuserdatauv(S, (size_t)(n ? n : 1) * sizeof *ke, 0); /* 4 */
     for (lua_Integer i = 0; i < n; i++) {
         key_ent *k = &ke[i];
         memset(k, 0, sizeof *k);
@@ -637,13 +846,13 @@ static int sb_pairs(lua_State *S)
         lua_pop(S, 1);
     }
     qsort(ke, (size_t)n, sizeof *ke, key_cmp);
-    lua_createtable(S, (int)(n < 1000000 ? n : 0), 0); /* 4: keys in sorted order */
+    lua_createtable(S, (int)(n < 1000000 ? n : 0), 0); /* 5: keys in sorted order */
     for (lua_Integer i = 0; i < n; i++) {
         lua_rawgeti(S, 2, ke[i].pos);
-        lua_rawseti(S, 4, i + 1);
+        lua_rawseti(S, 5, i + 1);
     }
     lua_pushinteger(S, 0);
-    lua_pushvalue(S, 1);
+    lua_pushvalue(S, 3);
     lua_pushboolean(S, layered);
     lua_pushcclosure(S, pairs_iter, 4);
     lua_pushvalue(S, 1);
@@ -653,18 +862,37 @@ static int sb_pairs(lua_State *S)
 
 /* ---- JSON <-> Lua --------------------------------------------------------- */
 
+/* A table marked as a JSON array: with the array metatable, or a proxy of
+ * such a table. Raw: never runs code, allocates or raises. */
 static int is_array(lua_State *S, int idx)
 {
     if (!lua_getmetatable(S, idx)) return 0;
     lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key);
     int r = lua_rawequal(S, -1, -2);
+    if (!r) {
+        lua_rawgeti(S, -2, 1);
+        if (lua_touserdata(S, -1) == LUD(&frozen_mark)) {
+            lua_rawgeti(S, -3, 2);
+            int has = lua_getmetatable(S, -1);
+            r = has && lua_rawequal(S, -1, -4);
+            lua_pop(S, has ? 2 : 1);
+        }
+        lua_pop(S, 1);
+    }
     lua_pop(S, 2);
     return r;
 }
 
-void std_lua_push_json(lua_State *S, json_t *v)
+static void push_json(lua_State *S, json_t *v, int frozen);
+
+void std_lua_push_json(lua_State *S, json_t *v) { push_json(S, v, 0); }
+
+/* A value the engine hands to a chunk: tables are read-only proxies. */
+static void push_json_frozen(lua_State *S, json_t *v) { push_json(S, v, 1); }
+
+static void push_json(lua_State *S, json_t *v, int frozen)
 {
-    luaL_checkstack(S, 4, "JSON nested too deeply");
+    luaL_checkstack(S, 8, "JSON nested too deeply");
     if (!v) {
         lua_pushnil(S);
         return;
@@ -677,9 +905,10 @@ void std_lua_push_json(lua_State *S, json_t *v)
         lua_createtable(S, 0, (int)json_object_size(v));
         json_object_keylen_foreach(v, k, kl, x) {
             lua_pushlstring(S, k, kl);
-            std_lua_push_json(S, x);
+            push_json(S, x, frozen);
             lua_rawset(S, -3);
         }
+        if (frozen) freeze_top(S, FROZEN_VALUE);
         break;
     }
     case JSON_ARRAY: {
@@ -688,9 +917,10 @@ void std_lua_push_json(lua_State *S, json_t *v)
         if (lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key) == LUA_TTABLE) lua_setmetatable(S, -2);
         else lua_pop(S, 1);
         for (size_t i = 0; i < n; i++) {
-            std_lua_push_json(S, json_array_get(v, i));
+            push_json(S, json_array_get(v, i), frozen);
             lua_rawseti(S, -2, (lua_Integer)i + 1);
         }
+        if (frozen) freeze_top(S, FROZEN_VALUE);
         break;
     }
     case JSON_STRING: lua_pushlstring(S, json_string_value(v), json_string_length(v)); break;
@@ -929,7 +1159,16 @@ static json_t *tj_value(lua_State *S, int idx, tj *c, std_err *e)
         if (!j) std_errf(e, "lua", "cannot convert a string that is not valid UTF-8 to JSON");
         return j;
     }
-    case LUA_TTABLE: return tj_table(S, idx, c, e);
+    case LUA_TTABLE: {
+        if (!lua_checkstack(S, 8)) {
+            std_errf(e, "lua", "cannot convert to JSON: out of Lua stack");
+            return NULL;
+        }
+        push_backing(S, idx); /* a proxy converts as its backing table */
+        json_t *r = tj_table(S, lua_gettop(S), c, e);
+        lua_pop(S, 1);
+        return r;
+    }
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(S, idx) == LUD(&json_null_obj)) return json_null();
         /* fall through */
@@ -1189,6 +1428,8 @@ static int sb_json_array(lua_State *S)
     }
     luaL_checktype(S, 1, LUA_TTABLE);
     lua_settop(S, 1);
+    if (is_array(S, 1)) return 1; /* already one (a given array's proxy too) */
+    check_writable(S, 1, "json.array");
     if (lua_getmetatable(S, 1)) {
         if (!is_array(S, 1)) return luaL_error(S, "json.array: the table already has a metatable");
         lua_pop(S, 1);
@@ -1218,11 +1459,12 @@ static int sb_len(lua_State *S)
     switch (lua_type(S, 1)) {
     case LUA_TSTRING: lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 1)); return 1;
     case LUA_TTABLE: {
+        lua_settop(S, 1);
         if (is_array(S, 1)) {
-            lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 1));
+            push_backing(S, 1);
+            lua_pushinteger(S, (lua_Integer)lua_rawlen(S, 2));
             return 1;
         }
-        lua_settop(S, 1);
         int nl = push_layers(S, 1), li = 0; /* a layered table is seen merged */
         if (!nl) return luaL_error(S, "len: out of Lua stack");
         lua_Integer n = 0;
@@ -1237,6 +1479,60 @@ static int sb_len(lua_State *S)
     }
     default: return luaL_typeerror(S, 1, "string or table");
     }
+}
+
+/* Pushes a mutable deep copy of the value at idx (see sb_copy); seen is the
+ * index of a table: original -> its copy, so shared tables stay shared and
+ * cycles are kept. */
+static void copy_value(lua_State *S, int idx, int seen, int depth)
+{
+    idx = lua_absindex(S, idx);
+    if (lua_type(S, idx) != LUA_TTABLE) {
+        lua_pushvalue(S, idx);
+        return;
+    }
+    if (depth > JSON_MAX_DEPTH) luaL_error(S, "copy: nested deeper than %d levels", JSON_MAX_DEPTH);
+    luaL_checkstack(S, 8, "copy: nested too deeply");
+    lua_pushvalue(S, idx);
+    if (lua_rawget(S, seen) == LUA_TTABLE) return;
+    lua_pop(S, 1);
+    lua_newtable(S);
+    int out = lua_gettop(S);
+    if (is_array(S, idx)) {
+        lua_rawgetp(S, LUA_REGISTRYINDEX, &array_mt_key);
+        lua_setmetatable(S, out);
+    } else if (!mark_of(S, idx) && lua_getmetatable(S, idx)) { /* a chunk's own metatable is shared */
+        lua_setmetatable(S, out);
+    }
+    lua_pushvalue(S, idx);
+    lua_pushvalue(S, out);
+    lua_rawset(S, seen);
+    int nl = push_layers(S, idx), li = 0; /* a proxy's backing table, a layered table merged */
+    if (!nl) luaL_error(S, "copy: out of Lua stack");
+    lua_Integer n = 0;
+    lua_pushnil(S);
+    while (view_next(S, out + 1, nl, &li)) {
+        if ((++n & 63) == 0) charge(S, 64);
+        copy_value(S, -1, seen, depth + 1);
+        lua_pushvalue(S, -3);
+        lua_insert(S, -2);
+        lua_rawset(S, out);
+        lua_pop(S, 1);
+    }
+    charge(S, (double)(n & 63));
+    lua_settop(S, out);
+}
+
+/* copy(v): a deep copy of v that the chunk may change; a value the engine
+ * gave (read-only) comes back as plain tables, arrays keep their mark (an
+ * empty one still converts to []). Non-table values are returned as they are. */
+static int sb_copy(lua_State *S)
+{
+    luaL_checkany(S, 1);
+    lua_settop(S, 1);
+    lua_newtable(S);
+    copy_value(S, 1, 2, 0);
+    return 1;
 }
 
 /* ---- the state ----------------------------------------------------------- */
@@ -1299,6 +1595,8 @@ static int sb_setup(lua_State *S)
     lua_setfield(S, G, "tostring");
     lua_pushcfunction(S, sb_len);
     lua_setfield(S, G, "len");
+    lua_pushcfunction(S, sb_copy);
+    lua_setfield(S, G, "copy");
     static const char *const effects[] = {"now", "uuid", "random"};
     for (size_t i = 0; i < 3; i++) {
         lua_pushstring(S, effects[i]);
@@ -1306,6 +1604,8 @@ static int sb_setup(lua_State *S)
         lua_setfield(S, G, effects[i]);
     }
     wrap(S, G, NULL, "setmetatable", sb_setmetatable, -1);
+    wrap(S, G, NULL, "rawget", sb_raw, -1);
+    wrap(S, G, NULL, "rawlen", sb_raw, -1);
     wrap(S, G, "string", "format", sb_format, -1);
 
     static const struct { const char *lib, *fn; int cost; } charged[] = {
@@ -1315,7 +1615,7 @@ static int sb_setup(lua_State *S)
         {"string", "upper", COST_SCAN},   {"string", "reverse", COST_SCAN},
         {"utf8", "len", COST_SCAN},       {"table", "move", COST_MOVE},
         {"table", "concat", COST_CONCAT}, {"table", "unpack", COST_UNPACK},
-        {"table", "insert", COST_TLEN},   {"table", "remove", COST_TLEN},
+        {"table", "insert", COST_INSERT}, {"table", "remove", COST_REMOVE},
         {"table", "sort", COST_SORT}};
     for (size_t i = 0; i < sizeof charged / sizeof charged[0]; i++)
         wrap(S, G, charged[i].lib, charged[i].fn, sb_charged, charged[i].cost);
@@ -1344,6 +1644,18 @@ static int sb_setup(lua_State *S)
         {"format", sb_time_format}, {"add", sb_time_add}, {"parse", sb_time_parse}, {NULL, NULL}};
     luaL_newlib(S, time_fns);
     lua_setfield(S, G, "time");
+
+    /* The library tables become read-only proxies shared by every context
+     * (the string metatable keeps reading the original string table). */
+    static const char *const lib_names[] = {"string", "table", "math", "utf8", "json", "time"};
+    lua_newtable(S);
+    int seen = lua_gettop(S);
+    for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0]; i++) {
+        lua_getfield(S, G, lib_names[i]);
+        freeze_lib_top(S, seen, 0);
+        lua_setfield(S, G, lib_names[i]);
+    }
+    lua_pop(S, 1);
     return 0;
 }
 
@@ -1392,8 +1704,8 @@ void std_lua_host_free(std_lua_host *H)
 }
 
 /* Runs under lua_pcall: a context's globals, a copy of the host's (whose
- * library tables are copied too, so that a run changing string.x changes
- * its own), with _G itself. */
+ * library tables are read-only proxies, shared), with _G a read-only view
+ * of them. */
 static int open_fn(lua_State *S)
 {
     std_lua *L = lua_touserdata(S, 1);
@@ -1403,22 +1715,12 @@ static int open_fn(lua_State *S)
     int env = lua_gettop(S);
     lua_pushnil(S);
     while (lua_next(S, G)) {
-        if (lua_type(S, -1) == LUA_TTABLE && !lua_rawequal(S, -1, G)) {
-            int lib = lua_gettop(S);
-            lua_createtable(S, 0, 32);
-            lua_pushnil(S);
-            while (lua_next(S, lib)) {
-                lua_pushvalue(S, -2);
-                lua_insert(S, -2);
-                lua_rawset(S, lib + 1);
-            }
-            lua_replace(S, lib);
-        }
         lua_pushvalue(S, -2);
         lua_insert(S, -2);
         lua_rawset(S, env);
     }
     lua_pushvalue(S, env);
+    freeze_top(S, FROZEN_GLOBALS);
     lua_setfield(S, env, "_G");
     lua_pushvalue(S, env);
     L->env_ref = luaL_ref(S, LUA_REGISTRYINDEX);
@@ -1433,7 +1735,7 @@ std_lua *std_lua_open(std_lua_host *H)
     memset(L, 0, sizeof *L);
     L->h = H;
     L->S = H->S;
-    L->env_ref = L->child_mt_ref = L->scopes_ref = LUA_NOREF;
+    L->env_ref = L->child_mt_ref = L->call_mt_ref = L->scopes_ref = LUA_NOREF;
     begin_call(L);
     int top = lua_gettop(H->S);
     lua_pushcfunction(H->S, open_fn);
@@ -1492,6 +1794,7 @@ void std_lua_free(std_lua *L)
         }
         luaL_unref(S, LUA_REGISTRYINDEX, L->scopes_ref);
         luaL_unref(S, LUA_REGISTRYINDEX, L->child_mt_ref);
+        luaL_unref(S, LUA_REGISTRYINDEX, L->call_mt_ref);
         luaL_unref(S, LUA_REGISTRYINDEX, L->env_ref);
         if (H->cur == L) H->cur = NULL;
         H->contexts--;
@@ -1547,7 +1850,9 @@ static int compile_fn(lua_State *S)
  * Fills e and returns 1, or 0 (stack unchanged) when the table is not one. */
 static int typed_error(lua_State *S, std_err *e)
 {
-    int top = lua_gettop(S), ok = 0;
+    int top = lua_gettop(S) + 1, ok = 0;
+    if (!lua_checkstack(S, 8)) return 0;
+    push_backing(S, top - 1); /* error(err) of a caught error, given read-only */
     lua_pushliteral(S, "type");
     if (lua_rawget(S, top) != LUA_TSTRING) goto out;
     size_t n = 0;
@@ -1573,7 +1878,7 @@ static int typed_error(lua_State *S, std_err *e)
     json_decref(j);
     ok = 1;
 out:
-    lua_settop(S, top);
+    lua_settop(S, top - 1);
     return ok;
 }
 
@@ -1662,7 +1967,7 @@ int std_lua_compile_at(std_lua *L, const char *name, int line, const char *src, 
         ctx_chunk *c = &L->chunks[L->nchunks];
         c->factory = a.ref;
         c->fn = LUA_NOREF;
-        c->names_env = strstr(src, "_ENV") != NULL;
+        c->has_env = 0;
         rc = (int)L->nchunks++;
     } else {
         rc = st == LUA_ERRMEM ? call_error(L, st, e) : std_errf(e, "lua", "%s", lua_tostring(S, -1));
@@ -1778,6 +2083,13 @@ static void push_layer_mt(lua_State *S, int env, const char *name)
     lua_settop(S, smt);
 }
 
+/* Sets the _ENV of the closure at idx to the table on top (popped). A chunk
+ * that reads no global has no _ENV upvalue: nothing to set. */
+static void set_env(lua_State *S, int idx)
+{
+    if (!lua_setupvalue(S, idx, 1)) lua_pop(S, 1);
+}
+
 /* Runs under lua_pcall: the context's closure of a chunk, from its factory. */
 static int instantiate_fn(lua_State *S)
 {
@@ -1786,16 +2098,53 @@ static int instantiate_fn(lua_State *S)
     lua_rawgeti(S, LUA_REGISTRYINDEX, c->factory);
     lua_rawgeti(S, LUA_REGISTRYINDEX, L->env_ref);
     lua_call(S, 1, 1);
+    c->has_env = lua_getupvalue(S, -1, 1) != NULL; /* a chunk that names no global has no _ENV */
+    lua_settop(S, 3);
     c->fn = luaL_ref(S, LUA_REGISTRYINDEX);
     return 0;
 }
 
-/* Sets the _ENV of the closure at idx to the table on top (popped). A chunk
- * that reads no global has no _ENV upvalue: nothing to set. */
-static void set_env(lua_State *S, int idx)
+/* Pushes the metatable of the per-call environments over the environment at
+ * idx (the context's globals for scope 0, else scope's table), cached in the
+ * context or in the scope's table under a light userdata key. */
+static void push_call_mt(std_lua *L, int scope, int idx)
 {
-    if (!lua_setupvalue(S, idx, 1)) lua_pop(S, 1);
+    lua_State *S = L->S;
+    idx = lua_absindex(S, idx);
+    if (scope == 0 && L->call_mt_ref != LUA_NOREF) {
+        lua_rawgeti(S, LUA_REGISTRYINDEX, L->call_mt_ref);
+        return;
+    }
+    if (scope != 0 && lua_rawgetp(S, idx, &call_mt_key) == LUA_TTABLE) return;
+    if (scope != 0) lua_pop(S, 1);
+    lua_createtable(S, 0, 2);
+    lua_pushvalue(S, idx);
+    lua_setfield(S, -2, "__index");
+    lua_pushboolean(S, 0);
+    lua_setfield(S, -2, "__metatable");
+    lua_pushvalue(S, -1);
+    if (scope == 0) L->call_mt_ref = luaL_ref(S, LUA_REGISTRYINDEX);
+    else lua_rawsetp(S, idx, &call_mt_key);
 }
+
+/* Runs under lua_pcall: 1 the chunk's closure, 2 the context, 3 the scope,
+ * 4 the scope's environment (or nil for a chunk without _ENV). The closure's
+ * _ENV becomes a new table of this call alone that reads through to the
+ * environment: globals the chunk assigns land there and are dropped with it. */
+static int call_fn(lua_State *S)
+{
+    if (!lua_isnil(S, 4)) {
+        std_lua *L = lua_touserdata(S, 2);
+        lua_createtable(S, 0, 0);
+        push_call_mt(L, (int)lua_tointeger(S, 3), 4);
+        lua_setmetatable(S, -2);
+        set_env(S, 1);
+    }
+    lua_settop(S, 1);
+    lua_call(S, 0, 1);
+    return 1;
+}
+
 
 int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
 {
@@ -1820,23 +2169,24 @@ int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
         st = lua_pcall(S, 2, 0, 0);
     }
     if (st == LUA_OK) {
-        lua_rawgeti(S, LUA_REGISTRYINDEX, c->fn);
-        /* Between calls a closure's _ENV is its context's globals (reset after
-         * a call in a scope), unless the chunk itself assigned it, which needs
-         * the name _ENV in its source (load is gone). */
-        if (scope != 0 || c->names_env) {
-            if (scope != 0) lua_pushvalue(S, -1); /* kept to reset _ENV after the call */
-            /* Any table is a safe _ENV, so on this hot path a table in the
-             * registry slot is enough; scope ids come from std_lua_scope_new. */
-            if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : L->env_ref) != LUA_TTABLE) {
-                lua_settop(S, top);
-                H->cur = NULL;
-                return std_errf(e, "lua", "invalid Lua scope %d", scope);
-            }
-            set_env(S, -2);
+        lua_rawgeti(S, LUA_REGISTRYINDEX, c->fn); /* top+1: kept to reset _ENV after the call */
+        lua_pushcfunction(S, call_fn);
+        lua_pushvalue(S, top + 1);
+        lua_pushlightuserdata(S, L);
+        lua_pushinteger(S, scope);
+        /* Any table is a safe environment, so on this hot path a table in
+         * the registry slot is enough; scope ids come from std_lua_scope_new. */
+        if (scope < 0 || lua_rawgeti(S, LUA_REGISTRYINDEX, scope ? scope : L->env_ref) != LUA_TTABLE) {
+            lua_settop(S, top);
+            H->cur = NULL;
+            return std_errf(e, "lua", "invalid Lua scope %d", scope);
+        }
+        if (!c->has_env) {
+            lua_pop(S, 1);
+            lua_pushnil(S);
         }
         lua_sethook(S, sb_hook, LUA_MASKCOUNT, HOOK_EVERY); /* restart the count */
-        st = lua_pcall(S, 0, 1, 0);
+        st = lua_pcall(S, 4, 1, 0);
     }
     int rc = 0;
     if (st != LUA_OK) {
@@ -1845,7 +2195,9 @@ int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e)
         *out = std_lua_to_json(S, -1, e);
         if (!*out) rc = -1;
     }
-    if (scope != 0 && c->fn != LUA_NOREF) { /* back to the globals: the chunk must not keep a freed scope alive */
+    if (c->has_env && lua_type(S, top + 1) == LUA_TFUNCTION) {
+        /* back to the globals: the closure must not keep a call's table or a
+         * freed scope alive */
         lua_rawgeti(S, LUA_REGISTRYINDEX, L->env_ref);
         set_env(S, top + 1);
     }
@@ -1885,13 +2237,18 @@ static int set_fn(lua_State *S)
                 push_layer_mt(S, env, a->table);
                 lua_setmetatable(S, -2);
             }
+            lua_pushvalue(S, -1);
+            freeze_top(S, FROZEN_VALUE);
             lua_pushstring(S, a->table);
-            lua_pushvalue(S, -2);
+            lua_insert(S, -2);
             lua_rawset(S, env);
+        } else {
+            push_backing(S, -1); /* the engine writes into a proxy's backing table */
+            lua_remove(S, -2);
         }
     }
     lua_pushstring(S, a->key);
-    if (a->v) std_lua_push_json(S, a->v);
+    if (a->v) push_json_frozen(S, a->v);
     else lua_pushnil(S);
     lua_rawset(S, -3);
     return 0;
@@ -2335,7 +2692,8 @@ int std_lua_is_builtin(const char *name)
         "string", "table",  "math",     "utf8",         "tostring",     "tonumber",
         "type",   "pairs",  "ipairs",   "select",       "error",        "assert",
         "pcall",  "xpcall", "setmetatable", "getmetatable", "rawget", "rawequal",
-        "rawlen", "json",   "len",      "time",         "_VERSION",     "_G"};
+        "rawlen", "json",   "len",      "time",         "_VERSION",     "_G",
+        "copy"};
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(name, builtins[i]) == 0) return 1;
     return 0;
@@ -2375,6 +2733,11 @@ static int lib_fn(lua_State *S)
     lua_pushvalue(S, env - 1);
     lua_pushvalue(S, env);
     lua_call(S, 1, 1);
+    if (lua_type(S, -1) == LUA_TTABLE) { /* read-only, as the library tables */
+        lua_newtable(S);
+        lua_insert(S, -2);
+        freeze_lib_top(S, lua_gettop(S) - 1, 0);
+    }
     lua_setfield(S, env, a->name);
     return 0;
 }

@@ -16,7 +16,12 @@
  *
  * Values cross the boundary as jansson json_t: JSON null is the light
  * userdata `json.null`; arrays become tables marked with an array metatable
- * so that an empty array stays an array on the way back.
+ * so that an empty array stays an array on the way back. Values the engine
+ * sets (set_global, set_field, scope_set...) are read-only at any depth, and
+ * so are the library tables and `_G`: a chunk that changes one fails with a
+ * "lua" error; `copy(v)` gives a copy it may change. The globals a chunk
+ * assigns land in a table of that call alone. So nothing a chunk does
+ * outlives its call except its result, which the VM records.
  *
  * It does not know about steps, history or replay: the VM decides what to
  * evaluate and records what must be recorded.
@@ -73,15 +78,12 @@ void std_lua_set_field(std_lua *L, const char *table, const char *key, json_t *v
  * global environment), so that fibers of one run (parallel branches, foreach
  * iterations, catch blocks) evaluate the same compiled chunks against
  * different local names without copying the environment. Reading a name
- * looks in the scope, then its parent, ... then the globals. A script that
- * assigns a name behaves as it does at the global level: assigning a name the
- * scope (or an ancestor scope) holds changes it there, any other name becomes
- * a global seen by every chunk. Scripts cannot reach or change the scope
- * metatables (getmetatable(_ENV) is false); `_G` is always the globals table
- * and pairs(_ENV) lists only the scope's own names.
- * A chunk's environment is set for the duration of each call, so a function
- * that a chunk creates and that outlives the call (e.g. stored in a global)
- * reads the globals afterwards, not the scope it was created in. */
+ * looks in the scope, then its parent, ... then the globals. A chunk's _ENV
+ * is a new table of the call over the scope: a name the chunk assigns (new,
+ * or one the scope holds) is set there and is gone when the call ends.
+ * Scripts cannot reach or change the scope (getmetatable(_ENV) is false);
+ * `_G` is always a read-only view of the globals and pairs(_ENV) lists only
+ * the names this call assigned. */
 
 /* New scope over parent (0 = globals, else a live scope id). Returns a scope
  * id > 0 (a registry reference), or -1 if parent is not a live scope or the
@@ -114,7 +116,9 @@ void std_lua_scope_set_field(std_lua *L, int scope, const char *table, const cha
  * an invalid scope fails with type "lua". */
 int std_lua_call_in(std_lua *L, int handle, int scope, json_t **out, std_err *e);
 
-/* Conversion helpers, also used by the VM for templates. */
+/* Conversion helpers. std_lua_push_json pushes tables a chunk may change (as
+ * json.decode does); the values the engine sets are pushed read-only. Lua ->
+ * JSON sees through the read-only proxies. */
 void std_lua_push_json(lua_State *S, json_t *v);
 /* NULL with e filled when the value cannot be JSON (functions, cycles, NaN). */
 json_t *std_lua_to_json(lua_State *S, int idx, std_err *e);

@@ -69,14 +69,16 @@ name: dirty-parent
 steps:
   - id: dirty
     lua: |
-      _G.leak = "parent"
-      string.upper = function() return "patched" end
-      return 1
+      leak = "parent"
+      local a = pcall(function() _G.leak = "parent" end)
+      local b = pcall(function() string.upper = function() return "patched" end end)
+      return {a, b, leak}
   - id: kid
     call: {workflow: cleankid.yaml}
   - id: after
     lua: return string.upper("a") .. " " .. tostring(_G.leak)
-output: ${ {kid = steps.kid, after = steps.after} }
+output: ${ {dirty = steps.dirty, kid = steps.kid, after = steps.after} }
 Y
 run_wf run "$T/dirtyparent.yaml" --id iso
-eq "runs in one process do not see each other's globals" "$(json 'd["kid"], d["after"]' "$OUT")" '["nil A","patched parent"]'
+eq "runs in one process do not see each other's globals; _G and library tables are read-only" \
+    "$(json 'd["dirty"], d["kid"], d["after"]' "$OUT")" '[[false,false,"parent"],"nil A","A nil"]'

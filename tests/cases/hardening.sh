@@ -637,7 +637,8 @@ lua_case array-metatable lua "attempt to index a string value" \
 lua_case gc-metamethod lua "__gc" 'return setmetatable({}, {__gc = function() end})'
 lua_case format-p lua "%p" 'return string.format("%p", {})'
 lua_results
-# a run that poisons its own library tables does not poison another run
+# a run cannot poison its library tables (they are read-only) nor keep a
+# global; another run (a child in the same process) sees clean ones
 cat >"$T/kid.yaml" <<'Y'
 wfdsl: 1
 name: kid
@@ -652,17 +653,22 @@ name: poison
 steps:
   - id: poison
     lua: |
-      string.upper = function() return "pwned" end
-      string.rep = function() return "pwned" end
+      local a = pcall(function() string.upper = function() return "pwned" end end)
+      local b, e = pcall(function() string.rep = function() return "pwned" end end)
       leak = "global"
-      return string.upper("abc")
+      return {a, b, e, string.upper("abc"), leak}
+  - id: after
+    lua: return rawget(_G, "leak") or "none"
   - id: kid
     call: {workflow: kid.yaml}
-output: ${ {poison = steps.poison, kid = steps.kid} }
+output: ${ {poison = steps.poison, after = steps.after, kid = steps.kid} }
 Y
 runt run "$T/poison.yaml"
+eq "lua: library tables are read-only, a global lasts for its call" \
+    "$(json 'd["poison"], d["after"]' "$OUT")" \
+    '[[false,false,"poison.yaml:7: setting field \"rep\": the library tables (string, table, math, utf8, json, time...) are read-only: keep your own helpers in local variables","ABC","global"],"none"]'
 eq "lua: another run (a child, same process) has clean library tables" \
-    "$(json 'd["poison"], d["kid"]' "$OUT")" '["pwned",{"leak":"none","rep":"aa","upper":"ABC"}]'
+    "$(json 'd["kid"]' "$OUT")" '{"leak":"none","rep":"aa","upper":"ABC"}'
 # after each failure the run goes on: try/catch around every bomb in turn
 cat >"$T/goes-on.yaml" <<'Y'
 wfdsl: 1

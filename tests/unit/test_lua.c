@@ -156,9 +156,9 @@ TEST(globals_and_fields)
     std_lua_set_field(L, "steps", "greet", greet);
     std_lua_set_field(L, "steps", "other", one);
     EXPECT(L, "steps.greet.output .. input.name .. steps.other", "\"hix1\"");
-    /* globals are shared by every chunk of the sandbox */
-    EXPECT_STMT(L, "helper = 41", "null");
-    EXPECT(L, "helper + 1", "42");
+    /* a global a chunk assigns lasts for that call only */
+    EXPECT_STMT(L, "helper = 41 function twice(x) return 2 * x end return twice(helper) - 40", "42");
+    EXPECT(L, "helper == nil and twice == nil", "true");
     std_lua_set_field(L, "steps", "greet", NULL);
     EXPECT(L, "steps.greet == nil and steps.other == 1", "true");
     std_lua_set_global(L, "input", NULL);
@@ -536,12 +536,12 @@ TEST(scope_names)
     EXPECT_IN(L, s, "getmetatable(_ENV)", "false");
     EXPECT_IN_ERR(L, s, "setmetatable(_ENV, nil)", 1, "lua", "protected metatable");
     EXPECT_IN(L, s, "rawequal(_G, _ENV) == false and _G.item == 1", "true");
-    EXPECT_IN(L, 0, "rawequal(_G, _ENV)", "true");
-    /* pairs(_ENV) lists the scope's own names */
+    EXPECT_IN(L, 0, "rawequal(_G, _ENV) == false and _G.item == 1 and _ENV.item == 1", "true");
+    /* pairs(_ENV) lists the names this call assigned */
     sset(L, s, "k1", "1");
     sset(L, s, "k2", "2");
-    EXPECT_IN_STMT(L, s, "local o = {} for k in pairs(_ENV) do o[#o + 1] = k end return table.concat(o, ',')",
-                   "\"k1,k2\"");
+    EXPECT_IN_STMT(L, s, "k3 = k1 + k2 local o = {} for k in pairs(_ENV) do o[#o + 1] = k end return table.concat(o, ',')",
+                   "\"k3\"");
     std_lua_scope_free(L, s);
     std_lua_scope_free(L, b);
     std_lua_scope_free(L, d);
@@ -555,16 +555,18 @@ TEST(scope_writes)
     int s = std_lua_scope_new(L, 0), t = std_lua_scope_new(L, 0);
     int c = std_lua_scope_new(L, s);
     sset(L, s, "item", "2");
-    /* a new name becomes a global, as at top level; the scope's own name changes in the scope */
-    EXPECT_IN_STMT(L, s, "helper = 41 item = item + 1 return item", "3");
-    EXPECT(L, "helper + 1", "42");
-    EXPECT_IN(L, t, "helper", "41");
+    /* names a chunk assigns, new or the scope's, last for that call only */
+    EXPECT_IN_STMT(L, s, "helper = 41 item = item + 1 return item + helper", "44");
+    EXPECT(L, "helper == nil", "true");
+    EXPECT_IN(L, t, "helper == nil", "true");
     EXPECT(L, "item", "1");
-    EXPECT_IN(L, s, "item", "3");
-    /* a name held by an ancestor scope changes there */
-    EXPECT_IN_STMT(L, c, "item = 10", "null");
-    EXPECT_IN(L, s, "item", "10");
+    EXPECT_IN(L, s, "item", "2");
+    /* a name held by an ancestor scope does not change there either */
+    EXPECT_IN_STMT(L, c, "item = 10 return item", "10");
+    EXPECT_IN(L, s, "item", "2");
+    EXPECT_IN(L, c, "item", "2");
     EXPECT(L, "item", "1");
+    sset(L, s, "item", "10");
     /* the same chunk in a scope, then on the globals, then in another scope */
     std_err e = {0};
     json_t *out = NULL;
@@ -645,11 +647,14 @@ TEST(scope_layered_fields)
     sfield(L, empty, "steps", "e", "[]");
     sfield(L, empty, "steps", "e", NULL);
     EXPECT_IN(L, empty, "steps", "{\"y\":\"Y2\"}");
-    /* protected, and script writes to it stay in the scope */
+    /* protected and read-only: writes fail, own keys and the parent's alike */
     EXPECT_IN(L, it, "getmetatable(steps)", "false");
     EXPECT_IN_ERR(L, it, "setmetatable(steps, {})", 1, "lua", "protected metatable");
-    EXPECT_IN_STMT(L, it, "steps.mine = 1", "null");
-    EXPECT_IN(L, it, "steps.mine", "1");
+    EXPECT_IN_ERR(L, it, "steps.mine = 1", 0, "lua", "t:1: setting field \"mine\": cannot change a value");
+    EXPECT_IN_ERR(L, it, "steps.x = 1", 0, "lua", "setting field \"x\": cannot change a value");
+    EXPECT_IN_ERR(L, it, "steps.y = 1", 0, "lua", "setting field \"y\": cannot change a value");
+    EXPECT_IN_ERR(L, it, "table.insert(steps, 1)", 0, "lua", "table.insert: cannot change a value");
+    EXPECT_IN(L, it, "steps.mine == nil and rawget(steps, 'x') .. tostring(rawget(steps, 'y'))", "\"Xnil\"");
     EXPECT(L, "steps.mine == nil", "true");
     /* no table of that name outside: a layered table over nothing */
     sfield(L, it, "extra", "k", "1");
@@ -663,14 +668,15 @@ TEST(scope_layered_fields)
     for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) std_lua_scope_free(L, scopes[i]);
     std_lua_free(L);
 
-    /* a script making a layered table its own parent: errors, no hang */
+    /* a script cannot make a layered table its own parent: the names it
+     * assigns last for its call (this once ended in "nested deeper than") */
     L = std_lua_new(NULL);
     sset(L, 0, "steps", "{}");
     it = std_lua_scope_new(L, 0);
     sfield(L, it, "steps", "x", "1");
     EXPECT_IN_STMT(L, it, "grab = steps", "null");
-    EXPECT_STMT(L, "steps = grab", "null");
-    EXPECT_IN_ERR(L, it, "steps.nope", 1, "lua", "nested deeper than");
+    EXPECT_STMT(L, "steps = grab return steps", "{}");
+    EXPECT_IN(L, it, "steps.nope", "null");
     EXPECT_IN(L, it, "len(steps)", "1");
     EXPECT_IN(L, it, "steps", "{\"x\":1}");
     EXPECT_IN_STMT(L, it, "local n = 0 for k in pairs(steps) do n = n + 1 end return n", "1");
@@ -762,20 +768,22 @@ TEST(host_contexts_isolated)
     std_lua_set_global(B, "who", two);
     EXPECT(A, "who", "1");
     EXPECT(B, "who", "2");
-    /* globals a script assigns, library tables it changes, _G */
-    EXPECT_STMT(A, "mine = 'a'; string.upper = function() return 'patched' end; math.pi = 3; "
-                   "table.extra = true; _G.viaG = 1; return 0", "0");
+    /* globals a script assigns last for its call; library tables and _G are read-only */
+    EXPECT_STMT(A, "mine = 'a'; return mine", "\"a\"");
+    EXPECT_ERR(A, "string.upper = function() return 'patched' end", 0, "lua", "t:1: setting field \"upper\": the library tables");
+    EXPECT_ERR(A, "math.pi = 3", 0, "lua", "library tables");
+    EXPECT_ERR(A, "table.extra = true", 0, "lua", "library tables");
+    EXPECT_ERR(A, "_G.viaG = 1", 0, "lua", "t:1: setting _G field \"viaG\": _G is a read-only view");
     EXPECT(B, "mine == nil and viaG == nil", "true");
     EXPECT(B, "string.upper('x') .. ('y'):upper() .. tostring(math.pi > 3.14) .. tostring(table.extra)",
            "\"XYtruenil\"");
-    EXPECT(A, "string.upper('x') .. tostring(math.pi) .. tostring(_G == _ENV) .. viaG", "\"patched3true1\"");
-    /* a function kept in a global reads its own run's globals, even when the
+    EXPECT(A, "mine == nil and viaG == nil and string.upper('x') .. tostring(math.pi > 3.14)", "\"Xtrue\"");
+    /* a function a chunk defines reads its own run's globals, even when the
      * same chunk text (one compiled factory) ran in the other context last */
     const char *keep = "f = function() return who end; return f()";
     EXPECT_STMT(A, keep, "1");
     EXPECT_STMT(B, keep, "2");
-    EXPECT(A, "f()", "1");
-    EXPECT(B, "f()", "2");
+    EXPECT(A, "f == nil", "true");
     /* a chunk that assigns _ENV changes only its own context's closure */
     EXPECT_STMT(A, "local g = _ENV; _ENV = {x = 5}; return g.who", "1");
     EXPECT(B, "who", "2");
@@ -799,17 +807,25 @@ TEST(host_memory_limits)
     std_lua *A = std_lua_open(H), *B = std_lua_open(H);
     CHECK(A && B);
     EXPECT_ERR(A, "#string.rep('x', 3e6)", 1, "lua.limit", "memory limit of 4194304 bytes exceeded");
-    /* 1.5 MB kept per call is fine, call after call, until the heap is full */
-    EXPECT_STMT(A, "k1 = string.rep('a', 15e5); return #k1", "1500000");
-    EXPECT_STMT(A, "k2 = string.rep('b', 15e5); return #k2", "1500000");
-    EXPECT_STMT(B, "k1 = string.rep('c', 15e5); return #k1", "1500000");
+    /* 1.5 MB kept per value is fine, value after value, until the heap is full */
+    char *big = malloc(1500001);
+    memset(big, 'a', 1500000);
+    big[1500000] = 0;
+    json_t *k = json_string(big);
+    free(big);
+    std_lua_set_global(A, "k1", k);
+    std_lua_set_global(A, "k2", k);
+    std_lua_set_global(B, "k1", k);
+    json_decref(k);
+    EXPECT(A, "#k1 + #k2", "3000000");
+    EXPECT(B, "#k1", "1500000");
     EXPECT_ERR(B, "#string.rep('d', 15e5) + #string.rep('e', 15e5)", 1, "lua.limit",
                "memory limit of 6815744 bytes of all runs together exceeded");
     EXPECT(B, "#k1", "1500000");
     EXPECT_ERR(B, "#string.rep('d', 25e5)", 1, "lua.limit", "of all runs together");
     /* once A is gone, its memory is collected and B can go on */
     std_lua_free(A);
-    EXPECT_STMT(B, "k2 = string.rep('f', 2e6); return #k2", "2000000");
+    EXPECT(B, "#string.rep('f', 2e6)", "2000000");
     std_lua_free(B);
     std_lua_host_free(H);
 }
@@ -891,6 +907,184 @@ TEST(typed_errors)
     std_lua_free(L);
 }
 
+/* Values the engine hands over (set_global, set_field, scope_set...) are
+ * read-only proxies; every way of reading them works as on plain tables. */
+static const char *GIVEN = "{\"n\": 1, \"s\": \"str\", \"items\": [{\"x\": 1}, {\"x\": 2}, {\"x\": 3}],"
+                           " \"words\": [\"b\", \"a\", \"c\"], \"e\": [], \"o\": {}, \"deep\": {\"a\": [[1, 2], {\"b\": true}]}}";
+
+static std_lua *given_ctx(void)
+{
+    std_lua *L = std_lua_new(NULL);
+    sset(L, 0, "input", GIVEN);
+    sfield(L, 0, "steps", "a", "{\"list\": [3, 1, 2]}");
+    return L;
+}
+
+TEST(frozen_reads)
+{
+    std_lua *L = given_ctx();
+    EXPECT(L, "type(input) .. type(input.items) .. type(input.items[1]) .. type(input.e)", "\"tabletabletabletable\"");
+    EXPECT(L, "input.n + input.items[2].x + input['n'] + input.deep.a[1][2]", "6");
+    EXPECT(L, "input.deep.a[2].b and input.missing == nil and input.items[4] == nil", "true");
+    EXPECT(L, "#input.items .. ' ' .. #input.e .. ' ' .. #input.words .. ' ' .. #input", "\"3 0 3 0\"");
+    EXPECT(L, "len(input.items) .. ' ' .. len(input) .. ' ' .. len(input.o) .. ' ' .. len(input.e)", "\"3 7 0 0\"");
+    EXPECT_STMT(L, "local s = 0 for i, v in ipairs(input.items) do s = s + i * v.x end return s", "14");
+    EXPECT_STMT(L, "local o = {} for k, v in pairs(input) do o[#o + 1] = k end return table.concat(o, ',')",
+                "\"deep,e,items,n,o,s,words\"");
+    EXPECT_STMT(L, "local o = {} for i, w in pairs(input.words) do o[#o + 1] = i .. w end return table.concat(o)",
+                "\"1b2a3c\"");
+    EXPECT(L, "table.concat(input.words, '-') .. select('#', table.unpack(input.words))", "\"b-a-c3\"");
+    EXPECT(L, "json.encode(input.e) .. json.encode(input.o) .. json.encode(input.deep)",
+           "\"[]{}{\\\"a\\\":[[1,2],{\\\"b\\\":true}]}\"");
+    /* returned as it is: arrays stay arrays, empty ones too */
+    EXPECT(L, "input", "{\"deep\":{\"a\":[[1,2],{\"b\":true}]},\"e\":[],\"items\":[{\"x\":1},{\"x\":2},{\"x\":3}],"
+                       "\"n\":1,\"o\":{},\"s\":\"str\",\"words\":[\"b\",\"a\",\"c\"]}");
+    EXPECT(L, "{input.e, input.o, steps}", "[[],{},{\"a\":{\"list\":[3,1,2]}}]");
+    EXPECT(L, "getmetatable(input.items) == 'json.array' and getmetatable(input) == false", "true");
+    EXPECT(L, "rawget(input, 'n') + rawlen(input.items) + rawget(input.items, 2).x", "6");
+    EXPECT(L, "rawequal(json.array(input.e), input.e) and rawequal(input.items, input.items)", "true");
+    EXPECT(L, "tostring(input) .. tostring(input.e)", "\"tabletable\"");
+    EXPECT(L, "string.format('%s %d', input.s, input.n)", "\"str 1\"");
+    /* a caught error given read-only still rethrows as a typed error */
+    sset(L, 0, "err", "{\"type\": \"app.bad\", \"message\": \"m\"}");
+    EXPECT_ERR(L, "error(err)", 0, "app.bad", "m");
+    std_lua_free(L);
+}
+
+TEST(frozen_writes)
+{
+    std_lua *L = given_ctx();
+    const char *ro = "cannot change a value the step was given (input, vars, steps, items are read-only): "
+                     "copy it first with copy()";
+    EXPECT_ERR(L, "input.n = 2", 0, "lua", "t:1: setting field \"n\": cannot change a value the step was given");
+    EXPECT_ERR(L, "input.n = 2", 0, "lua", ro);
+    EXPECT_ERR(L, "local x = 1\ninput.items[1].x = 2", 0, "lua", "t:2: setting field \"x\"");
+    EXPECT_ERR(L, "input.items[4] = 1", 0, "lua", "t:1: setting [4]: cannot change");
+    EXPECT_ERR(L, "input.deep.a[1][1] = 0", 0, "lua", "setting [1]: cannot change");
+    EXPECT_ERR(L, "input[true] = 1", 0, "lua", "setting a boolean key: cannot change");
+    EXPECT_ERR(L, "input.new = 1", 0, "lua", "setting field \"new\"");
+    EXPECT_ERR(L, "table.insert(input.items, 4)", 0, "lua", "t:1: table.insert: cannot change");
+    EXPECT_ERR(L, "table.insert(input.e, 1, 4)", 0, "lua", "table.insert: cannot change");
+    EXPECT_ERR(L, "table.remove(input.words)", 0, "lua", "table.remove: cannot change");
+    EXPECT_ERR(L, "table.remove(input.e)", 0, "lua", "table.remove: cannot change");
+    EXPECT_ERR(L, "table.sort(input.words)", 0, "lua", "table.sort: cannot change");
+    EXPECT_ERR(L, "table.sort(steps.a.list)", 0, "lua", "table.sort: cannot change");
+    EXPECT_ERR(L, "table.sort(input.e)", 0, "lua", "table.sort: cannot change");
+    EXPECT_ERR(L, "table.move(input.words, 1, 2, 2)", 0, "lua", "table.move: cannot change");
+    EXPECT_ERR(L, "table.move({1}, 1, 1, 1, input.words)", 0, "lua", "table.move: cannot change");
+    EXPECT(L, "table.move(input.words, 1, 3, 1, {})", "[\"b\",\"a\",\"c\"]");
+    EXPECT_ERR(L, "steps.a = 1", 0, "lua", "setting field \"a\": cannot change");
+    EXPECT_ERR(L, "steps.a.list[1] = 1", 0, "lua", "setting [1]: cannot change");
+    EXPECT_ERR(L, "setmetatable(input, {})", 0, "lua", "protected metatable");
+    EXPECT_ERR(L, "setmetatable(input.items, nil)", 0, "lua", "protected metatable");
+    EXPECT_ERR(L, "json.array(input.o)", 0, "lua", "json.array: cannot change");
+    EXPECT_ERR(L, "json.array(input)", 0, "lua", "json.array: cannot change");
+    /* a failed write changes nothing, and pcall sees it as an ordinary error */
+    EXPECT_STMT(L, "local ok, e = pcall(function() input.n = 5 end) return {ok, input.n, e}",
+                "[false,1,\"t:1: setting field \\\"n\\\": cannot change a value the step was given (input, vars, "
+                "steps, items are read-only): copy it first with copy()\"]");
+    EXPECT(L, "input.n + #input.items + #input.words", "7");
+    /* fields the engine sets later are still seen */
+    sfield(L, 0, "steps", "b", "[1]");
+    EXPECT(L, "steps.b[1] + steps.a.list[1]", "4");
+    std_lua_free(L);
+}
+
+TEST(copy_values)
+{
+    std_lua *L = given_ctx();
+    EXPECT_STMT(L, "local c = copy(input) c.n = 2 c.items[1].x = 9 table.insert(c.items, {x = 4}) "
+                   "table.sort(c.words) c.deep.a[1][1] = 0 c.new = true "
+                   "return {c.n, c.items[1].x, #c.items, table.concat(c.words), c.deep.a[1][1], c.new, "
+                   "input.n, input.items[1].x, #input.items, table.concat(input.words), input.deep.a[1][1]}",
+                "[2,9,4,\"abc\",0,true,1,1,3,\"bac\",1]");
+    /* arrays keep their mark: empty ones stay [] */
+    EXPECT(L, "{copy(input.e), copy(input.o), copy(input).e}", "[[],{},[]]");
+    EXPECT(L, "getmetatable(copy(input.items)) == 'json.array' and getmetatable(copy(input)) == nil", "true");
+    EXPECT(L, "json.encode(copy(input))", "\"{\\\"deep\\\":{\\\"a\\\":[[1,2],{\\\"b\\\":true}]},\\\"e\\\":[],"
+                                      "\\\"items\\\":[{\\\"x\\\":1},{\\\"x\\\":2},{\\\"x\\\":3}],\\\"n\\\":1,"
+                                      "\\\"o\\\":{},\\\"s\\\":\\\"str\\\",\\\"words\\\":[\\\"b\\\",\\\"a\\\",\\\"c\\\"]}\"");
+    /* values that are not tables come back as they are */
+    EXPECT(L, "{copy(1), copy('s'), copy(true), copy(nil) == nil, copy(json.null) == json.null}",
+           "[1,\"s\",true,true,true]");
+    EXPECT_ERR(L, "copy()", 1, "lua", "bad argument #1 to 'copy'");
+    /* a chunk's own tables: a new table, sharing and cycles kept */
+    EXPECT_STMT(L, "local t = {1, {2}} local c = copy(t) c[2][1] = 5 return {t[2][1], c[2][1], rawequal(t, c)}",
+                "[2,5,false]");
+    EXPECT_STMT(L, "local s = {} local c = copy({a = s, b = s}) return rawequal(c.a, c.b) and not rawequal(c.a, s)",
+                "true");
+    EXPECT_STMT(L, "local t = {} t.self = t local c = copy(t) return rawequal(c.self, c) and not rawequal(c, t)",
+                "true");
+    EXPECT_STMT(L, "local f = function() return 1 end return rawequal(copy({f = f}).f, f)", "true");
+    EXPECT_STMT(L, "local t = {} for i = 1, 300 do t = {t} end local ok, e = pcall(copy, t) return {ok, e}", "[false,\"copy: nested deeper than 200 levels\"]");
+    /* a layered table copies as its merged view */
+    int sc = std_lua_scope_new(L, 0);
+    sfield(L, sc, "steps", "own", "1");
+    EXPECT_IN_STMT(L, sc, "local c = copy(steps) c.own = 2 c.x = 3 return c", "{\"a\":{\"list\":[3,1,2]},\"own\":2,\"x\":3}");
+    std_lua_scope_free(L, sc);
+    std_lua_free(L);
+    /* copying is charged to the instruction budget */
+    std_lua_limits lim = {0, 200000, 0};
+    L = std_lua_new(&lim);
+    json_t *arr = json_array();
+    for (int i = 0; i < 20000; i++) json_array_append_new(arr, json_integer(i));
+    std_lua_set_global(L, "big", arr);
+    json_decref(arr);
+    EXPECT(L, "#copy(big)", "20000");
+    EXPECT_ERR(L, "(function() for i = 1, 100 do copy(big) end end)()", 1, "lua.limit", "instruction limit");
+    std_lua_free(L);
+}
+
+/* Globals a chunk assigns land in a table of that call alone. */
+TEST(globals_per_call)
+{
+    std_lua *L = given_ctx();
+    EXPECT_STMT(L, "counter = 7 function helper(x) return x + counter end return helper(1)", "8");
+    EXPECT(L, "counter == nil and helper == nil and rawget(_G, 'counter') == nil", "true");
+    /* a global shadowing an engine name, for the call only */
+    EXPECT_STMT(L, "input = {n = 5} return input.n", "5");
+    EXPECT(L, "input.n", "1");
+    EXPECT_STMT(L, "string = 5 return type(string)", "\"number\"");
+    /* (assigning nil removes the call's own name: the global shows again) */
+    EXPECT_STMT(L, "string = 5 string = nil return type(string)", "\"table\"");
+    EXPECT(L, "string.upper('a')", "\"A\"");
+    /* _ENV is the call's table: writes through it last for the call too */
+    EXPECT_STMT(L, "_ENV.x = 1 _ENV['y'] = 2 return x + y + input.n", "4");
+    EXPECT(L, "x == nil and y == nil", "true");
+    EXPECT_STMT(L, "local g = _ENV _ENV = {z = 3} return z + g.input.n", "4");
+    EXPECT(L, "z == nil and input.n == 1", "true");
+    EXPECT(L, "getmetatable(_ENV)", "false");
+    EXPECT_ERR(L, "setmetatable(_ENV, {})", 1, "lua", "protected metatable");
+    /* _G is a read-only view of the globals */
+    EXPECT(L, "_G.input.n + len(_G.steps) + (_G.string == string and 1 or 0)", "3");
+    EXPECT_STMT(L, "local n = 0 for k in pairs(_G) do if k == 'input' or k == 'copy' then n = n + 1 end end return n", "2");
+    EXPECT_ERR(L, "_G.counter = 1", 0, "lua", "t:1: setting _G field \"counter\": _G is a read-only view of the globals");
+    EXPECT_ERR(L, "_G.input = 1", 0, "lua", "_G is a read-only view");
+    EXPECT_ERR(L, "setmetatable(_G, {})", 0, "lua", "protected metatable");
+    /* the library tables are read-only; a function cannot be kept anywhere */
+    EXPECT_ERR(L, "string.helper = function() end", 0, "lua", "t:1: setting field \"helper\": the library tables");
+    EXPECT_ERR(L, "json.null = 1", 0, "lua", "library tables");
+    EXPECT_ERR(L, "time.x = 1", 0, "lua", "library tables");
+    EXPECT_ERR(L, "utf8.charpattern = ''", 0, "lua", "library tables");
+    EXPECT_ERR(L, "table.insert(table, 1)", 0, "lua", "table.insert: the library tables");
+    EXPECT(L, "('x'):upper() .. string.upper('y') .. math.floor(1.5)", "\"XY1\"");
+    /* a library loaded by the engine (the ASL runtime) is read-only too, nested tables included */
+    std_err e = {0};
+    CHECK(std_lua_load_lib(L, "mylib", "local t = {list = {1, 2}}\nfunction t.f() return #t.list end\nreturn t", &e) == 0);
+    EXPECT(L, "mylib.f() + mylib.list[2]", "4");
+    EXPECT_ERR(L, "mylib.g = 1", 0, "lua", "library tables");
+    EXPECT_ERR(L, "mylib.list[1] = 5", 0, "lua", "library tables");
+    EXPECT_ERR(L, "table.insert(mylib.list, 5)", 0, "lua", "library tables");
+    /* in a scope: names a chunk assigns shadow the scope's for the call */
+    int sc = std_lua_scope_new(L, 0);
+    sset(L, sc, "item", "{\"k\": 1}");
+    EXPECT_IN_ERR(L, sc, "item.k = 2", 0, "lua", "setting field \"k\": cannot change");
+    EXPECT_IN_STMT(L, sc, "item = {k = 2} return item.k", "2");
+    EXPECT_IN(L, sc, "item.k", "1");
+    std_lua_scope_free(L, sc);
+    std_lua_free(L);
+}
+
 int main(void)
 {
     RUN(types_to_json);
@@ -917,5 +1111,9 @@ int main(void)
     RUN(host_memory_limits);
     RUN(host_contexts_released);
     RUN(host_compile_lines);
+    RUN(frozen_reads);
+    RUN(frozen_writes);
+    RUN(copy_values);
+    RUN(globals_per_call);
     CHECK_DONE();
 }
