@@ -6,6 +6,22 @@
 
 nevents() { sqlite3 "$WFDSL_DB" "select count(*) from events e join runs r on r.run_id=e.run_id where r.workflow_id='$1'"; }
 
+# kill_each FILE REF PREFIX NAME WANT: run FILE killed (SIGKILL) after each event of the
+# uninterrupted run REF's history, resume it, and compare "exit:stderr" (WANT starting
+# with "1:") or "exit:stdout" with WANT; the run's own id in stderr reads as REF's
+kill_each() {
+    local file=$1 ref=$2 pre=$3 name=$4 want=$5 n p rc got
+    n=$(nevents "$ref")
+    for ((p = 1; p < n; p++)); do
+        WFDSL_TEST_KILL_AFTER_EVENT=$p "$WFDSL" run "$file" --id "$pre-$p" >/dev/null 2>&1
+        rc=$?
+        if [ $rc -ne 137 ]; then fail "$name, kill after event $p" "exit $rc, expected 137 (SIGKILL)"; continue; fi
+        run_wf resume "$pre-$p"
+        if [ "$RC" -eq 0 ]; then got="$RC:$OUT"; else got="$RC:${ERR/$pre-$p/$ref}"; fi
+        eq "$name, kill after event $p: resumed as the uninterrupted run" "$got" "$want"
+    done
+}
+
 # 1. a chunk that changes what it was given fails, uninterrupted and resumed
 cat >"$T/mut.yaml" <<'Y'
 wfdsl: 1
@@ -31,15 +47,8 @@ run_wf run "$T/mut.yaml" --id mut-ref
 eq "mutating input: the run fails" "$RC" 1
 contains "mutating input: the error names the chunk's line" "$ERR" "mut.yaml:10: setting field \"n\": cannot change a value the step was given (input, vars, steps, items are read-only): copy it first with copy() (step a)"
 REFERR="$ERR"
-n=$(nevents mut-ref)
-check "mutating input: the failed run has a history" [ "$n" -gt 2 ]
-for ((p = 1; p < n; p++)); do
-    WFDSL_TEST_KILL_AFTER_EVENT=$p "$WFDSL" run "$T/mut.yaml" --id "mut-$p" >/dev/null 2>&1
-    rc=$?
-    if [ $rc -ne 137 ]; then fail "mutating input, kill after event $p" "exit $rc, expected 137 (SIGKILL)"; continue; fi
-    run_wf resume "mut-$p"
-    eq "mutating input, kill after event $p: resume fails as the uninterrupted run" "$RC:${ERR/mut-$p/mut-ref}" "1:$REFERR"
-done
+check "mutating input: the failed run has a history" [ "$(nevents mut-ref)" -gt 2 ]
+kill_each "$T/mut.yaml" mut-ref mut "mutating input" "1:$REFERR"
 
 # 2. the same work on copies: the same output uninterrupted and resumed at
 # every step boundary; a global of step a is not seen by step b
@@ -76,14 +85,7 @@ REF="$OUT"
 eq "copies: step a worked on copies, step b sees the originals and no global of a" \
     "$(json 'd' "$REF")" \
     '{"a":{"counter":7,"n":101,"sum":15,"total":5},"counter":"unset","items":[{"x":1},{"x":2}],"n":1,"sum":"unset","total":0}'
-n=$(nevents cp-ref)
-for ((p = 1; p < n; p++)); do
-    WFDSL_TEST_KILL_AFTER_EVENT=$p "$WFDSL" run "$T/copied.yaml" --id "cp-$p" >/dev/null 2>&1
-    rc=$?
-    if [ $rc -ne 137 ]; then fail "copies, kill after event $p" "exit $rc, expected 137 (SIGKILL)"; continue; fi
-    run_wf resume "cp-$p"
-    eq "copies, kill after event $p: resumed output equals the uninterrupted run" "$RC:$OUT" "0:$REF"
-done
+kill_each "$T/copied.yaml" cp-ref cp "copies" "0:$REF"
 
 # 3. every value the engine hands over is read-only: foreach items, caught
 # errors, step outputs, run, the steps and vars tables; a failing write is a
