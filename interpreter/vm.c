@@ -90,6 +90,7 @@ struct vm_run {
     vm_state state;
     json_t *output, *error;
     uint64_t ninstr;
+    int vars_ready; /* the initial values of `vars` are evaluated (first advance) */
 };
 
 /* ---- templates --------------------------------------------------------- */
@@ -115,6 +116,8 @@ static int interp_part(json_t *v, std_buf *b, std_err *e)
         return std_errf(e, "lua", "cannot interpolate a table into a string (use json.encode)");
     }
 }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 static json_t *eval_tmpl(vm_run *r, json_t *t, int scope, std_err *e)
 {
@@ -150,17 +153,27 @@ static json_t *eval_tmpl(vm_run *r, json_t *t, int scope, std_err *e)
         return s;
     }
     case 'o': {
-        json_t *o = json_object();
+        /* fields in key order: a program compiled from YAML keeps the file's
+         * order, the same program loaded from the store has sorted keys, and
+         * now()/uuid() in two fields must be asked in the same order by both */
+        size_t n = json_object_size(body), i = 0;
+        const char *small[16], **keys = n <= 16 ? small : malloc(n * sizeof *keys);
+        if (!keys) abort();
         const char *k;
         json_t *sub;
-        json_object_foreach(body, k, sub) {
-            json_t *v = eval_tmpl(r, sub, scope, e);
-            if (!v) {
+        json_object_foreach(body, k, sub) keys[i++] = k;
+        qsort(keys, n, sizeof *keys, cmp_str);
+        json_t *o = json_object();
+        for (i = 0; i < n && o; i++) {
+            json_t *v = eval_tmpl(r, json_object_get(body, keys[i]), scope, e);
+            if (v) {
+                json_object_set_new(o, keys[i], v);
+            } else {
                 json_decref(o);
-                return NULL;
+                o = NULL;
             }
-            json_object_set_new(o, k, v);
         }
+        if (keys != small) free(keys);
         return o;
     }
     case 'a': {
@@ -934,17 +947,6 @@ vm_run *vm_run_new(const vm_program *p, json_t *globals, std_lua_host *host, std
     json_t *empty = json_object();
     std_lua_set_global(r->lua, "steps", empty);
     json_decref(empty);
-    json_t *vars = eval_tmpl_index(r, p->vars_tmpl, 0, e);
-    if (!vars) {
-        vm_run_free(r);
-        return NULL;
-    }
-    if (json_is_null(vars)) {
-        json_decref(vars);
-        vars = json_object();
-    }
-    std_lua_set_global(r->lua, "vars", vars);
-    json_decref(vars);
     new_fiber(r, -1, 0);
     r->state = VM_RUNNING;
     return r;
@@ -1229,8 +1231,30 @@ static void step_fiber(vm_run *r, int fi)
     }
 }
 
+/* The initial values of `vars`, evaluated at the first advance rather than in
+ * vm_run_new, so that now(), uuid() and random() in them are recorded like
+ * any other (the caller has set the effects by then). A failure fails the
+ * run before its first step. */
+static void init_vars(vm_run *r)
+{
+    r->vars_ready = 1;
+    std_err e = {0};
+    json_t *vars = eval_tmpl_index(r, r->p->vars_tmpl, 0, &e);
+    if (!vars) {
+        finish(r, VM_FAILED, error_obj(&e, r->p));
+        return;
+    }
+    if (json_is_null(vars)) {
+        json_decref(vars);
+        vars = json_object();
+    }
+    std_lua_set_global(r->lua, "vars", vars);
+    json_decref(vars);
+}
+
 int vm_run_advance(vm_run *r, std_err *e)
 {
+    if (!r->vars_ready && r->state == VM_RUNNING) init_vars(r);
     int progress = 1;
     while (progress && r->state == VM_RUNNING) {
         progress = 0;

@@ -41,7 +41,9 @@ typedef struct vm_cmd {
 /* Create a run: a sandbox context in host (NULL: a host of its own) where
  * the program's chunks are compiled at their first use, the globals (an
  * object: input, run {id, run_id, workflow, started_at}, secrets) visible to
- * expressions, vars initialised from their template. */
+ * expressions. The initial values of vars are evaluated at the first
+ * vm_run_advance (after vm_run_set_effects, so now() and uuid() work there);
+ * an error in them fails the run then. */
 vm_run *vm_run_new(const vm_program *p, json_t *globals, std_lua_host *host, std_err *e);
 void vm_run_free(vm_run *r);
 

@@ -1805,11 +1805,19 @@ void std_lua_free(std_lua *L)
 
 lua_State *std_lua_state(std_lua *L) { return L->S; }
 
-static void wrap_source(std_buf *b, const char *src, int is_expr)
+/* form: WRAP_CHUNK, or an expression as `return (src)`: WRAP_EXPR closes it on
+ * the source's last line, so that a runtime error is reported on the line of
+ * the expression (Lua emits a field access when the `)` is read);
+ * WRAP_EXPR_NL closes it on a line of its own, for a source whose last line
+ * ends in a comment. */
+enum { WRAP_CHUNK, WRAP_EXPR, WRAP_EXPR_NL };
+
+static void wrap_source(std_buf *b, const char *src, int form)
 {
-    if (is_expr) std_buf_adds(b, "return (");
+    if (form != WRAP_CHUNK) std_buf_adds(b, "return (");
     std_buf_adds(b, src ? src : "");
-    if (is_expr) std_buf_adds(b, "\n)");
+    if (form == WRAP_EXPR) std_buf_adds(b, ")");
+    if (form == WRAP_EXPR_NL) std_buf_adds(b, "\n)");
     if (!b->p) std_buf_add(b, "", 0);
 }
 
@@ -1945,22 +1953,29 @@ int std_lua_compile_at(std_lua *L, const char *name, int line, const char *src, 
     lua_pushlightuserdata(S, &a);
     int st = lua_pcall(S, 1, 0, 0);
     if (st == LUA_OK && a.ref == LUA_NOREF) {
-        std_buf pad = {0};
-        for (int k = 1; k < line; k++) std_buf_add(&pad, "\n", 1);
-        std_buf_adds(&pad, src);
-        wrap_source(&code, pad.p ? pad.p : "", is_expr);
-        std_buf_free(&pad);
-        std_buf_adds(&fcode, "local _ENV = ...; return function(...) ");
-        std_buf_add(&fcode, code.p, code.len);
-        std_buf_adds(&fcode, "\nend");
-        a.code = code.p;
-        a.len = code.len;
-        a.fcode = fcode.p;
-        a.flen = fcode.len;
-        lua_settop(S, top);
-        lua_pushcfunction(S, compile_fn);
-        lua_pushlightuserdata(S, &a);
-        st = lua_pcall(S, 1, 0, 0);
+        int form = is_expr ? WRAP_EXPR : WRAP_CHUNK;
+        for (;;) {
+            std_buf pad = {0};
+            for (int k = 1; k < line; k++) std_buf_add(&pad, "\n", 1);
+            std_buf_adds(&pad, src);
+            std_buf_reset(&code);
+            std_buf_reset(&fcode);
+            wrap_source(&code, pad.p ? pad.p : "", form);
+            std_buf_free(&pad);
+            std_buf_adds(&fcode, "local _ENV = ...; return function(...) ");
+            std_buf_add(&fcode, code.p, code.len);
+            std_buf_adds(&fcode, "\nend");
+            a.code = code.p;
+            a.len = code.len;
+            a.fcode = fcode.p;
+            a.flen = fcode.len;
+            lua_settop(S, top);
+            lua_pushcfunction(S, compile_fn);
+            lua_pushlightuserdata(S, &a);
+            st = lua_pcall(S, 1, 0, 0);
+            if (st == LUA_OK || st == LUA_ERRMEM || form != WRAP_EXPR) break;
+            form = WRAP_EXPR_NL; /* a comment at its end swallowed the `)` */
+        }
     }
     int rc;
     if (st == LUA_OK) {
@@ -2368,7 +2383,7 @@ void std_lua_scope_free(std_lua *L, int scope)
 int std_lua_syntax(const char *src, int is_expr, std_err *e)
 {
     std_buf code = {0};
-    wrap_source(&code, src, is_expr);
+    wrap_source(&code, src, is_expr ? WRAP_EXPR_NL : WRAP_CHUNK);
     lua_State *S = luaL_newstate();
     if (!S) {
         std_buf_free(&code);

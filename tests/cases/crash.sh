@@ -77,3 +77,40 @@ eq "run --id of a finished run is refused" "$RC" 2
 contains "refusal says why" "$ERR" "already finished (completed); use --new"
 run_wf run "$WF" --id ref --new --input "{\"ledger\": \"$T/ref2.ledger\"}"
 eq "--new starts a new run with that id" "$RC" 0
+
+# 4. now() and uuid() asked in several fields of one template (vars, a step's env) get their
+# recorded values after a crash: a resumed run loads its program from the store (sorted
+# keys) where the first run compiled it from the file (the file's order), and the fields
+# are evaluated in key order either way. The kill lands inside the shell step, which runs
+# again with the same arguments.
+cat >"$T/fx.yaml" <<'Y'
+wfdsl: 1
+name: recorded-values
+input:
+  ledger: {type: string}
+vars:
+  ref: ${ uuid() }
+  created: ${ now() }
+steps:
+  - id: work
+    shell:
+      script: 'echo "$Z $A $VREF $VCREATED" >> "$LEDGER"; sleep 0.5; echo done'
+      env: {Z: "${ uuid() }", A: "${ now() }", VREF: "${ vars.ref }", VCREATED: "${ vars.created }", LEDGER: "${ input.ledger }"}
+output: ${ {ref = vars.ref, created = vars.created} }
+Y
+run_wf check "$T/fx.yaml"
+eq "recorded values: check accepts now() and uuid() in vars" "$RC" 0
+ledger="$T/fx.ledger"; : >"$ledger"
+"$WFDSL" run "$T/fx.yaml" --id fx --input "{\"ledger\": \"$ledger\"}" >/dev/null 2>&1 &
+pid=$!
+for ((i = 0; i < 200; i++)); do [ -s "$ledger" ] && break; sleep 0.02; done
+kill -9 $pid; wait $pid 2>/dev/null
+run_wf resume fx
+eq "recorded values: resume completes" "$RC" 0
+eq "recorded values: the step ran twice" "$(wc -l <"$ledger")" 2
+eq "recorded values: the second attempt had the first one's arguments" "$(sed -n 2p "$ledger")" "$(sed -n 1p "$ledger")"
+eq "recorded values: the output has the vars the step saw" "$(json '" ".join([d["ref"], d["created"]])' "$OUT")" \
+    "$(cut -d' ' -f3,4 "$ledger" | head -1)"
+check "recorded values: vars ref is a UUID" grep -qE ' [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12} [0-9]{4}-' "$ledger"
+run_wf replay fx
+eq "recorded values: the history replays without divergence" "$RC" 0

@@ -878,6 +878,21 @@ TEST(host_compile_lines)
     json_t *out = NULL;
     CHECK(h >= 0 && std_lua_call(L, h, &out, &e) == -1);
     CHECK(strstr(e.msg, "w.yaml:31:") == e.msg);
+    /* an expression's runtime error is on its own line (the wrapper's `)` is
+     * on that line too), also for an expression over several lines */
+    memset(&e, 0, sizeof e);
+    h = std_lua_compile_at(L, "=w.yaml", 7, "({}).y.z", 1, &e);
+    CHECK(h >= 0 && std_lua_call(L, h, &out, &e) == -1);
+    CHECK(strstr(e.msg, "w.yaml:7:") == e.msg);
+    memset(&e, 0, sizeof e);
+    h = std_lua_compile_at(L, "=w.yaml", 7, "1 +\n ({}).y.z", 1, &e);
+    CHECK(h >= 0 && std_lua_call(L, h, &out, &e) == -1);
+    CHECK(strstr(e.msg, "w.yaml:8:") == e.msg);
+    /* ... and one ending in a comment still compiles */
+    memset(&e, 0, sizeof e);
+    h = std_lua_compile_at(L, "=w.yaml", 7, "41 + 1 -- the answer", 1, &e);
+    CHECK(h >= 0 && std_lua_call(L, h, &out, &e) == 0 && json_integer_value(out) == 42);
+    json_decref(out);
     /* the wrapper cannot be closed from inside a chunk */
     memset(&e, 0, sizeof e);
     CHECK(std_lua_compile(L, "t", "1) end x = (1", 1, &e) == -1);
