@@ -1,8 +1,8 @@
 /* asl.c — Amazon States Language (JSONPath mode) to a wfdsl workflow tree:
- * validation, the structured translation, the dispatcher it falls back to,
- * and the YAML emitter of `import`. It does not run anything: the programs it
- * makes call the `asl` Lua runtime. See asl.h for the translation and the
- * resource map. */
+ * validation, the resource map, the dispatcher the structured translation
+ * (asl_struct.c) falls back to, the entry points and the YAML emitter of
+ * `import`. It does not run anything: the programs it makes call the `asl`
+ * Lua runtime. See asl.h for the translation and the resource map. */
 #include "asl.h"
 
 #include <ctype.h>
@@ -13,31 +13,13 @@
 #include <string.h>
 
 #include "../stdlib/duration.h"
+#include "asl_int.h"
 #include "compile.h"
 
-/* ---- context ------------------------------------------------------------- */
-
-typedef struct X {
-    const char *file;     /* for messages */
-    const char *text;     /* the ASL text, to find positions */
-    std_diags *d;
-    dsl_doc *doc;
-    json_t *ids;          /* used step ids */
-    json_t *names;        /* every state name -> 1 (machine-wide uniqueness) */
-    json_t *missing;      /* unmapped resources: resource -> state */
-    json_t *tokens;       /* `.waitForTaskToken` states -> signal name, or NULL */
-    dsl_doc *map;         /* resource map, or NULL */
-    const dsl_node *rules, *waits;
-    int retry_waits;      /* 0: every retry pause is 0 s */
-    int errors;
-    int fallbacks;        /* parts (machine, branches, processors) kept as dispatchers */
-    json_t *notes;        /* step node ("%p") -> why its part is a dispatcher, or NULL */
-    int asl_vars;         /* the machine uses ASL variables: the workflow variable asl_vars holds them */
-    int top_dispatcher;   /* the machine itself is a dispatcher */
-} X;
+/* ---- positions and errors ------------------------------------------------- */
 
 /* Position of a state: the line of its name as a key in the text. */
-static void pos_of(X *x, const char *name, int *line, int *col)
+static void pos_of(dsl_asl_ctx *x, const char *name, int *line, int *col)
 {
     *line = 1;
     *col = 1;
@@ -63,7 +45,7 @@ static void pos_of(X *x, const char *name, int *line, int *col)
 }
 
 #define ERRS(x, state, ...) asl_err((x), (state), __VA_ARGS__)
-__attribute__((format(printf, 3, 4))) static void asl_err(X *x, const char *state, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void asl_err(dsl_asl_ctx *x, const char *state, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -77,33 +59,10 @@ __attribute__((format(printf, 3, 4))) static void asl_err(X *x, const char *stat
     x->errors++;
 }
 
-/* ---- tree builders ---------------------------------------------------------- */
-
-static dsl_node *Q(X *x, const char *s) /* quoted scalar: always a string */
-{
-    dsl_node *n = dsl_new_scalar(x->doc, s, 1, 1);
-    n->style = DSL_QUOTED;
-    return n;
-}
-static dsl_node *P(X *x, const char *s) /* plain scalar */
-{
-    dsl_node *n = dsl_new_scalar(x->doc, s, 1, 1);
-    n->style = DSL_PLAIN;
-    return n;
-}
-static dsl_node *BLK(X *x, const char *s, int line)
-{
-    dsl_node *n = dsl_new_scalar(x->doc, s, line, 1);
-    n->style = DSL_BLOCK;
-    return n;
-}
-static dsl_node *M(X *x) { return dsl_new_map(x->doc, 1, 1); }
-static dsl_node *L(X *x) { return dsl_new_seq(x->doc, 1, 1); }
-static void put(X *x, dsl_node *m, const char *k, dsl_node *v) { dsl_map_add(x->doc, m, P(x, k), v); }
-static void app(X *x, dsl_node *s, dsl_node *v) { dsl_seq_add(x->doc, s, v); }
+/* ---- step ids ---------------------------------------------------------------- */
 
 /* A unique step id from a state name: [a-z][a-z0-9_]*. */
-static const char *new_id(X *x, const char *base, const char *suffix)
+const char *dsl_asl_new_id(dsl_asl_ctx *x, const char *base, const char *suffix)
 {
     char id[96];
     size_t k = 0;
@@ -131,7 +90,7 @@ static const char *new_id(X *x, const char *base, const char *suffix)
 
 /* ---- JSON to a Lua literal ------------------------------------------------------ */
 
-static void lua_str(std_buf *b, const char *s, size_t n)
+void dsl_asl_lua_str(std_buf *b, const char *s, size_t n)
 {
     std_buf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
@@ -145,10 +104,9 @@ static void lua_str(std_buf *b, const char *s, size_t n)
     std_buf_add(b, "\"", 1);
 }
 
-static void lua_lit(std_buf *b, json_t *v, int depth, int pretty);
 
 /* A table key: name, or ["text"] when it is not a Lua name. */
-static void lua_key(std_buf *b, const char *k)
+void dsl_asl_lua_key(std_buf *b, const char *k)
 {
     int ident = isalpha((unsigned char)k[0]) || k[0] == '_';
     for (const char *p = k; *p && ident; p++) ident = isalnum((unsigned char)*p) || *p == '_';
@@ -161,7 +119,7 @@ static void lua_key(std_buf *b, const char *k)
         std_buf_adds(b, k);
     } else {
         std_buf_adds(b, "[");
-        lua_str(b, k, strlen(k));
+        dsl_asl_lua_str(b, k, strlen(k));
         std_buf_adds(b, "]");
     }
 }
@@ -172,7 +130,7 @@ static int too_long(json_t *v, int pretty)
 {
     if (!pretty || !(json_is_object(v) ? json_object_size(v) : json_is_array(v) ? json_array_size(v) : 0)) return 0;
     std_buf t = {0};
-    lua_lit(&t, v, 0, 0);
+    dsl_asl_lua_lit(&t, v, 0, 0);
     int r = t.len > 72;
     std_buf_free(&t);
     return r;
@@ -199,7 +157,7 @@ static void lua_close(std_buf *b, int multi, int depth, const char *end)
 
 /* v as a Lua value; pretty: containers too long for a line get one entry per
  * line, indented by depth. */
-static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
+void dsl_asl_lua_lit(std_buf *b, json_t *v, int depth, int pretty)
 {
     int multi = too_long(v, pretty);
     switch (json_typeof(v)) {
@@ -211,9 +169,9 @@ static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
         json_object_foreach(v, k, val) {
             lua_sep(b, first, multi, depth);
             first = 0;
-            lua_key(b, k);
+            dsl_asl_lua_key(b, k);
             std_buf_adds(b, " = ");
-            lua_lit(b, val, depth + 1, pretty);
+            dsl_asl_lua_lit(b, val, depth + 1, pretty);
         }
         lua_close(b, multi && !first, depth, "}");
         break;
@@ -222,12 +180,12 @@ static void lua_lit(std_buf *b, json_t *v, int depth, int pretty)
         std_buf_adds(b, "json.array({");
         for (size_t i = 0; i < json_array_size(v); i++) {
             lua_sep(b, i == 0, multi, depth);
-            lua_lit(b, json_array_get(v, i), depth + 1, pretty);
+            dsl_asl_lua_lit(b, json_array_get(v, i), depth + 1, pretty);
         }
         lua_close(b, multi && json_array_size(v), depth, "})");
         break;
     }
-    case JSON_STRING: lua_str(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING: dsl_asl_lua_str(b, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER: std_buf_addf(b, "%lld", (long long)json_integer_value(v)); break;
     case JSON_REAL: {
         char t[64];
@@ -258,7 +216,7 @@ static char *spec_lit(json_t *st, const char *name, json_t *flags, int pretty)
     json_object_set_new(s, "_name", json_string(name));
     if (flags) json_object_update(s, flags);
     std_buf b = {0};
-    lua_lit(&b, s, 0, pretty);
+    dsl_asl_lua_lit(&b, s, 0, pretty);
     json_decref(s);
     std_buf_adds(&b, "");
     return std_buf_take(&b);
@@ -324,7 +282,7 @@ static int valid_dollar_value(const char *v)
 
 /* Payload templates: no duplicate names after stripping ".$", ".$" values
  * are paths or intrinsic calls. */
-static void check_payload(X *x, const char *state, const char *field, json_t *t)
+static void check_payload(dsl_asl_ctx *x, const char *state, const char *field, json_t *t)
 {
     if (json_is_array(t)) {
         for (size_t i = 0; i < json_array_size(t); i++) check_payload(x, state, field, json_array_get(t, i));
@@ -349,7 +307,7 @@ static void check_payload(X *x, const char *state, const char *field, json_t *t)
     }
 }
 
-static void check_path_field(X *x, const char *state, json_t *st, const char *f, int reference)
+static void check_path_field(dsl_asl_ctx *x, const char *state, json_t *st, const char *f, int reference)
 {
     json_t *v = json_object_get(st, f);
     if (!v || json_is_null(v)) return;
@@ -358,14 +316,14 @@ static void check_path_field(X *x, const char *state, json_t *st, const char *f,
              reference ? "reference path ($ or $.field...)" : "JSONPath");
 }
 
-static int count_of(json_t *st, const char *const *fields, int n)
+int dsl_asl_count_of(json_t *st, const char *const *fields, int n)
 {
     int c = 0;
     for (int i = 0; i < n; i++) c += json_object_get(st, fields[i]) != NULL;
     return c;
 }
 
-static void check_target(X *x, json_t *states, const char *state, const char *what, json_t *t, int in_branch)
+static void check_target(dsl_asl_ctx *x, json_t *states, const char *state, const char *what, json_t *t, int in_branch)
 {
     if (!is_str(t)) {
         ERRS(x, state, "'%s' must be a state name", what);
@@ -380,9 +338,9 @@ static void check_target(X *x, json_t *states, const char *state, const char *wh
     }
 }
 
-static void check_machine(X *x, json_t *m, const char *owner, int in_branch);
+static void check_machine(dsl_asl_ctx *x, json_t *m, const char *owner, int in_branch);
 
-static int is_token_task(json_t *st)
+int dsl_asl_is_token_task(json_t *st)
 {
     const char *res = json_string_value(json_object_get(st, "Resource"));
     size_t n = res ? strlen(res) : 0, k = strlen(".waitForTaskToken");
@@ -391,28 +349,28 @@ static int is_token_task(json_t *st)
 
 /* Does machine m (or a branch or processor inside it) have a
  * `.waitForTaskToken` Task? */
-static int waits_for_tokens(json_t *m)
+int dsl_asl_waits_for_tokens(json_t *m)
 {
     const char *k;
     json_t *st;
     json_object_foreach(json_object_get(m, "States"), k, st) {
-        if (is_token_task(st)) return 1;
+        if (dsl_asl_is_token_task(st)) return 1;
         json_t *br = json_object_get(st, "Branches");
         for (size_t i = 0; i < json_array_size(br); i++)
-            if (waits_for_tokens(json_array_get(br, i))) return 1;
+            if (dsl_asl_waits_for_tokens(json_array_get(br, i))) return 1;
         json_t *p = json_object_get(st, "ItemProcessor");
         if (!p) p = json_object_get(st, "Iterator");
-        if (json_is_object(p) && waits_for_tokens(p)) return 1;
+        if (json_is_object(p) && dsl_asl_waits_for_tokens(p)) return 1;
     }
     return 0;
 }
 
-static const char *const TOLERATED[] = {"ToleratedFailureCount", "ToleratedFailureCountPath",
+const char *const dsl_asl_tolerated[4] = {"ToleratedFailureCount", "ToleratedFailureCountPath",
                                          "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
 
 static const char *const TYPES[] = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"};
 
-static void collect_names(X *x, json_t *m, const char *owner)
+static void collect_names(dsl_asl_ctx *x, json_t *m, const char *owner)
 {
     json_t *states = json_object_get(m, "States");
     const char *name;
@@ -445,7 +403,7 @@ static void visit(json_t *states, const char *name, json_t *seen)
         visit(states, json_string_value(json_object_get(json_array_get(ca, i), "Next")), seen);
 }
 
-static void check_state(X *x, json_t *states, const char *name, json_t *st, int in_branch)
+static void check_state(dsl_asl_ctx *x, json_t *states, const char *name, json_t *st, int in_branch)
 {
     if (!json_is_object(st)) {
         ERRS(x, name, "a state must be an object");
@@ -499,12 +457,12 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
     }
     if (!strcmp(type, "Fail")) {
         static const char *const e2[] = {"Error", "ErrorPath"}, *const c2[] = {"Cause", "CausePath"};
-        if (count_of(st, e2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Error' and 'ErrorPath'");
-        if (count_of(st, c2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Cause' and 'CausePath'");
+        if (dsl_asl_count_of(st, e2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Error' and 'ErrorPath'");
+        if (dsl_asl_count_of(st, c2, 2) > 1) ERRS(x, name, "a Fail state may have at most one of 'Cause' and 'CausePath'");
     }
     if (!strcmp(type, "Wait")) {
         static const char *const w4[] = {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"};
-        if (count_of(st, w4, 4) != 1)
+        if (dsl_asl_count_of(st, w4, 4) != 1)
             ERRS(x, name, "a Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath'");
         check_path_field(x, name, st, "SecondsPath", 0);
         check_path_field(x, name, st, "TimestampPath", 0);
@@ -519,8 +477,10 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         if (!is_str(res)) ERRS(x, name, "a Task state needs a 'Resource' (an ARN)");
         static const char *const tmo[] = {"TimeoutSeconds", "TimeoutSecondsPath"};
         static const char *const hb[] = {"HeartbeatSeconds", "HeartbeatSecondsPath"};
-        if (count_of(st, tmo, 2) > 1) ERRS(x, name, "a Task may have at most one of 'TimeoutSeconds' and 'TimeoutSecondsPath'");
-        if (count_of(st, hb, 2) > 1) ERRS(x, name, "a Task may have at most one of 'HeartbeatSeconds' and 'HeartbeatSecondsPath'");
+        if (dsl_asl_count_of(st, tmo, 2) > 1)
+            ERRS(x, name, "a Task may have at most one of 'TimeoutSeconds' and 'TimeoutSecondsPath'");
+        if (dsl_asl_count_of(st, hb, 2) > 1)
+            ERRS(x, name, "a Task may have at most one of 'HeartbeatSeconds' and 'HeartbeatSecondsPath'");
         check_path_field(x, name, st, "TimeoutSecondsPath", 0);
         json_t *ts = json_object_get(st, "TimeoutSeconds"), *hs = json_object_get(st, "HeartbeatSeconds");
         if (ts && (!json_is_integer(ts) || json_integer_value(ts) < 1))
@@ -530,9 +490,9 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
         else if (hs && json_is_integer(ts) && json_integer_value(hs) >= json_integer_value(ts))
             ERRS(x, name, "'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'");
         check_path_field(x, name, st, "HeartbeatSecondsPath", 0);
-        if (hs && is_str(res) && !is_token_task(st))
+        if (hs && is_str(res) && !dsl_asl_is_token_task(st))
             ERRS(x, name, "'HeartbeatSeconds' is supported by wfdsl only on '.waitForTaskToken' Tasks");
-        if (json_object_get(st, "HeartbeatSecondsPath") && is_str(res) && !is_token_task(st))
+        if (json_object_get(st, "HeartbeatSecondsPath") && is_str(res) && !dsl_asl_is_token_task(st))
             ERRS(x, name, "'HeartbeatSecondsPath' is supported by wfdsl only on '.waitForTaskToken' Tasks");
     }
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
@@ -573,7 +533,7 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
                                                {"ToleratedFailureCount", "ToleratedFailureCountPath"},
                                                {"ToleratedFailurePercentage", "ToleratedFailurePercentagePath"}};
         for (int i = 0; i < 3; i++) {
-            if (count_of(st, pairs[i], 2) > 1)
+            if (dsl_asl_count_of(st, pairs[i], 2) > 1)
                 ERRS(x, name, "a Map state may have at most one of '%s' and '%s'", pairs[i][0], pairs[i][1]);
             check_path_field(x, name, st, pairs[i][1], 0);
         }
@@ -583,7 +543,7 @@ static void check_state(X *x, json_t *states, const char *name, json_t *st, int 
     }
 }
 
-static void check_machine(X *x, json_t *m, const char *owner, int in_branch)
+static void check_machine(dsl_asl_ctx *x, json_t *m, const char *owner, int in_branch)
 {
     if (!json_is_object(m)) {
         ERRS(x, owner, "a state machine (branch or processor) must be an object");
@@ -622,7 +582,7 @@ static void check_machine(X *x, json_t *m, const char *owner, int in_branch)
 
 /* ---- resource map --------------------------------------------------------------- */
 
-static const dsl_node *find_rule(X *x, const char *state, const char *resource)
+static const dsl_node *find_rule(dsl_asl_ctx *x, const char *state, const char *resource)
 {
     if (!x->rules || x->rules->kind != DSL_SEQ) return NULL;
     for (size_t i = 0; i < x->rules->n; i++) {
@@ -634,11 +594,11 @@ static const dsl_node *find_rule(X *x, const char *state, const char *resource)
     return NULL;
 }
 
-static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id);
+static dsl_node *copy_node(dsl_asl_ctx *x, const dsl_node *n, const char *in_id);
 
 /* Compile a rule's step alone, after a step `task` like the Task's input, so
  * that its errors point into the map file. */
-static void check_rule_step(X *x, const char *file, const dsl_node *step)
+static void check_rule_step(dsl_asl_ctx *x, const char *file, const dsl_node *step)
 {
     dsl_doc *saved = x->doc, *doc = dsl_doc_new(file);
     x->doc = doc;
@@ -666,7 +626,7 @@ static void check_rule_step(X *x, const char *file, const dsl_node *step)
 /* The resource map's shape: {resources: [{state|match: GLOB, step: {...},
  * lambda_payload: BOOL}], waits: {GLOB: DURATION}, retry_waits: BOOL}. The
  * steps themselves are checked when the workflow compiles. */
-static void check_map(X *x, const char *file)
+static void check_map(dsl_asl_ctx *x, const char *file)
 {
 #define MERR(n, ...) (std_diag(x->d, file, (n)->line, (n)->col, __VA_ARGS__), x->errors++)
     const dsl_node *root = x->map->root;
@@ -715,7 +675,7 @@ static void check_map(X *x, const char *file)
 }
 
 /* Copy a mapped step, with "steps.task." rewritten to "steps.<in_id>.". */
-static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id)
+static dsl_node *copy_node(dsl_asl_ctx *x, const dsl_node *n, const char *in_id)
 {
     if (n->kind == DSL_SCALAR) {
         std_buf b = {0};
@@ -741,7 +701,7 @@ static dsl_node *copy_node(X *x, const dsl_node *n, const char *in_id)
 }
 
 /* Wait override from the map (ms), or -1. */
-static int64_t wait_override(X *x, const char *state)
+int64_t dsl_asl_wait_override(dsl_asl_ctx *x, const char *state)
 {
     if (!x->waits || x->waits->kind != DSL_MAP) return -1;
     for (size_t i = 0; i < x->waits->n; i++) {
@@ -762,7 +722,7 @@ typedef struct D { /* one dispatcher (a machine, branch or Map processor) */
     int nested;    /* a Parallel branch or Map processor */
 } D;
 
-static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
+dsl_node *dsl_asl_lua_step(dsl_asl_ctx *x, const char *id, const char *src, int line)
 {
     dsl_node *s = M(x);
     if (id) put(x, s, "id", P(x, id));
@@ -771,15 +731,30 @@ static dsl_node *lua_step(X *x, const char *id, const char *src, int line)
 }
 
 
-static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
-                         dsl_node *steps, const char **result_id);
-static void branch_name(const char *start, char *bn, size_t cap, json_t *used);
+
+/* A Parallel branch's name: its first state's, snake_case, unique among
+ * the branches (used); else it keeps the name it has (branchN). */
+void dsl_asl_branch_name(const char *start, char *bn, size_t cap, json_t *used)
+{
+    char t[64];
+    size_t k = 0;
+    for (const char *p = start; p && *p && k < 40; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c)) t[k++] = (char)tolower(c);
+        else if (k && t[k - 1] != '_') t[k++] = '_';
+        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 40) t[k++] = '_';
+    }
+    while (k && t[k - 1] == '_') k--;
+    t[k] = 0;
+    if (k && islower((unsigned char)t[0]) && !json_object_get(used, t)) snprintf(bn, cap, "%s", t);
+    json_object_set_new(used, bn, json_true());
+}
 
 /* The body in a try whose catch clause (every error but a cancel) decides
  * in asl.on_error to retry, catch or raise again (as an ASL error), then a
  * step that picks the state's record. always: even without Retry and Catch
  * (a Task, whose step's own errors become ASL errors). */
-static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char *spec, const char *out_id,
+static void with_handlers(dsl_asl_ctx *x, D *dd, json_t *st, const char *name, const char *spec, const char *out_id,
                           dsl_node *body, dsl_node *into, int line, int always)
 {
     json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
@@ -787,11 +762,11 @@ static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char 
         for (size_t i = 0; i < body->n; i++) app(x, into, body->vals[i]);
         return;
     }
-    const char *err_id = new_id(x, name, "error");
+    const char *err_id = dsl_asl_new_id(x, name, "error");
     dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
     put(x, t, "steps", body);
     char *src = std_strf("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
-    app(x, cs, lua_step(x, err_id, src, line));
+    app(x, cs, dsl_asl_lua_step(x, err_id, src, line));
     free(src);
     if (x->retry_waits && json_array_size(rt)) {
         dsl_node *sl = M(x), *u = M(x);
@@ -810,12 +785,12 @@ static void with_handlers(X *x, D *dd, json_t *st, const char *name, const char 
     put(x, tr, "try", t);
     app(x, into, tr);
     char *pk = std_strf("return asl.pick(%s, steps.%s, steps.%s)\n", dd->cur, out_id, err_id);
-    app(x, into, lua_step(x, new_id(x, name, "next"), pk, line));
+    app(x, into, dsl_asl_lua_step(x, dsl_asl_new_id(x, name, "next"), pk, line));
     free(pk);
 }
 
-static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *in_id, const char *id,
-                               json_t *flags)
+dsl_node *dsl_asl_resource_step(dsl_asl_ctx *x, json_t *st, const char *name, const char *in_id, const char *id,
+                                json_t *flags)
 {
     const char *res = json_string_value(json_object_get(st, "Resource"));
     const dsl_node *rule = find_rule(x, name, res);
@@ -871,8 +846,8 @@ static dsl_node *resource_step(X *x, json_t *st, const char *name, const char *i
 
 /* A parallel (id) in mode any: branch `what` (steps) against a durable timer
  * of steps.<in_id>.<secs> seconds, whose branch ends with true. */
-static dsl_node *race_timer(X *x, const char *id, const char *what, dsl_node *steps, const char *in_id, const char *secs,
-                            int line)
+static dsl_node *race_timer(dsl_asl_ctx *x, const char *id, const char *what, dsl_node *steps, const char *in_id,
+                            const char *secs, int line)
 {
     dsl_node *ps = M(x), *par = M(x), *brs = M(x), *timer = L(x), *sl = M(x), *u = M(x);
     char *ex = std_strf("${ asl.after(now(), steps.%s.%s) }", in_id, secs);
@@ -880,7 +855,7 @@ static dsl_node *race_timer(X *x, const char *id, const char *what, dsl_node *st
     free(ex);
     put(x, sl, "sleep", u);
     app(x, timer, sl);
-    app(x, timer, lua_step(x, NULL, "return true\n", line));
+    app(x, timer, dsl_asl_lua_step(x, NULL, "return true\n", line));
     put(x, brs, what, steps);
     put(x, brs, "timer", timer);
     put(x, par, "mode", P(x, "any"));
@@ -891,7 +866,7 @@ static dsl_node *race_timer(X *x, const char *id, const char *what, dsl_node *st
 }
 
 /* The steps of one state, appended to `into`. */
-static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *into)
+static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl_node *into)
 {
     int line, col;
     pos_of(x, name, &line, &col);
@@ -903,15 +878,15 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         spec = spec_lit(st, name, flags, 1);
         const char *fn = !strcmp(type, "Pass") ? "pass" : !strcmp(type, "Succeed") ? "succeed" : "choice";
         src = std_strf("local cur = %s\nreturn asl.%s(cur, %s)\n", dd->cur, fn, spec);
-        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+        app(x, into, dsl_asl_lua_step(x, dsl_asl_new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Fail")) {
         if (dd->nested) json_object_set_new(flags, "_nested", json_true());
         spec = spec_lit(st, name, flags, 1);
         src = std_strf("local cur = %s\nreturn asl.fail(cur, %s)\n", dd->cur, spec);
-        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+        app(x, into, dsl_asl_lua_step(x, dsl_asl_new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Wait")) {
         spec = spec_lit(st, name, flags, 1);
-        int64_t ms = wait_override(x, name);
+        int64_t ms = dsl_asl_wait_override(x, name);
         if (ms > 0) {
             char d[32];
             snprintf(d, sizeof d, "%lldms", (long long)ms);
@@ -929,16 +904,17 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             app(x, into, s);
         }
         src = std_strf("local cur = %s\nreturn asl.wait(cur, %s)\n", dd->cur, spec);
-        app(x, into, lua_step(x, new_id(x, name, NULL), src, line));
+        app(x, into, dsl_asl_lua_step(x, dsl_asl_new_id(x, name, NULL), src, line));
     } else if (!strcmp(type, "Task")) {
         json_object_set_new(flags, "_task", json_true());
-        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
-        int token = is_token_task(st);
+        const char *in_id = dsl_asl_new_id(x, name, "input"), *id = dsl_asl_new_id(x, name, NULL),
+                   *out_id = dsl_asl_new_id(x, name, "result");
+        int token = dsl_asl_is_token_task(st);
         int race = json_object_get(st, "TimeoutSecondsPath") || (token && json_object_get(st, "TimeoutSeconds"));
         if (token) json_object_set_new(flags, "_token_signal", json_string(id));
         if (token && x->tokens) json_object_set_new(x->tokens, name, json_string(id));
         if (race) json_object_set_new(flags, "_race", json_true());
-        dsl_node *res = resource_step(x, st, name, in_id, id, flags);
+        dsl_node *res = dsl_asl_resource_step(x, st, name, in_id, id, flags);
         if (!race && json_object_get(st, "TimeoutSeconds") && !dsl_map_get(res, "shell") && !dsl_map_get(res, "http") &&
             !dsl_map_get(res, "lua")) {
             race = 1; /* a step without a timeout of its own (call, sleep, wait...) */
@@ -947,13 +923,13 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         spec = spec_lit(st, name, flags, 1);
         dsl_node *body = L(x), *work = L(x);
         src = std_strf("local cur = %s\nreturn asl.task_in(cur, %s)\n", dd->cur, spec);
-        app(x, body, lua_step(x, in_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, in_id, src, line));
         free(src);
         app(x, work, res);
         const char *sig_id = NULL;
         if (token) {
             /* wait for the answer: signal <id> carrying this call's token */
-            sig_id = new_id(x, name, "answer");
+            sig_id = dsl_asl_new_id(x, name, "answer");
             dsl_node *lp = M(x), *lo = M(x), *ls = L(x), *w = M(x), *wa = M(x);
             char *until = std_strf("asl.token_done(steps.%s, steps.%s)", in_id, sig_id);
             put(x, lo, "until", P(x, until));
@@ -970,12 +946,12 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
                 /* a wait's timeout is fixed when compiled: the wait races a
                  * durable timer of the path's seconds (asl.task_in checked
                  * them), and asl.beat turns the timer's win into States.Timeout */
-                const char *beat_id = new_id(x, name, "beat");
+                const char *beat_id = dsl_asl_new_id(x, name, "beat");
                 dsl_node *ans = L(x);
                 app(x, ans, w);
                 app(x, ls, race_timer(x, beat_id, "answer", ans, in_id, "heartbeat", line));
                 char *src2 = std_strf("return asl.beat(steps.%s, steps.%s)\n", in_id, beat_id);
-                app(x, ls, lua_step(x, sig_id, src2, line));
+                app(x, ls, dsl_asl_lua_step(x, sig_id, src2, line));
                 free(src2);
             } else {
                 put(x, w, "id", P(x, sig_id));
@@ -991,11 +967,11 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         if (race) {
             /* the call against a timer: a parallel that ends with the first
              * branch to finish; the call branch keeps its failure as a value */
-            const char *race_id = new_id(x, name, "race"), *failed_id = new_id(x, name, "failed");
+            const char *race_id = dsl_asl_new_id(x, name, "race"), *failed_id = dsl_asl_new_id(x, name, "failed");
             dsl_node *call = L(x);
             dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
             put(x, t, "steps", work);
-            app(x, cs, lua_step(x, failed_id, "return {asl_failed = err}\n", line));
+            app(x, cs, dsl_asl_lua_step(x, failed_id, "return {asl_failed = err}\n", line));
             put(x, c, "steps", cs);
             app(x, cl, c);
             put(x, t, "catch", cl);
@@ -1008,14 +984,15 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             src = std_strf("local cur = %s\nreturn %s\n", dd->cur, out);
         }
         free(out);
-        app(x, body, lua_step(x, out_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 1);
     } else if (!strcmp(type, "Parallel")) {
         spec = spec_lit(st, name, flags, 1);
-        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        const char *in_id = dsl_asl_new_id(x, name, "input"), *id = dsl_asl_new_id(x, name, NULL),
+                   *out_id = dsl_asl_new_id(x, name, "result");
         dsl_node *body = L(x);
         src = std_strf("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
-        app(x, body, lua_step(x, in_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, in_id, src, line));
         free(src);
         dsl_node *ps = M(x), *par = M(x), *brs = M(x);
         json_t *br = json_object_get(st, "Branches");
@@ -1026,10 +1003,10 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             char bn[64], pre[200];
             snprintf(bn, sizeof bn, "branch%zu", i + 1);
             snprintf(pre, sizeof pre, "%s_%s", id, bn);
-            branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
+            dsl_asl_branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
             dsl_node *bsteps = L(x);
             const char *rid = NULL;
-            machine(x, json_array_get(br, i), pre, inexpr, varexpr, bsteps, &rid);
+            dsl_asl_dispatcher(x, json_array_get(br, i), pre, inexpr, varexpr, bsteps, &rid);
             put(x, brs, bn, bsteps);
             std_buf_addf(&args, ", steps.%s", rid);
         }
@@ -1042,19 +1019,20 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         std_buf_adds(&args, "");
         src = std_strf("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
         std_buf_free(&args);
-        app(x, body, lua_step(x, out_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     } else if (!strcmp(type, "Map")) {
         json_t *proc0 = json_object_get(st, "ItemProcessor");
         if (!proc0) proc0 = json_object_get(st, "Iterator");
         /* a task token's signal is named after its Task: one waiter at a time */
-        int one = waits_for_tokens(proc0);
+        int one = dsl_asl_waits_for_tokens(proc0);
         if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
         spec = spec_lit(st, name, flags, 1);
-        const char *in_id = new_id(x, name, "input"), *id = new_id(x, name, NULL), *out_id = new_id(x, name, "result");
+        const char *in_id = dsl_asl_new_id(x, name, "input"), *id = dsl_asl_new_id(x, name, NULL),
+                   *out_id = dsl_asl_new_id(x, name, "result");
         dsl_node *body = L(x);
         src = std_strf("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
-        app(x, body, lua_step(x, in_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, in_id, src, line));
         free(src);
         json_t *proc = json_object_get(st, "ItemProcessor");
         if (!proc) proc = json_object_get(st, "Iterator");
@@ -1063,15 +1041,15 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         const char *rid = NULL;
         dsl_node *isteps = L(x);
         char *varexpr = std_strf("steps.%s.vars", in_id);
-        machine(x, proc, pre, "item", varexpr, isteps, &rid);
+        dsl_asl_dispatcher(x, proc, pre, "item", varexpr, isteps, &rid);
         free(varexpr);
         char *re;
-        if (count_of(st, TOLERATED, 4)) {
+        if (dsl_asl_count_of(st, dsl_asl_tolerated, 4)) {
             /* a failed iteration gives its error output instead of failing the Map */
-            const char *fid = new_id(x, pre, "failed");
+            const char *fid = dsl_asl_new_id(x, pre, "failed");
             dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
             put(x, t, "steps", isteps);
-            app(x, cs, lua_step(x, fid, "return asl.item_failed(err)\n", line));
+            app(x, cs, dsl_asl_lua_step(x, fid, "return asl.item_failed(err)\n", line));
             put(x, c, "steps", cs);
             app(x, cl, c);
             put(x, t, "catch", cl);
@@ -1094,7 +1072,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
             put(x, fe, "as", P(x, "lane"));
             put(x, fe, "concurrency", P(x, "10000"));
             dsl_node *ls = M(x), *le = M(x), *lsteps = L(x);
-            const char *lid = new_id(x, id, "lane");
+            const char *lid = dsl_asl_new_id(x, id, "lane");
             put(x, ls, "id", P(x, lid));
             put(x, le, "items", P(x, "lane"));
             put(x, le, "steps", isteps);
@@ -1120,7 +1098,7 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
         free(re);
         app(x, body, fs);
         src = std_strf("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
-        app(x, body, lua_step(x, out_id, src, line));
+        app(x, body, dsl_asl_lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     }
     free(spec);
@@ -1130,20 +1108,20 @@ static void state_steps(X *x, D *dd, const char *name, json_t *st, dsl_node *int
 
 /* A dispatcher for machine m, appended to steps: its start record, the loop
  * over a switch of states, and (for branches) a step giving its result. */
-static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_expr, const char *vars_expr,
-                         dsl_node *steps, const char **result_id)
+dsl_node *dsl_asl_dispatcher(dsl_asl_ctx *x, json_t *m, const char *prefix, const char *input_expr,
+                             const char *vars_expr, dsl_node *steps, const char **result_id)
 {
     D dd;
     dd.nested = result_id != NULL;
-    dd.start_id = new_id(x, prefix, "start");
-    dd.state_id = new_id(x, prefix, "state");
+    dd.start_id = dsl_asl_new_id(x, prefix, "start");
+    dd.state_id = dsl_asl_new_id(x, prefix, "state");
     snprintf(dd.cur, sizeof dd.cur, "asl.cur(steps.%s, steps.%s)", dd.start_id, dd.state_id);
     const char *start = json_string_value(json_object_get(m, "StartAt"));
     std_buf sb = {0};
-    lua_str(&sb, start ? start : "", start ? strlen(start) : 0);
+    dsl_asl_lua_str(&sb, start ? start : "", start ? strlen(start) : 0);
     std_buf_adds(&sb, "");
     char *src = std_strf("return asl.start(%s, %s, %s, steps.%s)\n", input_expr, sb.p, vars_expr, dd.state_id);
-    app(x, steps, lua_step(x, dd.start_id, src, 1));
+    app(x, steps, dsl_asl_lua_step(x, dd.start_id, src, 1));
     free(src);
     dsl_node *lp = M(x), *lo = M(x), *body = L(x), *sw = M(x), *cases = L(x);
     char *until = std_strf("asl.done(steps.%s, steps.%s)", dd.start_id, dd.state_id);
@@ -1154,7 +1132,7 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
     json_object_foreach(json_object_get(m, "States"), name, st) {
         dsl_node *c = M(x), *cst = L(x);
         std_buf nb = {0};
-        lua_str(&nb, name, strlen(name));
+        dsl_asl_lua_str(&nb, name, strlen(name));
         std_buf_adds(&nb, "");
         char *w = std_strf("asl.at(steps.%s, steps.%s, %s)", dd.start_id, dd.state_id, nb.p);
         std_buf_free(&nb);
@@ -1172,1326 +1150,12 @@ static dsl_node *machine(X *x, json_t *m, const char *prefix, const char *input_
     app(x, steps, lp);
     std_buf_free(&sb);
     if (result_id) {
-        *result_id = new_id(x, prefix, "output");
+        *result_id = dsl_asl_new_id(x, prefix, "output");
         char *r = std_strf("return asl.result(steps.%s, steps.%s)\n", dd.start_id, dd.state_id);
-        app(x, steps, lua_step(x, *result_id, r, 1));
+        app(x, steps, dsl_asl_lua_step(x, *result_id, r, 1));
         free(r);
     }
     return steps;
-}
-
-/* ---- the structured form --------------------------------------------------------- */
-/* A machine whose state graph has a structure becomes steps a person reads
- * top to bottom: a chain of Next is a sequence of steps named after the
- * states; a Choice (or a Task, Parallel or Map with Catch) a step that
- * decides, then a `switch` whose branches hold the states reachable only
- * through them, rejoining at the immediate post-dominator; a cycle left
- * through one Choice a `loop` with an `until`. The JSON data flows from step
- * to step: each state's step reads the output of the step before it (an
- * expression known here); ASL variables are the workflow variable asl_vars.
- * What has no such form (Assign in a branch or processor, task tokens,
- * races, loops in loops, jumps that do not nest) keeps the dispatcher, for
- * that machine, branch or processor only, with a comment saying why. */
-
-#define S_EXIT (-1)
-#define S_NONE (-2)
-#define S_MAX 200
-
-typedef struct G {
-    X *x;
-    int n, nested, in_loop;
-    const char *name[S_MAX];
-    json_t *st[S_MAX];
-    const char *id[S_MAX];   /* the step id of each state (its main step) */
-    int *succ[S_MAX];        /* distinct targets, S_EXIT for an end; back edges excluded */
-    int ns[S_MAX];
-    int latch_of[S_MAX];     /* loop header -> the Choice that leaves the loop, or -1 */
-    int cont[S_MAX];         /* loop header -> the target of that Choice that stays in it */
-    int src_of[S_MAX];       /* loop header -> the state that goes back to it */
-    int back[S_MAX];         /* that state -> its header, or -1 */
-    char body[S_MAX][S_MAX]; /* header -> the states of its loop */
-    int live[S_MAX + 1];
-    char pdom[S_MAX + 1][S_MAX + 1]; /* index n is the end */
-    int ipdom[S_MAX];
-    int emitted[S_MAX], looping[S_MAX];
-    int straight;            /* states so far on the straight path from the start, or -1 */
-    char why[300];           /* why the machine cannot be structured */
-    char dexp[S_MAX][700];   /* branch node: the Lua expression of its decision */
-    char ddef[S_MAX][700];   /* its default key ("" none) */
-} G;
-
-static int g_idx(G *g, const char *name)
-{
-    for (int i = 0; name && i < g->n; i++)
-        if (!strcmp(g->name[i], name)) return i;
-    return S_NONE;
-}
-
-static const char *g_type(G *g, int i) { return json_string_value(json_object_get(g->st[i], "Type")); }
-
-static void g_add(G *g, int v, int t)
-{
-    for (int k = 0; k < g->ns[v]; k++)
-        if (g->succ[v][k] == t) return;
-    g->succ[v][g->ns[v]++] = t;
-}
-
-static int g_is(G *g, int i, const char *type) { return !strcmp(g_type(g, i), type); }
-
-/* Does a string anywhere in v name an ASL variable ($name)? */
-static int uses_vars(json_t *v)
-{
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        for (const char *p = strchr(s, '$'); p; p = strchr(p + 1, '$'))
-            if ((isalpha((unsigned char)p[1]) || p[1] == '_') && (p == s || p[-1] != '$')) return 1;
-        return 0;
-    }
-    const char *k;
-    json_t *e;
-    size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, e) {
-            if (!strcmp(k, "Assign") || uses_vars(e)) return 1;
-        }
-    }
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, e) if (uses_vars(e)) return 1;
-    }
-    return 0;
-}
-
-/* Does a Catch of st have an Assign? */
-static int catch_assigns(json_t *st)
-{
-    json_t *ca = json_object_get(st, "Catch");
-    for (size_t i = 0; i < json_array_size(ca); i++)
-        if (json_object_get(json_array_get(ca, i), "Assign")) return 1;
-    return 0;
-}
-
-/* Why state st has no structured form here (NULL: it has one). Nested
- * machines are judged on their own. */
-static const char *g_unsupported(json_t *st, int nested)
-{
-    const char *type = json_string_value(json_object_get(st, "Type"));
-    int assigns = json_object_get(st, "Assign") != NULL || catch_assigns(st);
-    json_t *ch = json_object_get(st, "Choices");
-    for (size_t k = 0; k < json_array_size(ch); k++) assigns |= json_object_get(json_array_get(ch, k), "Assign") != NULL;
-    if (assigns && nested)
-        return "it assigns ASL variables, which a Parallel branch or Map iteration keeps to itself (the dispatcher's record)";
-    if (!strcmp(type, "Task")) {
-        if (is_token_task(st)) return "a .waitForTaskToken Task waits in the dispatcher's token loop";
-        if (json_object_get(st, "TimeoutSecondsPath") || json_object_get(st, "HeartbeatSeconds"))
-            return "a Task with TimeoutSecondsPath or HeartbeatSeconds races a timer";
-    }
-    if (!strcmp(type, "Choice") && (json_object_get(st, "InputPath") || json_object_get(st, "OutputPath")))
-        return "a Choice with InputPath or OutputPath";
-    return NULL;
-}
-
-static void g_free(G *g)
-{
-    for (int i = 0; i < g->n; i++) free(g->succ[i]);
-}
-
-/* Build the graph of machine m; 0, or -1 with g->why. */
-static int g_build(G *g, X *x, json_t *m, int nested)
-{
-    memset(g, 0, sizeof *g);
-    g->x = x;
-    g->straight = 0;
-    json_t *states = json_object_get(m, "States");
-    if (json_object_size(states) > S_MAX) {
-        snprintf(g->why, sizeof g->why, "it has more than %d states", S_MAX);
-        return -1;
-    }
-    const char *name;
-    json_t *st;
-    json_object_foreach(states, name, st) {
-        g->name[g->n] = name;
-        g->st[g->n] = st;
-        g->latch_of[g->n] = g->back[g->n] = g->src_of[g->n] = g->cont[g->n] = -1;
-        g->n++;
-    }
-    for (int i = 0; i < g->n; i++) {
-        g->succ[i] = calloc((size_t)g->n + 2, sizeof(int));
-        const char *why = g_unsupported(g->st[i], nested);
-        if (why && !g->why[0]) snprintf(g->why, sizeof g->why, "state '%s': %s", g->name[i], why);
-        json_t *s = g->st[i];
-        if (g_is(g, i, "Choice")) {
-            json_t *ch = json_object_get(s, "Choices");
-            for (size_t k = 0; k < json_array_size(ch); k++)
-                g_add(g, i, g_idx(g, json_string_value(json_object_get(json_array_get(ch, k), "Next"))));
-            if (json_object_get(s, "Default")) g_add(g, i, g_idx(g, json_string_value(json_object_get(s, "Default"))));
-        } else if (g_is(g, i, "Succeed")) {
-            g_add(g, i, S_EXIT);
-        } else if (!g_is(g, i, "Fail")) {
-            json_t *nx = json_object_get(s, "Next");
-            g_add(g, i, nx ? g_idx(g, json_string_value(nx)) : S_EXIT);
-            json_t *ca = json_object_get(s, "Catch");
-            for (size_t k = 0; k < json_array_size(ca); k++)
-                g_add(g, i, g_idx(g, json_string_value(json_object_get(json_array_get(ca, k), "Next"))));
-        }
-    }
-    return g->why[0] ? -1 : 0;
-}
-
-/* Depth-first from v: edges into a state on the stack are back edges. */
-static void g_dfs(G *g, int v, char *on, char *seen)
-{
-    seen[v] = on[v] = 1;
-    for (int k = 0; k < g->ns[v]; k++) {
-        int t = g->succ[v][k];
-        if (t < 0) continue;
-        if (on[t]) {
-            /* a loop t ... v: one way back per header */
-            if ((v == t && !g_is(g, v, "Choice")) || g->src_of[t] >= 0 || g->back[v] >= 0) {
-                if (!g->why[0])
-                    snprintf(g->why, sizeof g->why, "the cycle back to '%s' from '%s' is not one loop with one way back",
-                             g->name[t], g->name[v]);
-            } else {
-                g->src_of[t] = v;
-                g->back[v] = t;
-            }
-        } else if (!seen[t]) {
-            g_dfs(g, t, on, seen);
-        }
-    }
-    on[v] = 0;
-}
-
-static void g_remove(G *g, int v, int t)
-{
-    for (int k = 0; k < g->ns[v]; k++)
-        if (g->succ[v][k] == t) {
-            memmove(&g->succ[v][k], &g->succ[v][k + 1], (size_t)(g->ns[v] - k - 1) * sizeof(int));
-            g->ns[v]--;
-            return;
-        }
-}
-
-/* Loops, liveness and post-dominators; 0, or -1 with g->why. */
-static int g_analyse(G *g, int start)
-{
-    int n = g->n;
-    char on[S_MAX] = {0}, seen[S_MAX] = {0};
-    g_dfs(g, start, on, seen);
-    if (g->why[0]) return -1;
-    for (int h = 0; h < n; h++) {
-        int u = g->src_of[h];
-        if (u < 0) continue;
-        g_remove(g, u, h);
-        /* the loop: h and every state that reaches u without passing h */
-        char *b = g->body[h];
-        b[h] = b[u] = 1;
-        for (int changed = 1; changed;) {
-            changed = 0;
-            for (int v = 0; v < n; v++) {
-                if (b[v] || v == h) continue;
-                for (int k = 0; k < g->ns[v]; k++)
-                    if (g->succ[v][k] >= 0 && b[g->succ[v][k]] && g->succ[v][k] != h) {
-                        b[v] = changed = 1;
-                        break;
-                    }
-            }
-        }
-    }
-    /* live: can end normally (or go round a loop) */
-    for (int v = 0; v < n; v++) g->live[v] = g->back[v] >= 0;
-    g->live[n] = 1;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int v = 0; v < n; v++)
-            for (int k = 0; !g->live[v] && k < g->ns[v]; k++) {
-                int t = g->succ[v][k];
-                if (g->live[t < 0 ? n : t]) g->live[v] = changed = 1;
-            }
-    }
-    /* each loop is left through one Choice (or by failing): the loop runs
-     * from its header to that Choice, then back round through the Choice's
-     * one target inside the loop */
-    for (int h = 0; h < n; h++) {
-        if (g->src_of[h] < 0) continue;
-        int c = -1, nlive = 0, cdead = -1, ndead = 0;
-        for (int v = 0; v < n; v++) {
-            if (!g->body[h][v]) continue;
-            if (v != h && g->src_of[v] >= 0) {
-                snprintf(g->why, sizeof g->why, "the loop at '%s' is inside the loop at '%s'", g->name[v], g->name[h]);
-                return -1;
-            }
-            int lv = 0, dd = 0;
-            for (int k = 0; k < g->ns[v]; k++) {
-                int t = g->succ[v][k];
-                if (t >= 0 && g->body[h][t]) continue;
-                if (t < 0 || g->live[t]) lv = 1;
-                else dd = 1;
-            }
-            if (lv) c = v, nlive++;
-            if (dd && g_is(g, v, "Choice")) cdead = v, ndead++;
-        }
-        if (!nlive && ndead == 1) c = cdead, nlive = 1;
-        if (nlive != 1 || !g_is(g, c, "Choice")) {
-            snprintf(g->why, sizeof g->why, "the loop at '%s' is not left through one Choice", g->name[h]);
-            return -1;
-        }
-        if (c != g->src_of[h] && g->ns[g->src_of[h]]) {
-            snprintf(g->why, sizeof g->why, "'%s' goes back to '%s' or elsewhere", g->name[g->src_of[h]], g->name[h]);
-            return -1;
-        }
-        int t = c == g->src_of[h] ? h : -1, in = 0;
-        for (int k = 0; k < g->ns[c]; k++)
-            if (g->succ[c][k] >= 0 && g->body[h][g->succ[c][k]]) t = g->succ[c][k], in++;
-        if (in > (c == g->src_of[h] ? 0 : 1) || t < 0) {
-            snprintf(g->why, sizeof g->why, "the Choice '%s' that leaves the loop at '%s' has more than one way round it",
-                     g->name[c], g->name[h]);
-            return -1;
-        }
-        g->latch_of[h] = c;
-        g->cont[h] = t;
-        g->live[c] = 1;
-        if (t != h) g_remove(g, c, t);
-    }
-    /* post-dominators over the live successors (the end is index n) */
-    for (int v = 0; v <= n; v++) memset(g->pdom[v], v != n, (size_t)n + 1);
-    g->pdom[n][n] = 1;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int v = 0; v < n; v++) {
-            char acc[S_MAX + 1];
-            int any = 0;
-            memset(acc, 1, (size_t)n + 1);
-            for (int k = 0; k < g->ns[v]; k++) {
-                int t = g->succ[v][k], ti = t < 0 ? n : t;
-                if (!g->live[ti]) continue;
-                any = 1;
-                for (int w = 0; w <= n; w++) acc[w] &= g->pdom[ti][w];
-            }
-            if (!any) memset(acc, 0, (size_t)n + 1);
-            acc[v] = 1;
-            if (memcmp(acc, g->pdom[v], (size_t)n + 1)) {
-                memcpy(g->pdom[v], acc, (size_t)n + 1);
-                changed = 1;
-            }
-        }
-    }
-    for (int v = 0; v < n; v++) {
-        int best = S_NONE, bc = -1;
-        for (int w = 0; w <= n; w++) {
-            if (w == v || !g->pdom[v][w]) continue;
-            int c = 0;
-            for (int z = 0; z <= n; z++) c += g->pdom[w][z];
-            if (c > bc) bc = c, best = w == n ? S_EXIT : w;
-        }
-        g->ipdom[v] = best;
-    }
-    return 0;
-}
-
-/* ---- Lua text of the structured form ---- */
-
-static void lua_indent(std_buf *b, int depth)
-{
-    for (int i = 0; i < 2 * depth; i++) std_buf_add(b, " ", 1);
-}
-
-/* A payload template (Parameters, ResultSelector, Assign) as a Lua value over
- * the variable src: "x.$" fields become calls of asl.<get> (asl.param for
- * Parameters: a path that selects nothing is States.ParameterPathFailure;
- * asl.get elsewhere: States.Runtime), the rest literals. */
-static void tmpl_lua(std_buf *b, json_t *t, const char *src, const char *state, int depth, const char *get)
-{
-    if (json_is_object(t) && json_object_size(t)) {
-        std_buf_adds(b, "{\n");
-        const char *k;
-        json_t *v;
-        json_object_foreach(t, k, v) {
-            lua_indent(b, depth + 1);
-            size_t n = strlen(k);
-            if (n > 2 && !strcmp(k + n - 2, ".$") && json_is_string(v)) {
-                char base[512];
-                snprintf(base, sizeof base, "%.*s", (int)(n - 2), k);
-                lua_key(b, base);
-                const char *e = json_string_value(v);
-                int call = !strncmp(e, "States.", 7);
-                std_buf_addf(b, " = asl.%s(%s, ", call ? "eval" : get, src);
-                lua_str(b, e, strlen(e));
-                if (!call) { /* the field, for the message when the path points nowhere */
-                    std_buf_adds(b, ", ");
-                    lua_str(b, k, n);
-                }
-                if (strstr(e, "$$")) {
-                    std_buf_adds(b, ", ");
-                    lua_str(b, state, strlen(state));
-                }
-                std_buf_adds(b, "),\n");
-            } else {
-                lua_key(b, k);
-                std_buf_adds(b, " = ");
-                tmpl_lua(b, v, src, state, depth + 1, get);
-                std_buf_adds(b, ",\n");
-            }
-        }
-        lua_indent(b, depth);
-        std_buf_adds(b, "}");
-    } else if (json_is_array(t) && json_array_size(t)) {
-        std_buf_adds(b, "json.array({\n");
-        for (size_t i = 0; i < json_array_size(t); i++) {
-            lua_indent(b, depth + 1);
-            tmpl_lua(b, json_array_get(t, i), src, state, depth + 1, get);
-            std_buf_adds(b, ",\n");
-        }
-        lua_indent(b, depth);
-        std_buf_adds(b, "})");
-    } else {
-        lua_lit(b, t, depth, 1);
-    }
-}
-
-/* "{A = ..., B = ...}" of the fields of st that are present (null as json.null). */
-static void fields_lua(std_buf *b, json_t *st, const char *const *f, int n, const char *state)
-{
-    std_buf_adds(b, "{");
-    int first = 1;
-    for (int i = 0; i < n; i++) {
-        json_t *v = json_object_get(st, f[i]);
-        if (!v) continue;
-        std_buf_adds(b, first ? "" : ", ");
-        first = 0;
-        std_buf_addf(b, "%s = ", f[i]);
-        lua_lit(b, v, 1, 1);
-    }
-    if (state) {
-        std_buf_adds(b, first ? "_name = " : ", _name = ");
-        lua_str(b, state, strlen(state));
-    }
-    std_buf_adds(b, "}");
-}
-
-/* The lines that compute the effective input (InputPath, then Parameters)
- * from `data`; the name of the Lua variable that holds it. */
-static const char *input_lua(std_buf *b, json_t *st, const char *state)
-{
-    json_t *ip = json_object_get(st, "InputPath"), *par = json_object_get(st, "Parameters");
-    const char *src = "data";
-    if (ip && json_is_null(ip)) {
-        std_buf_adds(b, "local eff = {} -- InputPath: null\n");
-        src = "eff";
-    } else if (ip && strcmp(json_string_value(ip), "$")) {
-        std_buf_adds(b, "local eff = asl.get(data, ");
-        lua_str(b, json_string_value(ip), strlen(json_string_value(ip)));
-        std_buf_adds(b, ") -- InputPath\n");
-        src = "eff";
-    }
-    if (par) {
-        std_buf_addf(b, "local params = ");
-        tmpl_lua(b, par, src, state, 0, "param");
-        std_buf_adds(b, "\n");
-        src = "params";
-    }
-    return src;
-}
-
-/* "return asl.output(data, result, {ResultPath, OutputPath})" or "return result". */
-static void output_lua(std_buf *b, json_t *st)
-{
-    static const char *const f[] = {"ResultPath", "OutputPath"};
-    if (!json_object_get(st, "ResultPath") && !json_object_get(st, "OutputPath")) {
-        std_buf_adds(b, "return result\n");
-        return;
-    }
-    std_buf_adds(b, "return asl.output(data, result, ");
-    fields_lua(b, st, f, 2, NULL);
-    std_buf_adds(b, ")\n");
-}
-
-static dsl_node *lua_block(X *x, const char *id, std_buf *b)
-{
-    std_buf_adds(b, "");
-    /* a first line "local data = ..." (or result) that nothing below reads goes */
-    const char *nl = strchr(b->p, '\n');
-    const char *var = !strncmp(b->p, "local data = ", 13) ? "data" : !strncmp(b->p, "local result = ", 15) ? "result" : NULL;
-    if (var && nl) {
-        int used = 0;
-        size_t vl = strlen(var);
-        for (const char *p = strstr(nl, var); p && !used; p = strstr(p + 1, var))
-            used = !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.') &&
-                   !(isalnum((unsigned char)p[vl]) || p[vl] == '_');
-        if (!used) {
-            size_t skip = (size_t)(nl + 1 - b->p);
-            memmove(b->p, b->p + skip, b->len - skip + 1);
-            b->len -= skip;
-        }
-    }
-    dsl_node *s = lua_step(x, id, b->p, 1);
-    std_buf_free(b);
-    return s;
-}
-
-static char *g_lua_name(const char *s)
-{
-    std_buf b = {0};
-    lua_str(&b, s, strlen(s));
-    std_buf_adds(&b, "");
-    return std_buf_take(&b);
-}
-
-static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into);
-static char *emit_machine(X *x, json_t *m, const char *prefix, const char *dat, int nested, int in_loop, dsl_node *into,
-                          int *structured);
-
-/* Choice rule r as a Lua condition over `data`. */
-static void rule_lua(std_buf *b, json_t *r, const char *state)
-{
-    static const char *const logic[] = {"And", "Or"};
-    for (int i = 0; i < 2; i++) {
-        json_t *l = json_object_get(r, logic[i]);
-        if (!json_is_array(l)) continue;
-        std_buf_adds(b, "(");
-        for (size_t k = 0; k < json_array_size(l); k++) {
-            if (k) std_buf_adds(b, i ? " or " : " and ");
-            rule_lua(b, json_array_get(l, k), state);
-        }
-        std_buf_adds(b, ")");
-        return;
-    }
-    if (json_object_get(r, "Not")) {
-        std_buf_adds(b, "not ");
-        rule_lua(b, json_object_get(r, "Not"), state);
-        return;
-    }
-    const char *var = json_string_value(json_object_get(r, "Variable"));
-    const char *k;
-    json_t *v;
-    json_object_foreach(r, k, v) {
-        if (!strcmp(k, "Variable") || !strcmp(k, "Next") || !strcmp(k, "Comment")) continue;
-        std_buf_adds(b, "asl.test(data, ");
-        lua_str(b, var ? var : "", var ? strlen(var) : 0);
-        std_buf_adds(b, ", ");
-        lua_str(b, k, strlen(k));
-        std_buf_adds(b, ", ");
-        lua_lit(b, v, 0, 0);
-        if (var && !strncmp(var, "$$", 2)) {
-            std_buf_adds(b, ", ");
-            lua_str(b, state, strlen(state));
-        }
-        std_buf_adds(b, ")");
-        return;
-    }
-    std_buf_adds(b, "false");
-}
-
-/* Assign of state v: a step computing the new variables from `lines` (Lua
- * that sets the local named src, the value "$" stands for), then a `set` of
- * the workflow variable asl_vars; both only when cond (NULL: always). */
-static void emit_assign(G *g, int v, json_t *assign, const char *lines, const char *src, const char *cond,
-                        dsl_node *into)
-{
-    X *x = g->x;
-    std_buf b = {0};
-    std_buf_adds(&b, lines);
-    std_buf_adds(&b, "return asl.assign(");
-    tmpl_lua(&b, assign, src, g->name[v], 0, "get");
-    std_buf_adds(&b, ")\n");
-    const char *id = new_id(x, g->name[v], "assign");
-    dsl_node *st = lua_block(x, id, &b), *set = M(x), *vals = M(x);
-    if (cond) {
-        dsl_node *c = M(x);
-        put(x, c, "if", P(x, cond));
-        for (size_t i = 0; i < st->n; i++) dsl_map_add(x->doc, c, st->keys[i], st->vals[i]);
-        st = c;
-        put(x, set, "if", P(x, cond));
-    }
-    app(x, into, st);
-    char *e = std_strf("${ steps.%s }", id);
-    put(x, vals, "asl_vars", Q(x, e));
-    free(e);
-    put(x, set, "set", vals);
-    app(x, into, set);
-}
-
-/* A Task, Parallel or Map: `input` gives {input|items, call}; `work` the
- * steps that do it (reading steps.<in_id>); then the output step. Retry is a
- * loop of attempts, Catch makes the state a branch node. Returns dat after. */
-static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const char *in_src, dsl_node *work,
-                          const char *res_expr, dsl_node *into)
-{
-    X *x = g->x;
-    json_t *st = g->st[v];
-    const char *name = g->name[v];
-    json_t *rt = json_object_get(st, "Retry"), *ca = json_object_get(st, "Catch");
-    int task = g_is(g, v, "Task");
-    int handlers = json_array_size(rt) || json_array_size(ca);
-    const char *err_id = handlers ? new_id(x, name, "error") : NULL;
-    dsl_node *attempt = L(x);
-    if (!handlers && !task) {
-        app(x, attempt, lua_step(x, in_id, in_src, 1));
-        for (size_t i = 0; i < work->n; i++) app(x, attempt, work->vals[i]);
-    } else {
-        /* the input too: an intrinsic that fails in Parameters is caught */
-        dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x), *body = L(x);
-        app(x, body, lua_step(x, in_id, in_src, 1));
-        for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
-        json_t *rp = json_object_get(st, "ResultPath");
-        if (handlers && json_is_string(rp) && strcmp(json_string_value(rp), "$")) {
-            /* the output step is after the try: check here that ResultPath
-             * applies to the input, so that Retry and Catch see
-             * States.ResultPathMatchFailure (as the dispatcher does) */
-            std_buf rb = {0};
-            std_buf_addf(&rb, "return asl.result_fits(%s, ", dat);
-            lua_str(&rb, json_string_value(rp), strlen(json_string_value(rp)));
-            std_buf_adds(&rb, ")\n");
-            app(x, body, lua_block(x, new_id(x, name, "fits"), &rb));
-        }
-        put(x, t, "steps", body);
-        if (handlers) {
-            std_buf b = {0};
-            std_buf_addf(&b, "-- %s\nreturn asl.handle(err, steps.%s, steps.%s, %s, {\n",
-                         !json_array_size(ca) ? "Retry or fail" : !json_array_size(rt) ? "Catch or fail" : "Retry, Catch or fail",
-                         in_id, err_id, json_array_size(ca) ? dat : "nil");
-            static const char *const f[] = {"Retry", "Catch"};
-            for (int i = 0; i < 2; i++) {
-                json_t *a = json_object_get(st, f[i]);
-                if (!json_array_size(a)) continue;
-                json_t *c2 = json_deep_copy(a), *e;
-                size_t k;
-                json_array_foreach(c2, k, e) json_object_del(e, "Comment");
-                std_buf_addf(&b, "  %s = ", f[i]);
-                lua_lit(&b, c2, 1, 1);
-                json_decref(c2);
-                std_buf_adds(&b, ",\n");
-            }
-            std_buf_adds(&b, "  _name = ");
-            lua_str(&b, name, strlen(name));
-            std_buf_adds(&b, task ? ",\n  _task = true,\n" : ",\n");
-            if (!x->retry_waits) std_buf_adds(&b, "  _no_retry_wait = true,\n");
-            std_buf_adds(&b, "})\n");
-            app(x, cs, lua_block(x, err_id, &b));
-            if (x->retry_waits && json_array_size(rt)) {
-                dsl_node *sl = M(x), *u = M(x);
-                char *cond = std_strf("asl.retrying(steps.%s, steps.%s) and steps.%s.delay > 0", in_id, err_id, err_id);
-                put(x, sl, "if", P(x, cond));
-                free(cond);
-                char *ex = std_strf("${ asl.after(now(), steps.%s.delay) }", err_id);
-                put(x, u, "until", Q(x, ex));
-                free(ex);
-                put(x, sl, "sleep", u);
-                app(x, cs, sl);
-            }
-        } else {
-            app(x, cs, lua_step(x, NULL, "-- the step's error as an ASL error (States.TaskFailed...)\nreturn asl.handle(err)\n", 1));
-        }
-        put(x, c, "steps", cs);
-        app(x, cl, c);
-        put(x, t, "catch", cl);
-        put(x, tr, "try", t);
-        app(x, attempt, tr);
-    }
-    if (json_array_size(rt)) {
-        dsl_node *lp = M(x), *lo = M(x);
-        char *u = std_strf("not asl.retrying(steps.%s, steps.%s)", in_id, err_id);
-        put(x, lo, "until", P(x, u));
-        free(u);
-        put(x, lo, "steps", attempt);
-        put(x, lp, "loop", lo);
-        app(x, into, lp);
-    } else {
-        for (size_t i = 0; i < attempt->n; i++) app(x, into, attempt->vals[i]);
-    }
-    /* the output */
-    json_t *rs = json_object_get(st, "ResultSelector"), *as = json_object_get(st, "Assign");
-    char *caught = json_array_size(ca) ? std_strf("asl.caught(steps.%s, steps.%s)", in_id, err_id) : NULL;
-    char *notc = caught ? std_strf("not %s", caught) : NULL;
-    char *res_own = NULL;
-    if (as) {
-        /* the result (after ResultSelector) is a step: Assign reads it */
-        const char *rid = new_id(x, name, "result");
-        std_buf r = {0};
-        if (rs) {
-            std_buf_addf(&r, "local result = %s\nreturn ", res_expr);
-            tmpl_lua(&r, rs, "result", name, 0, "get");
-            std_buf_adds(&r, " -- ResultSelector\n");
-        } else {
-            std_buf_addf(&r, "return %s\n", res_expr);
-        }
-        dsl_node *rstep = lua_block(x, rid, &r);
-        if (notc) {
-            dsl_node *c = M(x);
-            put(x, c, "if", P(x, notc));
-            for (size_t i = 0; i < rstep->n; i++) dsl_map_add(x->doc, c, rstep->keys[i], rstep->vals[i]);
-            rstep = c;
-        }
-        app(x, into, rstep);
-        res_own = std_strf("steps.%s", rid);
-        res_expr = res_own;
-        rs = NULL;
-    }
-    const char *out_id = new_id(x, name, "output");
-    std_buf b = {0};
-    int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
-    if (paths) std_buf_addf(&b, "local data = %s\n", dat);
-    if (json_array_size(ca))
-        std_buf_addf(&b, "if asl.caught(steps.%s, steps.%s) then return steps.%s.data end\n", in_id, err_id, err_id);
-    if (!rs && !paths) {
-        std_buf_addf(&b, "return %s\n", res_expr);
-    } else {
-        std_buf_addf(&b, "local result = %s\n", res_expr);
-        if (rs) {
-            std_buf_adds(&b, "result = ");
-            tmpl_lua(&b, rs, "result", name, 0, "get");
-            std_buf_adds(&b, " -- ResultSelector\n");
-        }
-        output_lua(&b, st);
-    }
-    app(x, into, lua_block(x, out_id, &b));
-    if (as) {
-        char *lines = std_strf("local result = %s\n", res_expr);
-        emit_assign(g, v, as, lines, "result", notc, into);
-        free(lines);
-    }
-    if (catch_assigns(st)) {
-        /* the Assign of the Catch that took the error */
-        dsl_node *set = M(x), *vals = M(x);
-        put(x, set, "if", P(x, caught));
-        char *e = std_strf("${ steps.%s.vars }", err_id);
-        put(x, vals, "asl_vars", Q(x, e));
-        free(e);
-        put(x, set, "set", vals);
-        app(x, into, set);
-    }
-    free(caught);
-    free(notc);
-    free(res_own);
-    if (json_array_size(ca)) {
-        json_t *nx = json_object_get(st, "Next");
-        char *nn = g_lua_name(nx ? json_string_value(nx) : "");
-        snprintf(g->dexp[v], sizeof g->dexp[v], "asl.caught(steps.%s, steps.%s)", in_id, err_id);
-        snprintf(g->ddef[v], sizeof g->ddef[v], "%s", nn);
-        free(nn);
-    }
-    return std_strf("steps.%s", out_id);
-}
-
-/* A Parallel branch's name: its first state's, snake_case, unique among
- * the branches (used); else it keeps the name it has (branchN). */
-static void branch_name(const char *start, char *bn, size_t cap, json_t *used)
-{
-    char t[64];
-    size_t k = 0;
-    for (const char *p = start; p && *p && k < 40; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (isalnum(c)) t[k++] = (char)tolower(c);
-        else if (k && t[k - 1] != '_') t[k++] = '_';
-        if (p[1] && isupper((unsigned char)p[1]) && islower(c) && k < 40) t[k++] = '_';
-    }
-    while (k && t[k - 1] == '_') k--;
-    t[k] = 0;
-    if (k && islower((unsigned char)t[0]) && !json_object_get(used, t)) snprintf(bn, cap, "%s", t);
-    json_object_set_new(used, bn, json_true());
-}
-
-/* Is state v inside a loop of its machine? */
-static int g_in_loop(G *g, int v)
-{
-    for (int h = 0; h < g->n; h++)
-        if (g->src_of[h] >= 0 && g->body[h][v]) return 1;
-    return 0;
-}
-
-/* The steps of state v, appended to into; the data after it (NULL: it fails). */
-static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
-{
-    X *x = g->x;
-    json_t *st = g->st[v];
-    const char *name = g->name[v], *type = g_type(g, v);
-    std_buf b = {0};
-    if (!strcmp(type, "Pass")) {
-        static const char *const f[] = {"InputPath", "Parameters", "Result", "ResultPath", "OutputPath"};
-        const char *id = new_id(x, name, NULL);
-        if (!count_of(st, f, 5)) {
-            std_buf_addf(&b, "return %s -- the input, unchanged\n", dat);
-            app(x, into, lua_block(x, id, &b));
-            if (json_object_get(st, "Assign")) {
-                char *lines = std_strf("local result = steps.%s\n", id);
-                emit_assign(g, v, json_object_get(st, "Assign"), lines, "result", NULL, into);
-                free(lines);
-            }
-            return std_strf("steps.%s", id);
-        }
-        std_buf_addf(&b, "local data = %s\n", dat);
-        const char *eff = input_lua(&b, st, name);
-        int paths = json_object_get(st, "ResultPath") || json_object_get(st, "OutputPath");
-        json_t *as = json_object_get(st, "Assign");
-        const char *rid = id;
-        if (as && paths) {
-            /* Assign reads the result: a step of its own, then the output */
-            rid = new_id(x, name, "result");
-            paths = 0;
-        }
-        std_buf_adds(&b, paths ? "local result = " : "return ");
-        if (json_object_get(st, "Result")) lua_lit(&b, json_object_get(st, "Result"), 0, 1);
-        else std_buf_adds(&b, eff);
-        std_buf_adds(&b, "\n");
-        if (paths) output_lua(&b, st);
-        app(x, into, lua_block(x, rid, &b));
-        if (rid != id) {
-            std_buf_addf(&b, "local data = %s\nlocal result = steps.%s\n", dat, rid);
-            output_lua(&b, st);
-            app(x, into, lua_block(x, id, &b));
-        }
-        if (as) {
-            char *lines = std_strf("local result = steps.%s\n", rid);
-            emit_assign(g, v, as, lines, "result", NULL, into);
-            free(lines);
-        }
-        return std_strf("steps.%s", id);
-    }
-    if (!strcmp(type, "Succeed")) {
-        if (!json_object_get(st, "InputPath") && !json_object_get(st, "OutputPath")) return std_strf("%s", dat);
-        static const char *const f[] = {"InputPath", "OutputPath"};
-        std_buf_addf(&b, "return asl.paths(%s, ", dat);
-        fields_lua(&b, st, f, 2, NULL);
-        std_buf_adds(&b, ")\n");
-        const char *id = new_id(x, name, NULL);
-        app(x, into, lua_block(x, id, &b));
-        return std_strf("steps.%s", id);
-    }
-    if (!strcmp(type, "Fail")) {
-        const char *id = new_id(x, name, NULL);
-        if (json_object_get(st, "ErrorPath") || json_object_get(st, "CausePath")) {
-            static const char *const f[] = {"Error", "ErrorPath", "Cause", "CausePath"};
-            std_buf_addf(&b, "return asl.fail_with(%s, ", dat);
-            fields_lua(&b, st, f, 4, name);
-            if (g->nested) b.len--, std_buf_adds(&b, ", _nested = true}");
-            std_buf_adds(&b, ")\n");
-        } else {
-            const char *e = json_string_value(json_object_get(st, "Error"));
-            const char *c = json_string_value(json_object_get(st, "Cause"));
-            if (!c && g->nested) c = "Execution failed because of a Fail state";
-            std_buf_adds(&b, "return asl.raise(");
-            lua_str(&b, e ? e : "FailStateError", strlen(e ? e : "FailStateError"));
-            std_buf_adds(&b, ", ");
-            if (c) lua_str(&b, c, strlen(c));
-            else std_buf_adds(&b, "nil");
-            std_buf_adds(&b, ")\n");
-        }
-        app(x, into, lua_block(x, id, &b));
-        return NULL;
-    }
-    if (!strcmp(type, "Wait")) {
-        static const char *const f[] = {"Seconds", "SecondsPath", "Timestamp", "TimestampPath", "InputPath"};
-        json_t *sec = json_object_get(st, "Seconds"), *ts = json_object_get(st, "Timestamp");
-        int64_t ms = wait_override(x, name);
-        const char *id = new_id(x, name, NULL);
-        dsl_node *s = M(x);
-        put(x, s, "id", P(x, id));
-        char d[64];
-        int dynamic = !sec && !ts;
-        if (ms >= 0 || (sec && json_integer_value(sec) == 0)) {
-            if (ms > 0) snprintf(d, sizeof d, "%lldms", (long long)ms);
-            if (ms > 0) put(x, s, "sleep", P(x, d));
-        } else if (sec) {
-            snprintf(d, sizeof d, "%llds", (long long)json_integer_value(sec));
-            put(x, s, "sleep", P(x, d));
-        } else {
-            dsl_node *u = M(x);
-            if (ts) {
-                put(x, u, "until", Q(x, json_string_value(ts)));
-            } else {
-                std_buf e = {0};
-                std_buf_addf(&e, "${ asl.wake_at(%s, ", dat);
-                fields_lua(&e, st, f, 5, name);
-                if (g->straight >= 0) e.len--, std_buf_addf(&e, ", _entered = %d}", g->straight + 2);
-                std_buf_adds(&e, ", now()) }");
-                put(x, u, "until", Q(x, e.p));
-                std_buf_free(&e);
-            }
-            put(x, s, "sleep", u);
-        }
-        if (s->n > 1) app(x, into, s);
-        if (dynamic && ms >= 0) {
-            /* no real wait (the resource map's waits), but the same checks */
-            std_buf_addf(&b, "return asl.wait_check(%s, ", dat);
-            fields_lua(&b, st, f, 5, name);
-            if (g->straight >= 0) b.len--, std_buf_addf(&b, ", _entered = %d}", g->straight + 2);
-            std_buf_adds(&b, ")\n");
-            app(x, into, lua_block(x, new_id(x, name, "check"), &b));
-        }
-        json_t *as = json_object_get(st, "Assign");
-        if (as) {
-            std_buf l = {0};
-            std_buf_addf(&l, "local data = %s\n", dat);
-            const char *src = input_lua(&l, st, name);
-            std_buf_adds(&l, "");
-            emit_assign(g, v, as, l.p, src, NULL, into);
-            std_buf_free(&l);
-        }
-        if (json_object_get(st, "InputPath") || json_object_get(st, "OutputPath")) {
-            static const char *const p2[] = {"InputPath", "OutputPath"};
-            std_buf_addf(&b, "return asl.paths(%s, ", dat);
-            fields_lua(&b, st, p2, 2, NULL);
-            std_buf_adds(&b, ")\n");
-            const char *oid = new_id(x, name, "output");
-            app(x, into, lua_block(x, oid, &b));
-            return std_strf("steps.%s", oid);
-        }
-        return std_strf("%s", dat);
-    }
-    if (!strcmp(type, "Choice")) {
-        const char *id = g->id[v] = new_id(x, name, NULL);
-        std_buf_addf(&b, "local data = %s\n", dat);
-        json_t *ch = json_object_get(st, "Choices");
-        for (size_t k = 0; k < json_array_size(ch); k++) {
-            json_t *r = json_array_get(ch, k);
-            const char *nx = json_string_value(json_object_get(r, "Next"));
-            std_buf_adds(&b, "if ");
-            rule_lua(&b, r, name);
-            std_buf_adds(&b, " then return ");
-            lua_str(&b, nx, strlen(nx));
-            std_buf_adds(&b, " end\n");
-        }
-        const char *def = json_string_value(json_object_get(st, "Default"));
-        if (def) {
-            std_buf_adds(&b, "return ");
-            lua_str(&b, def, strlen(def));
-            std_buf_adds(&b, " -- Default\n");
-        } else {
-            std_buf_adds(&b, "return asl.no_choice()\n");
-        }
-        app(x, into, lua_block(x, id, &b));
-        int assigns = json_object_get(st, "Assign") != NULL;
-        for (size_t k = 0; k < json_array_size(ch); k++) assigns |= json_object_get(json_array_get(ch, k), "Assign") != NULL;
-        if (assigns) {
-            /* the Assign of the rule that matched, else the state's */
-            static const char *const f[] = {"Choices", "Default", "Assign"};
-            std_buf_addf(&b, "return asl.choice_vars(%s, ", dat);
-            fields_lua(&b, st, f, 3, name);
-            std_buf_adds(&b, ")\n");
-            const char *aid = new_id(x, name, "assign");
-            app(x, into, lua_block(x, aid, &b));
-            dsl_node *set = M(x), *vals = M(x);
-            char *e = std_strf("${ steps.%s }", aid);
-            put(x, vals, "asl_vars", Q(x, e));
-            free(e);
-            put(x, set, "set", vals);
-            app(x, into, set);
-        }
-        snprintf(g->dexp[v], sizeof g->dexp[v], "steps.%s", id);
-        if (def) {
-            char *dn = g_lua_name(def);
-            snprintf(g->ddef[v], sizeof g->ddef[v], "%s", dn);
-            free(dn);
-        }
-        return std_strf("%s", dat);
-    }
-    const char *id = g->id[v] = new_id(x, name, NULL);
-    const char *in_id = new_id(x, name, "input");
-    json_t *flags = json_object();
-    dsl_node *work = L(x);
-    char *res = NULL;
-    std_buf_addf(&b, "local data = %s\n", dat);
-    if (!strcmp(type, "Task")) {
-        dsl_node *rs = resource_step(x, st, name, in_id, id, flags);
-        if (json_object_get(st, "TimeoutSeconds") && !dsl_map_get(rs, "shell") && !dsl_map_get(rs, "http") &&
-            !dsl_map_get(rs, "lua") && !g->why[0])
-            snprintf(g->why, sizeof g->why, "state '%s': its TimeoutSeconds races a timer (the step has no timeout)", name);
-        app(x, work, rs);
-        const char *eff = input_lua(&b, st, name);
-        std_buf_addf(&b, "return {input = %s, call = asl.next_call(steps.%s)}\n", eff, in_id);
-        if (json_object_get(flags, "_payload")) res = std_strf("{Payload = steps.%s, StatusCode = 200}", id);
-        else if (json_object_get(flags, "_http"))
-            res = std_strf("{StatusCode = steps.%s.status, Headers = steps.%s.headers, ResponseBody = steps.%s.body}", id, id, id);
-        else res = std_strf("steps.%s", id);
-    } else if (!strcmp(type, "Parallel")) {
-        const char *eff = input_lua(&b, st, name);
-        std_buf_addf(&b, "return {input = %s, call = asl.next_call(steps.%s)}\n", eff, in_id);
-        dsl_node *ps = M(x), *par = M(x), *brs = M(x);
-        json_t *br = json_object_get(st, "Branches");
-        std_buf args = {0};
-        char *bin = std_strf("steps.%s.input", in_id);
-        json_t *bnames = json_object();
-        for (size_t i = 0; i < json_array_size(br); i++) {
-            char bn[64], pre[200];
-            snprintf(bn, sizeof bn, "branch%zu", i + 1);
-            snprintf(pre, sizeof pre, "%s_%s", id, bn);
-            branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
-            dsl_node *bsteps = L(x);
-            int ok = 0;
-            char *out = emit_machine(x, json_array_get(br, i), pre, bin, 1, g->in_loop || g_in_loop(g, v), bsteps, &ok);
-            put(x, brs, bn, bsteps);
-            std_buf_addf(&args, ", %s", out ? out : "nil");
-            free(out);
-        }
-        free(bin);
-        json_decref(bnames);
-        put(x, par, "branches", brs);
-        put(x, ps, "id", P(x, id));
-        put(x, ps, "parallel", par);
-        app(x, work, ps);
-        std_buf_adds(&args, "");
-        res = std_strf("asl.array(%zu%s)", json_array_size(br), args.p);
-        std_buf_free(&args);
-    } else { /* Map */
-        json_t *proc = json_object_get(st, "ItemProcessor");
-        if (!proc) proc = json_object_get(st, "Iterator");
-        static const char *const f[] = {"InputPath", "ItemsPath", "ItemSelector", "Parameters", "MaxConcurrencyPath",
-                                        "ToleratedFailureCount", "ToleratedFailureCountPath",
-                                        "ToleratedFailurePercentage", "ToleratedFailurePercentagePath"};
-        std_buf_adds(&b, "return asl.map_items(data, ");
-        fields_lua(&b, st, f, 9, name);
-        std_buf_addf(&b, ", steps.%s)\n", in_id);
-        char pre[200];
-        snprintf(pre, sizeof pre, "%s_item", id);
-        dsl_node *isteps = L(x), *fs = M(x), *fe = M(x);
-        int ok = 0;
-        char *out = emit_machine(x, proc, pre, "item", 1, 0, isteps, &ok);
-        char *re;
-        int tolerated = count_of(st, TOLERATED, 4) > 0, lanes = json_object_get(st, "MaxConcurrencyPath") != NULL;
-        if (lanes && waits_for_tokens(proc) && !g->why[0])
-            snprintf(g->why, sizeof g->why, "state '%s': its lanes would wait for task tokens at once", name);
-        if (tolerated) {
-            /* a failed iteration gives its error output instead of failing the Map */
-            const char *fid = new_id(x, pre, "failed");
-            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-            put(x, t, "steps", isteps);
-            app(x, cs, lua_step(x, fid, "return asl.item_failed(err)\n", 1));
-            put(x, c, "steps", cs);
-            app(x, cl, c);
-            put(x, t, "catch", cl);
-            put(x, tr, "try", t);
-            isteps = L(x);
-            app(x, isteps, tr);
-            re = std_strf("${ steps.%s or %s }", fid, out ? out : "json.null");
-        } else {
-            re = std_strf("${ %s }", out ? out : "json.null");
-        }
-        free(out);
-        json_t *mc = json_object_get(st, "MaxConcurrency");
-        long long conc = 40;
-        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
-        if (conc > 10000) conc = 10000;
-        if (waits_for_tokens(proc)) conc = 1; /* a token's signal is named after its Task */
-        char cs[32];
-        snprintf(cs, sizeof cs, "%lld", lanes ? 10000 : conc);
-        if (lanes) {
-            /* at most N at once, N known at run time: N lanes run at once, each
-             * runs its items (every N-th) one after the other */
-            char *ls = std_strf("steps.%s.lanes", in_id);
-            put(x, fe, "items", P(x, ls));
-            free(ls);
-            put(x, fe, "as", P(x, "lane"));
-            put(x, fe, "concurrency", P(x, cs));
-            dsl_node *lstep = M(x), *le = M(x), *lsteps = L(x);
-            put(x, lstep, "id", P(x, new_id(x, id, "lane")));
-            put(x, le, "items", P(x, "lane"));
-            put(x, le, "steps", isteps);
-            put(x, le, "result", Q(x, re));
-            put(x, lstep, "foreach", le);
-            app(x, lsteps, lstep);
-            put(x, fe, "steps", lsteps);
-        } else {
-            char *items = std_strf("steps.%s.items", in_id);
-            put(x, fe, "items", P(x, items));
-            free(items);
-            put(x, fe, "concurrency", P(x, cs));
-            put(x, fe, "steps", isteps);
-            put(x, fe, "result", Q(x, re));
-        }
-        free(re);
-        put(x, fs, "id", P(x, id));
-        put(x, fs, "foreach", fe);
-        app(x, work, fs);
-        if (tolerated || lanes) {
-            /* in the try: too many failures is an error a Catch takes */
-            char *nm = g_lua_name(name);
-            char *src = std_strf("return asl.map_results(steps.%s, steps.%s, %s)\n", id, in_id, nm);
-            const char *rid = new_id(x, name, "results");
-            app(x, work, lua_step(x, rid, src, 1));
-            free(src);
-            free(nm);
-            res = std_strf("steps.%s", rid);
-        } else {
-            res = std_strf("steps.%s", id);
-        }
-    }
-    std_buf_adds(&b, "");
-    char *r = emit_handled(g, v, dat, in_id, b.p, work, res, into);
-    std_buf_free(&b);
-    free(res);
-    json_decref(flags);
-    return r;
-}
-
-/* Replace every tok in the scalars under n by rep. */
-static void g_patch(X *x, dsl_node *n, const char *tok, const char *rep)
-{
-    if (n->kind == DSL_SCALAR) {
-        if (!strstr(n->str, tok)) return;
-        std_buf b = {0};
-        const char *p = n->str;
-        for (const char *q; (q = strstr(p, tok)) != NULL; p = q + strlen(tok)) {
-            std_buf_add(&b, p, (size_t)(q - p));
-            std_buf_adds(&b, rep);
-        }
-        std_buf_adds(&b, p);
-        n->str = dsl_strdup(x->doc, b.p, b.len);
-        n->len = b.len;
-        std_buf_free(&b);
-        return;
-    }
-    for (size_t i = 0; i < n->n; i++) g_patch(x, n->vals[i], tok, rep);
-}
-
-/* The branches of branch node v to its join j, as a switch; the data after. */
-static char *emit_branches(G *g, int v, int j, const char *dat, dsl_node *into)
-{
-    X *x = g->x;
-    dsl_node *cases = L(x), *def = NULL;
-    std_buf pick = {0};
-    int outs = 0, same = 1;
-    char *first = NULL;
-    /* a branch that goes straight to the join has no steps: then the
-     * default target needs its own `when` */
-    int empty = 0;
-    for (int k = 0; k < g->ns[v]; k++) empty |= g->succ[v][k] == j;
-    for (int k = 0; k < g->ns[v]; k++) {
-        int t = g->succ[v][k];
-        char *key = g_lua_name(t >= 0 ? g->name[t] : "");
-        char *out;
-        dsl_node *bs = L(x);
-        if (t == j) out = std_strf("%s", dat);
-        else out = emit_seq(g, t, j, dat, bs);
-        if (bs->n) {
-            dsl_node *c = M(x);
-            if (!strcmp(key, g->ddef[v]) && !def && !empty) {
-                def = c;
-                put(x, c, "default", bs);
-            } else {
-                char *w = std_strf("%s == %s", g->dexp[v], key);
-                put(x, c, "when", P(x, w));
-                free(w);
-                put(x, c, "steps", bs);
-                app(x, cases, c);
-            }
-        }
-        if (out) {
-            std_buf_addf(&pick, "%s[%s] = %s", outs ? ", " : "", key, out);
-            if (!first) first = std_strf("%s", out);
-            else if (strcmp(first, out)) same = 0;
-            outs++;
-        }
-        free(out);
-        free(key);
-    }
-    if (def) app(x, cases, def);
-    if (cases->n) {
-        dsl_node *sw = M(x);
-        put(x, sw, "switch", cases);
-        app(x, into, sw);
-    }
-    std_buf_adds(&pick, "");
-    char *r = NULL;
-    if (!outs) r = NULL;
-    else if (same) r = std_strf("%s", first);
-    else if (g->ddef[v][0] && strstr(g->dexp[v], "asl.caught"))
-        r = std_strf("({%s})[%s or %s]", pick.p, g->dexp[v], g->ddef[v]);
-    else r = std_strf("({%s})[%s]", pick.p, g->dexp[v]);
-    free(first);
-    std_buf_free(&pick);
-    return r;
-}
-
-/* States from `from` up to `stop` (not included) as steps appended to into;
- * the data after them, NULL when every path fails. */
-static char *emit_seq(G *g, int from, int stop, const char *dat, dsl_node *into)
-{
-    X *x = g->x;
-    char *d = std_strf("%s", dat);
-    int cur = from;
-    while (d && cur != stop && cur >= 0) {
-        if (g->emitted[cur] && !g_is(g, cur, "Fail")) { /* a Fail may be written out twice */
-            if (!g->why[0])
-                snprintf(g->why, sizeof g->why, "'%s' is reached from branches that do not rejoin before it", g->name[cur]);
-            break;
-        }
-        int c = g->latch_of[cur], t = g->cont[cur];
-        if (c >= 0 && !g->looping[cur]) {
-            /* a loop: from the header to the Choice that leaves it, then (in a
-             * switch) round through the Choice's target inside the loop; again
-             * while the Choice picks that target */
-            g->looping[cur] = 1;
-            g->straight = -1;
-            char tok[64];
-            snprintf(tok, sizeof tok, "\001loop%d\001", cur);
-            dsl_node *body = L(x);
-            char *dc = cur == c ? std_strf("%s", tok) : emit_seq(g, cur, c, tok, body);
-            char *dback = NULL;
-            if (dc && !g->why[0]) {
-                g->emitted[c] = 1;
-                free(emit_state(g, c, dc, body));
-                if (t == cur) {
-                    dback = std_strf("%s", dc);
-                } else {
-                    dsl_node *round = L(x), *cases = L(x), *cs = M(x), *sw = M(x);
-                    dback = emit_seq(g, t, cur, dc, round);
-                    char *key = g_lua_name(g->name[t]);
-                    char *w = std_strf("steps.%s == %s", g->id[c], key);
-                    free(key);
-                    put(x, cs, "when", P(x, w));
-                    free(w);
-                    put(x, cs, "steps", round);
-                    app(x, cases, cs);
-                    put(x, sw, "switch", cases);
-                    if (round->n) app(x, body, sw);
-                }
-            }
-            if (!dc || !dback || g->why[0]) {
-                if (!g->why[0]) snprintf(g->why, sizeof g->why, "the loop at '%s' never goes round", g->name[cur]);
-                free(dc);
-                free(dback);
-                break;
-            }
-            /* the data at the top of the loop: what came round, or what came
-             * in; a step of its own when it changes round the loop */
-            char *after, *ref;
-            if (!strcmp(dback, tok)) {
-                ref = std_strf("%s", d);
-            } else {
-                const char *hid = new_id(x, g->name[cur], "data");
-                char *ck = g_lua_name(g->name[c]);
-                char *src = std_strf("-- what came round (after %s), else what came in\nreturn asl.either(steps.%s, %s, %s)\n",
-                                     ck, g->id[c], dback, d);
-                free(ck);
-                dsl_node *nb = L(x);
-                app(x, nb, lua_step(x, hid, src, 1));
-                free(src);
-                for (size_t i = 0; i < body->n; i++) app(x, nb, body->vals[i]);
-                body = nb;
-                ref = std_strf("steps.%s", hid);
-            }
-            g_patch(x, body, tok, ref);
-            after = !strcmp(dc, tok) ? std_strf("%s", ref) : std_strf("%s", dc);
-            free(ref);
-            free(dc);
-            free(dback);
-            dsl_node *lp = M(x), *lo = M(x);
-            char *key = g_lua_name(g->name[t]);
-            char *until = std_strf("steps.%s ~= %s", g->id[c], key);
-            free(key);
-            put(x, lo, "until", P(x, until));
-            free(until);
-            put(x, lo, "steps", body);
-            put(x, lp, "loop", lo);
-            app(x, into, lp);
-            free(d);
-            d = after;
-            if (g->ns[c] == 0) {
-                free(d);
-                return NULL;
-            }
-            if (g->ns[c] == 1) {
-                cur = g->succ[c][0];
-                continue;
-            }
-            int j = g->ipdom[c];
-            char *nd = emit_branches(g, c, j, d, into);
-            free(d);
-            d = nd;
-            cur = j;
-            continue;
-        }
-        g->emitted[cur] = 1;
-        char *nd = emit_state(g, cur, d, into);
-        free(d);
-        d = nd;
-        if (g->straight >= 0) g->straight++;
-        if (d && g->back[cur] >= 0) { /* round the loop */
-            cur = g->back[cur];
-            continue;
-        }
-        if (!d || g->ns[cur] == 0) {
-            free(d);
-            return NULL;
-        }
-        if (g->ns[cur] == 1) {
-            cur = g->succ[cur][0];
-            continue;
-        }
-        g->straight = -1;
-        int j = g->ipdom[cur];
-        nd = emit_branches(g, cur, j, d, into);
-        free(d);
-        d = nd;
-        cur = j;
-    }
-    return d;
-}
-
-/* Machine m (the top, a Parallel branch or a Map processor) as steps in
- * into, structured when it can be, else as a dispatcher with a note; the
- * data it ends with (NULL: it always fails). *structured: 1 when every part
- * of it is structured. */
-static char *emit_machine(X *x, json_t *m, const char *prefix, const char *dat, int nested, int in_loop, dsl_node *into,
-                          int *structured)
-{
-    G *g = calloc(1, sizeof *g);
-    dsl_node *steps = L(x);
-    json_t *saved_ids = json_deep_copy(x->ids);
-    char *out = NULL;
-    int ok = g_build(g, x, m, nested) == 0;
-    int start = g_idx(g, json_string_value(json_object_get(m, "StartAt")));
-    g->nested = nested;
-    g->in_loop = in_loop;
-    if (ok && g_analyse(g, start) != 0) ok = 0;
-    if (ok && in_loop) {
-        for (int h = 0; h < g->n; h++)
-            if (g->src_of[h] >= 0) {
-                snprintf(g->why, sizeof g->why, "its loop at '%s' is inside a loop of the machine around it", g->name[h]);
-                ok = 0;
-            }
-    }
-    int parts_before = x->fallbacks;
-    if (ok) {
-        out = emit_seq(g, start, S_EXIT, dat, steps);
-        for (int i = 0; !g->why[0] && i < g->n; i++)
-            if (!g->emitted[i]) snprintf(g->why, sizeof g->why, "'%s' has no place in the structure", g->name[i]);
-        ok = !g->why[0];
-    }
-    if (ok) {
-        if (!steps->n) {
-            /* nothing to do but end (a Succeed): a step that gives the data */
-            char *src = std_strf("return %s\n", out ? out : "json.null");
-            const char *id = new_id(x, prefix, "output");
-            app(x, steps, lua_step(x, id, src, 1));
-            free(src);
-            free(out);
-            out = std_strf("steps.%s", id);
-        }
-        for (size_t i = 0; i < steps->n; i++) app(x, into, steps->vals[i]);
-        json_decref(saved_ids);
-        *structured = x->fallbacks == parts_before;
-    } else {
-        free(out);
-        /* the dispatcher, for this part: step ids as if nothing had been tried */
-        json_decref(x->ids);
-        x->ids = saved_ids;
-        x->fallbacks = parts_before + 1;
-        dsl_node *ds = L(x);
-        const char *rid = NULL;
-        machine(x, m, prefix, dat, x->asl_vars && nested ? "vars.asl_vars" : "nil", ds, nested ? &rid : NULL);
-        if (!nested) x->top_dispatcher = 1;
-        json_t *why = json_string(g->why);
-        char key[32];
-        snprintf(key, sizeof key, "%p", (void *)ds->vals[0]);
-        if (x->notes) json_object_set_new(x->notes, key, why);
-        else json_decref(why);
-        for (size_t i = 0; i < ds->n; i++) app(x, into, ds->vals[i]);
-        out = rid ? std_strf("steps.%s", rid) : std_strf("asl.result(steps.machine_start, steps.machine_state)");
-        *structured = 0;
-    }
-    g_free(g);
-    free(g);
-    return out;
 }
 
 /* ---- entry points ------------------------------------------------------------------ */
@@ -2537,7 +1201,7 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
         free(text);
         return -1;
     }
-    X x = {.file = path, .text = text, .d = diags, .ids = json_object(), .names = json_object(),
+    dsl_asl_ctx x = {.file = path, .text = text, .d = diags, .ids = json_object(), .names = json_object(),
            .missing = json_object(), .tokens = tokens, .retry_waits = 1, .notes = notes};
     if (resources) {
         size_t ml = 0;
@@ -2589,17 +1253,17 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
         if (is_str(cm)) put(&x, w, "description", Q(&x, json_string_value(cm)));
         json_t *ts = json_object_get(root, "TimeoutSeconds");
         dsl_node *steps = L(&x), *outn = NULL;
-        x.asl_vars = uses_vars(root);
+        x.asl_vars = dsl_asl_uses_vars(root);
         if (json_is_integer(ts) && json_integer_value(ts) > 0) {
             /* the machine against a timer (States.Timeout): a parallel that ends
              * with the first branch to finish; the machine's failure is kept as
              * a value and raised again after it */
             dsl_node *ms = L(&x), *tr = M(&x), *t = M(&x), *cl = L(&x), *c = M(&x), *cs = L(&x);
             int structured = 0;
-            char *o = emit_machine(&x, root, "machine", "input", 0, 0, ms, &structured);
-            app(&x, ms, lua_step(&x, new_id(&x, "machine", "ended"), "return true -- in time\n", 1));
+            char *o = dsl_asl_structured(&x, root, "machine", "input", 0, 0, ms, &structured);
+            app(&x, ms, dsl_asl_lua_step(&x, dsl_asl_new_id(&x, "machine", "ended"), "return true -- in time\n", 1));
             put(&x, t, "steps", ms);
-            app(&x, cs, lua_step(&x, new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
+            app(&x, cs, dsl_asl_lua_step(&x, dsl_asl_new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
             put(&x, c, "steps", cs);
             app(&x, cl, c);
             put(&x, t, "catch", cl);
@@ -2610,17 +1274,17 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             snprintf(d, sizeof d, "%llds", (long long)json_integer_value(ts));
             put(&x, sl, "sleep", P(&x, d));
             app(&x, timer, sl);
-            app(&x, timer, lua_step(&x, NULL, "return true\n", 1));
+            app(&x, timer, dsl_asl_lua_step(&x, NULL, "return true\n", 1));
             put(&x, brs, "call", call);
             put(&x, brs, "timer", timer);
             put(&x, par, "mode", P(&x, "any"));
             put(&x, par, "branches", brs);
-            const char *race_id = new_id(&x, "machine", "race");
+            const char *race_id = dsl_asl_new_id(&x, "machine", "race");
             put(&x, ps, "id", P(&x, race_id));
             put(&x, ps, "parallel", par);
             app(&x, steps, ps);
             char *src = std_strf("-- the machine's TimeoutSeconds\nreturn asl.raced(steps.%s)\n", race_id);
-            app(&x, steps, lua_step(&x, new_id(&x, "machine", "timeout"), src, 1));
+            app(&x, steps, dsl_asl_lua_step(&x, dsl_asl_new_id(&x, "machine", "timeout"), src, 1));
             free(src);
             char *ex = std_strf("${ %s }", o ? o : "json.null");
             outn = Q(&x, ex);
@@ -2628,7 +1292,7 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             free(o);
         } else {
             int structured = 0;
-            char *o = emit_machine(&x, root, "machine", "input", 0, 0, steps, &structured);
+            char *o = dsl_asl_structured(&x, root, "machine", "input", 0, 0, steps, &structured);
             char *ex = std_strf("${ %s }", o ? o : "json.null");
             outn = Q(&x, ex);
             free(ex);
