@@ -865,6 +865,71 @@ static dsl_node *race_timer(dsl_asl_ctx *x, const char *id, const char *what, ds
     return ps;
 }
 
+/* The foreach step (id) of Map st (its processor proc): an iteration runs
+ * isteps, whose result is the Lua expression out (NULL: json.null), over
+ * steps.<in_id>.items. With tolerated failures a failed iteration gives its
+ * error output (asl.item_failed, steps named after pre) instead of failing
+ * the Map. With MaxConcurrencyPath N lanes (steps.<in_id>.lanes) run at once,
+ * each its items one after the other; else MaxConcurrency (40 when unset, 1
+ * when the processor waits for task tokens: a token's signal is named after
+ * its Task). */
+dsl_node *dsl_asl_map_foreach(dsl_asl_ctx *x, json_t *st, json_t *proc, const char *id, const char *in_id,
+                              const char *pre, dsl_node *isteps, const char *out, int line)
+{
+    char *re;
+    if (dsl_asl_count_of(st, dsl_asl_tolerated, 4)) {
+        const char *fid = dsl_asl_new_id(x, pre, "failed");
+        dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
+        put(x, t, "steps", isteps);
+        app(x, cs, dsl_asl_lua_step(x, fid, "return asl.item_failed(err)\n", line));
+        put(x, c, "steps", cs);
+        app(x, cl, c);
+        put(x, t, "catch", cl);
+        put(x, tr, "try", t);
+        isteps = L(x);
+        app(x, isteps, tr);
+        re = std_strf("${ steps.%s or %s }", fid, out ? out : "json.null");
+    } else {
+        re = std_strf("${ %s }", out ? out : "json.null");
+    }
+    dsl_node *fs = M(x), *fe = M(x);
+    put(x, fs, "id", P(x, id));
+    put(x, fs, "foreach", fe);
+    if (json_object_get(st, "MaxConcurrencyPath")) {
+        /* at most N at once, N known at run time: N lanes run at once, each
+         * runs its items (every N-th) one after the other */
+        char *lanes = std_strf("steps.%s.lanes", in_id);
+        put(x, fe, "items", P(x, lanes));
+        free(lanes);
+        put(x, fe, "as", P(x, "lane"));
+        put(x, fe, "concurrency", P(x, "10000"));
+        dsl_node *ls = M(x), *le = M(x), *lsteps = L(x);
+        put(x, ls, "id", P(x, dsl_asl_new_id(x, id, "lane")));
+        put(x, le, "items", P(x, "lane"));
+        put(x, le, "steps", isteps);
+        put(x, le, "result", Q(x, re));
+        put(x, ls, "foreach", le);
+        app(x, lsteps, ls);
+        put(x, fe, "steps", lsteps);
+    } else {
+        char *items = std_strf("steps.%s.items", in_id);
+        put(x, fe, "items", P(x, items));
+        free(items);
+        json_t *mc = json_object_get(st, "MaxConcurrency");
+        long long conc = 40;
+        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
+        if (conc > 10000) conc = 10000;
+        if (dsl_asl_waits_for_tokens(proc)) conc = 1;
+        char cs[32];
+        snprintf(cs, sizeof cs, "%lld", conc);
+        put(x, fe, "concurrency", P(x, cs));
+        put(x, fe, "steps", isteps);
+        put(x, fe, "result", Q(x, re));
+    }
+    free(re);
+    return fs;
+}
+
 /* The steps of one state, appended to `into`. */
 static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl_node *into)
 {
@@ -1022,11 +1087,10 @@ static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl
         app(x, body, dsl_asl_lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);
     } else if (!strcmp(type, "Map")) {
-        json_t *proc0 = json_object_get(st, "ItemProcessor");
-        if (!proc0) proc0 = json_object_get(st, "Iterator");
+        json_t *proc = json_object_get(st, "ItemProcessor");
+        if (!proc) proc = json_object_get(st, "Iterator");
         /* a task token's signal is named after its Task: one waiter at a time */
-        int one = dsl_asl_waits_for_tokens(proc0);
-        if (one) json_object_set_new(flags, "_one_at_a_time", json_true());
+        if (dsl_asl_waits_for_tokens(proc)) json_object_set_new(flags, "_one_at_a_time", json_true());
         spec = spec_lit(st, name, flags, 1);
         const char *in_id = dsl_asl_new_id(x, name, "input"), *id = dsl_asl_new_id(x, name, NULL),
                    *out_id = dsl_asl_new_id(x, name, "result");
@@ -1034,8 +1098,6 @@ static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl
         src = std_strf("local cur = %s\nreturn asl.map_in(cur, %s)\n", dd->cur, spec);
         app(x, body, dsl_asl_lua_step(x, in_id, src, line));
         free(src);
-        json_t *proc = json_object_get(st, "ItemProcessor");
-        if (!proc) proc = json_object_get(st, "Iterator");
         char pre[200];
         snprintf(pre, sizeof pre, "%s_item", id);
         const char *rid = NULL;
@@ -1043,60 +1105,9 @@ static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl
         char *varexpr = std_strf("steps.%s.vars", in_id);
         dsl_asl_dispatcher(x, proc, pre, "item", varexpr, isteps, &rid);
         free(varexpr);
-        char *re;
-        if (dsl_asl_count_of(st, dsl_asl_tolerated, 4)) {
-            /* a failed iteration gives its error output instead of failing the Map */
-            const char *fid = dsl_asl_new_id(x, pre, "failed");
-            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-            put(x, t, "steps", isteps);
-            app(x, cs, dsl_asl_lua_step(x, fid, "return asl.item_failed(err)\n", line));
-            put(x, c, "steps", cs);
-            app(x, cl, c);
-            put(x, t, "catch", cl);
-            put(x, tr, "try", t);
-            isteps = L(x);
-            app(x, isteps, tr);
-            re = std_strf("${ steps.%s or steps.%s }", fid, rid);
-        } else {
-            re = std_strf("${ steps.%s }", rid);
-        }
-        dsl_node *fs = M(x), *fe = M(x);
-        put(x, fs, "id", P(x, id));
-        put(x, fs, "foreach", fe);
-        if (json_object_get(st, "MaxConcurrencyPath")) {
-            /* at most N at once, N known at run time: N lanes run at once, each
-             * runs its items (every N-th) one after the other */
-            char *lanes = std_strf("steps.%s.lanes", in_id);
-            put(x, fe, "items", P(x, lanes));
-            free(lanes);
-            put(x, fe, "as", P(x, "lane"));
-            put(x, fe, "concurrency", P(x, "10000"));
-            dsl_node *ls = M(x), *le = M(x), *lsteps = L(x);
-            const char *lid = dsl_asl_new_id(x, id, "lane");
-            put(x, ls, "id", P(x, lid));
-            put(x, le, "items", P(x, "lane"));
-            put(x, le, "steps", isteps);
-            put(x, le, "result", Q(x, re));
-            put(x, ls, "foreach", le);
-            app(x, lsteps, ls);
-            put(x, fe, "steps", lsteps);
-        } else {
-            char *items = std_strf("steps.%s.items", in_id);
-            put(x, fe, "items", P(x, items));
-            free(items);
-            json_t *mc = json_object_get(st, "MaxConcurrency");
-            long long conc = 40;
-            if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
-            if (conc > 10000) conc = 10000;
-            if (one) conc = 1;
-            char cs[32];
-            snprintf(cs, sizeof cs, "%lld", conc);
-            put(x, fe, "concurrency", P(x, cs));
-            put(x, fe, "steps", isteps);
-            put(x, fe, "result", Q(x, re));
-        }
-        free(re);
-        app(x, body, fs);
+        char *out = std_strf("steps.%s", rid);
+        app(x, body, dsl_asl_map_foreach(x, st, proc, id, in_id, pre, isteps, out, line));
+        free(out);
         src = std_strf("local cur = %s\nreturn asl.map_out(cur, %s, steps.%s, steps.%s)\n", dd->cur, spec, id, in_id);
         app(x, body, dsl_asl_lua_step(x, out_id, src, line));
         with_handlers(x, dd, st, name, spec, out_id, body, into, line, 0);

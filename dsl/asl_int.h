@@ -76,6 +76,10 @@ dsl_node *dsl_asl_lua_step(dsl_asl_ctx *x, const char *id, const char *src, int 
 void dsl_asl_branch_name(const char *start, char *bn, size_t cap, json_t *used);
 dsl_node *dsl_asl_resource_step(dsl_asl_ctx *x, json_t *st, const char *name, const char *in_id, const char *id,
                                 json_t *flags);
+/* The foreach step (id) of Map st whose processor proc runs isteps, giving
+ * the Lua expression out (NULL: json.null); see asl.c. */
+dsl_node *dsl_asl_map_foreach(dsl_asl_ctx *x, json_t *st, json_t *proc, const char *id, const char *in_id,
+                              const char *pre, dsl_node *isteps, const char *out, int line);
 
 /* The dispatcher for machine m (asl.c), appended to steps; for a branch or
  * processor (result_id not NULL) *result_id names the step giving its result. */

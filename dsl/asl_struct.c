@@ -957,66 +957,15 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
         std_buf_addf(&b, ", steps.%s)\n", in_id);
         char pre[200];
         snprintf(pre, sizeof pre, "%s_item", id);
-        dsl_node *isteps = L(x), *fs = M(x), *fe = M(x);
+        dsl_node *isteps = L(x);
         int ok = 0;
         char *out = dsl_asl_structured(x, proc, pre, "item", 1, 0, isteps, &ok);
-        char *re;
         int tolerated = dsl_asl_count_of(st, dsl_asl_tolerated, 4) > 0;
         int lanes = json_object_get(st, "MaxConcurrencyPath") != NULL;
         if (lanes && dsl_asl_waits_for_tokens(proc) && !g->why[0])
             snprintf(g->why, sizeof g->why, "state '%s': its lanes would wait for task tokens at once", name);
-        if (tolerated) {
-            /* a failed iteration gives its error output instead of failing the Map */
-            const char *fid = dsl_asl_new_id(x, pre, "failed");
-            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-            put(x, t, "steps", isteps);
-            app(x, cs, dsl_asl_lua_step(x, fid, "return asl.item_failed(err)\n", 1));
-            put(x, c, "steps", cs);
-            app(x, cl, c);
-            put(x, t, "catch", cl);
-            put(x, tr, "try", t);
-            isteps = L(x);
-            app(x, isteps, tr);
-            re = std_strf("${ steps.%s or %s }", fid, out ? out : "json.null");
-        } else {
-            re = std_strf("${ %s }", out ? out : "json.null");
-        }
+        app(x, work, dsl_asl_map_foreach(x, st, proc, id, in_id, pre, isteps, out, 1));
         free(out);
-        json_t *mc = json_object_get(st, "MaxConcurrency");
-        long long conc = 40;
-        if (json_is_integer(mc) && json_integer_value(mc) > 0) conc = json_integer_value(mc);
-        if (conc > 10000) conc = 10000;
-        if (dsl_asl_waits_for_tokens(proc)) conc = 1; /* a token's signal is named after its Task */
-        char cs[32];
-        snprintf(cs, sizeof cs, "%lld", lanes ? 10000 : conc);
-        if (lanes) {
-            /* at most N at once, N known at run time: N lanes run at once, each
-             * runs its items (every N-th) one after the other */
-            char *ls = std_strf("steps.%s.lanes", in_id);
-            put(x, fe, "items", P(x, ls));
-            free(ls);
-            put(x, fe, "as", P(x, "lane"));
-            put(x, fe, "concurrency", P(x, cs));
-            dsl_node *lstep = M(x), *le = M(x), *lsteps = L(x);
-            put(x, lstep, "id", P(x, dsl_asl_new_id(x, id, "lane")));
-            put(x, le, "items", P(x, "lane"));
-            put(x, le, "steps", isteps);
-            put(x, le, "result", Q(x, re));
-            put(x, lstep, "foreach", le);
-            app(x, lsteps, lstep);
-            put(x, fe, "steps", lsteps);
-        } else {
-            char *items = std_strf("steps.%s.items", in_id);
-            put(x, fe, "items", P(x, items));
-            free(items);
-            put(x, fe, "concurrency", P(x, cs));
-            put(x, fe, "steps", isteps);
-            put(x, fe, "result", Q(x, re));
-        }
-        free(re);
-        put(x, fs, "id", P(x, id));
-        put(x, fs, "foreach", fe);
-        app(x, work, fs);
         if (tolerated || lanes) {
             /* in the try: too many failures is an error a Catch takes */
             char *nm = g_lua_name(name);
