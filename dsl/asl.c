@@ -750,6 +750,32 @@ void dsl_asl_branch_name(const char *start, char *bn, size_t cap, json_t *used)
     json_object_set_new(used, bn, json_true());
 }
 
+/* A try step around steps whose one catch clause (every error but a
+ * cancel) runs catch_steps. */
+dsl_node *dsl_asl_try(dsl_asl_ctx *x, dsl_node *steps, dsl_node *catch_steps)
+{
+    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x);
+    put(x, t, "steps", steps);
+    put(x, c, "steps", catch_steps);
+    app(x, cl, c);
+    put(x, t, "catch", cl);
+    put(x, tr, "try", t);
+    return tr;
+}
+
+/* A durable sleep, if cond (Lua), until the retry delay that steps.<err_id>
+ * gives has passed. */
+dsl_node *dsl_asl_retry_pause(dsl_asl_ctx *x, const char *cond, const char *err_id)
+{
+    dsl_node *sl = M(x), *u = M(x);
+    put(x, sl, "if", P(x, cond));
+    char *ex = std_strf("${ asl.after(now(), steps.%s.delay) }", err_id);
+    put(x, u, "until", Q(x, ex));
+    free(ex);
+    put(x, sl, "sleep", u);
+    return sl;
+}
+
 /* The body in a try whose catch clause (every error but a cancel) decides
  * in asl.on_error to retry, catch or raise again (as an ASL error), then a
  * step that picks the state's record. always: even without Retry and Catch
@@ -763,27 +789,16 @@ static void with_handlers(dsl_asl_ctx *x, D *dd, json_t *st, const char *name, c
         return;
     }
     const char *err_id = dsl_asl_new_id(x, name, "error");
-    dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-    put(x, t, "steps", body);
+    dsl_node *cs = L(x);
     char *src = std_strf("local cur = %s\n-- Retry, Catch or raise again\nreturn asl.on_error(cur, %s, err)\n", dd->cur, spec);
     app(x, cs, dsl_asl_lua_step(x, err_id, src, line));
     free(src);
     if (x->retry_waits && json_array_size(rt)) {
-        dsl_node *sl = M(x), *u = M(x);
         char *cond = std_strf("steps.%s.delay and steps.%s.delay > 0", err_id, err_id);
-        put(x, sl, "if", P(x, cond));
+        app(x, cs, dsl_asl_retry_pause(x, cond, err_id));
         free(cond);
-        char *ex = std_strf("${ asl.after(now(), steps.%s.delay) }", err_id);
-        put(x, u, "until", Q(x, ex));
-        free(ex);
-        put(x, sl, "sleep", u);
-        app(x, cs, sl);
     }
-    put(x, c, "steps", cs);
-    app(x, cl, c);
-    put(x, t, "catch", cl);
-    put(x, tr, "try", t);
-    app(x, into, tr);
+    app(x, into, dsl_asl_try(x, body, cs));
     char *pk = std_strf("return asl.pick(%s, steps.%s, steps.%s)\n", dd->cur, out_id, err_id);
     app(x, into, dsl_asl_lua_step(x, dsl_asl_new_id(x, name, "next"), pk, line));
     free(pk);
@@ -879,13 +894,9 @@ dsl_node *dsl_asl_map_foreach(dsl_asl_ctx *x, json_t *st, json_t *proc, const ch
     char *re;
     if (dsl_asl_count_of(st, dsl_asl_tolerated, 4)) {
         const char *fid = dsl_asl_new_id(x, pre, "failed");
-        dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-        put(x, t, "steps", isteps);
+        dsl_node *cs = L(x), *tr;
         app(x, cs, dsl_asl_lua_step(x, fid, "return asl.item_failed(err)\n", line));
-        put(x, c, "steps", cs);
-        app(x, cl, c);
-        put(x, t, "catch", cl);
-        put(x, tr, "try", t);
+        tr = dsl_asl_try(x, isteps, cs);
         isteps = L(x);
         app(x, isteps, tr);
         re = std_strf("${ steps.%s or %s }", fid, out ? out : "json.null");
@@ -1033,15 +1044,9 @@ static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl
             /* the call against a timer: a parallel that ends with the first
              * branch to finish; the call branch keeps its failure as a value */
             const char *race_id = dsl_asl_new_id(x, name, "race"), *failed_id = dsl_asl_new_id(x, name, "failed");
-            dsl_node *call = L(x);
-            dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x);
-            put(x, t, "steps", work);
+            dsl_node *call = L(x), *cs = L(x);
             app(x, cs, dsl_asl_lua_step(x, failed_id, "return {asl_failed = err}\n", line));
-            put(x, c, "steps", cs);
-            app(x, cl, c);
-            put(x, t, "catch", cl);
-            put(x, tr, "try", t);
-            app(x, call, tr);
+            app(x, call, dsl_asl_try(x, work, cs));
             app(x, body, race_timer(x, race_id, "call", call, in_id, "timeout", line));
             src = std_strf("local cur = %s\nasl.raced(steps.%s)\nreturn %s\n", dd->cur, race_id, out);
         } else {
@@ -1269,16 +1274,12 @@ static int asl_load(const char *path, const char *resources, dsl_doc **out, std_
             /* the machine against a timer (States.Timeout): a parallel that ends
              * with the first branch to finish; the machine's failure is kept as
              * a value and raised again after it */
-            dsl_node *ms = L(&x), *tr = M(&x), *t = M(&x), *cl = L(&x), *c = M(&x), *cs = L(&x);
+            dsl_node *ms = L(&x), *cs = L(&x);
             int structured = 0;
             char *o = dsl_asl_structured(&x, root, "machine", "input", 0, 0, ms, &structured);
             app(&x, ms, dsl_asl_lua_step(&x, dsl_asl_new_id(&x, "machine", "ended"), "return true -- in time\n", 1));
-            put(&x, t, "steps", ms);
             app(&x, cs, dsl_asl_lua_step(&x, dsl_asl_new_id(&x, "machine", "failed"), "return {asl_failed = err}\n", 1));
-            put(&x, c, "steps", cs);
-            app(&x, cl, c);
-            put(&x, t, "catch", cl);
-            put(&x, tr, "try", t);
+            dsl_node *tr = dsl_asl_try(&x, ms, cs);
             dsl_node *ps = M(&x), *par = M(&x), *brs = M(&x), *call = L(&x), *timer = L(&x), *sl = M(&x);
             app(&x, call, tr);
             char d[32];

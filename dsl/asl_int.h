@@ -72,6 +72,11 @@ int dsl_asl_waits_for_tokens(json_t *m);
 int64_t dsl_asl_wait_override(dsl_asl_ctx *x, const char *state);
 
 /* steps both forms make */
+/* A try around steps whose one catch clause (every error but a cancel) runs
+ * catch_steps. */
+dsl_node *dsl_asl_try(dsl_asl_ctx *x, dsl_node *steps, dsl_node *catch_steps);
+/* A durable sleep, if cond (Lua), until the retry delay of steps.<err_id>. */
+dsl_node *dsl_asl_retry_pause(dsl_asl_ctx *x, const char *cond, const char *err_id);
 dsl_node *dsl_asl_lua_step(dsl_asl_ctx *x, const char *id, const char *src, int line);
 void dsl_asl_branch_name(const char *start, char *bn, size_t cap, json_t *used);
 dsl_node *dsl_asl_resource_step(dsl_asl_ctx *x, json_t *st, const char *name, const char *in_id, const char *id,

@@ -558,7 +558,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
         for (size_t i = 0; i < work->n; i++) app(x, attempt, work->vals[i]);
     } else {
         /* the input too: an intrinsic that fails in Parameters is caught */
-        dsl_node *tr = M(x), *t = M(x), *cl = L(x), *c = M(x), *cs = L(x), *body = L(x);
+        dsl_node *cs = L(x), *body = L(x);
         app(x, body, dsl_asl_lua_step(x, in_id, in_src, 1));
         for (size_t i = 0; i < work->n; i++) app(x, body, work->vals[i]);
         json_t *rp = json_object_get(st, "ResultPath");
@@ -572,7 +572,6 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
             std_buf_adds(&rb, ")\n");
             app(x, body, lua_block(x, dsl_asl_new_id(x, name, "fits"), &rb));
         }
-        put(x, t, "steps", body);
         if (handlers) {
             std_buf b = {0};
             std_buf_addf(&b, "-- %s\nreturn asl.handle(err, steps.%s, steps.%s, %s, {\n",
@@ -597,15 +596,9 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
             std_buf_adds(&b, "})\n");
             app(x, cs, lua_block(x, err_id, &b));
             if (x->retry_waits && json_array_size(rt)) {
-                dsl_node *sl = M(x), *u = M(x);
                 char *cond = std_strf("asl.retrying(steps.%s, steps.%s) and steps.%s.delay > 0", in_id, err_id, err_id);
-                put(x, sl, "if", P(x, cond));
+                app(x, cs, dsl_asl_retry_pause(x, cond, err_id));
                 free(cond);
-                char *ex = std_strf("${ asl.after(now(), steps.%s.delay) }", err_id);
-                put(x, u, "until", Q(x, ex));
-                free(ex);
-                put(x, sl, "sleep", u);
-                app(x, cs, sl);
             }
         } else {
             app(x, cs, dsl_asl_lua_step(x, NULL,
@@ -613,11 +606,7 @@ static char *emit_handled(G *g, int v, const char *dat, const char *in_id, const
                                         "return asl.handle(err)\n",
                                         1));
         }
-        put(x, c, "steps", cs);
-        app(x, cl, c);
-        put(x, t, "catch", cl);
-        put(x, tr, "try", t);
-        app(x, attempt, tr);
+        app(x, attempt, dsl_asl_try(x, body, cs));
     }
     if (json_array_size(rt)) {
         dsl_node *lp = M(x), *lo = M(x);
