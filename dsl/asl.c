@@ -941,6 +941,46 @@ dsl_node *dsl_asl_map_foreach(dsl_asl_ctx *x, json_t *st, json_t *proc, const ch
     return fs;
 }
 
+/* The parallel step (id) of Parallel st: a branch for each of its branches,
+ * named after its first state (dsl_asl_branch_name), whose steps fn makes;
+ * args gets ", <result>" for each (nil for a branch that always fails). */
+dsl_node *dsl_asl_parallel(dsl_asl_ctx *x, json_t *st, const char *id, dsl_asl_branch_fn *fn, void *arg, std_buf *args)
+{
+    dsl_node *ps = M(x), *par = M(x), *brs = M(x);
+    json_t *br = json_object_get(st, "Branches");
+    json_t *bnames = json_object();
+    for (size_t i = 0; i < json_array_size(br); i++) {
+        char bn[64], pre[200];
+        snprintf(bn, sizeof bn, "branch%zu", i + 1);
+        snprintf(pre, sizeof pre, "%s_%s", id, bn);
+        dsl_asl_branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
+        dsl_node *bsteps = L(x);
+        char *out = fn(x, json_array_get(br, i), pre, bsteps, arg);
+        put(x, brs, bn, bsteps);
+        std_buf_addf(args, ", %s", out ? out : "nil");
+        free(out);
+    }
+    json_decref(bnames);
+    put(x, par, "branches", brs);
+    put(x, ps, "id", P(x, id));
+    put(x, ps, "parallel", par);
+    return ps;
+}
+
+/* A Parallel branch of the dispatcher, reading the branch's input and
+ * variables from these expressions. */
+typedef struct branch_exprs {
+    char *input, *vars;
+} branch_exprs;
+
+static char *dispatched_branch(dsl_asl_ctx *x, json_t *m, const char *prefix, dsl_node *steps, void *arg)
+{
+    const branch_exprs *be = arg;
+    const char *rid = NULL;
+    dsl_asl_dispatcher(x, m, prefix, be->input, be->vars, steps, &rid);
+    return std_strf("steps.%s", rid);
+}
+
 /* The steps of one state, appended to `into`. */
 static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl_node *into)
 {
@@ -1064,28 +1104,12 @@ static void state_steps(dsl_asl_ctx *x, D *dd, const char *name, json_t *st, dsl
         src = std_strf("local cur = %s\nreturn asl.par_in(cur, %s)\n", dd->cur, spec);
         app(x, body, dsl_asl_lua_step(x, in_id, src, line));
         free(src);
-        dsl_node *ps = M(x), *par = M(x), *brs = M(x);
         json_t *br = json_object_get(st, "Branches");
         std_buf args = {0};
-        char *inexpr = std_strf("steps.%s.input", in_id), *varexpr = std_strf("steps.%s.vars", in_id);
-        json_t *bnames = json_object();
-        for (size_t i = 0; i < json_array_size(br); i++) {
-            char bn[64], pre[200];
-            snprintf(bn, sizeof bn, "branch%zu", i + 1);
-            snprintf(pre, sizeof pre, "%s_%s", id, bn);
-            dsl_asl_branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
-            dsl_node *bsteps = L(x);
-            const char *rid = NULL;
-            dsl_asl_dispatcher(x, json_array_get(br, i), pre, inexpr, varexpr, bsteps, &rid);
-            put(x, brs, bn, bsteps);
-            std_buf_addf(&args, ", steps.%s", rid);
-        }
-        free(inexpr);
-        free(varexpr);
-        put(x, par, "branches", brs);
-        put(x, ps, "id", P(x, id));
-        put(x, ps, "parallel", par);
-        app(x, body, ps);
+        branch_exprs be = {std_strf("steps.%s.input", in_id), std_strf("steps.%s.vars", in_id)};
+        app(x, body, dsl_asl_parallel(x, st, id, dispatched_branch, &be, &args));
+        free(be.input);
+        free(be.vars);
         std_buf_adds(&args, "");
         src = std_strf("local cur = %s\nreturn asl.par_out(cur, %s, %zu%s)\n", dd->cur, spec, json_array_size(br), args.p);
         std_buf_free(&args);

@@ -85,6 +85,12 @@ dsl_node *dsl_asl_resource_step(dsl_asl_ctx *x, json_t *st, const char *name, co
  * the Lua expression out (NULL: json.null); see asl.c. */
 dsl_node *dsl_asl_map_foreach(dsl_asl_ctx *x, json_t *st, json_t *proc, const char *id, const char *in_id,
                               const char *pre, dsl_node *isteps, const char *out, int line);
+/* The steps of Parallel branch m (step ids from prefix) appended to steps;
+ * the Lua expression of its result (NULL: it always fails). */
+typedef char *dsl_asl_branch_fn(dsl_asl_ctx *x, json_t *m, const char *prefix, dsl_node *steps, void *arg);
+/* The parallel step (id) of Parallel st, its branches made by fn (with arg);
+ * args gets ", <result>" for each branch. */
+dsl_node *dsl_asl_parallel(dsl_asl_ctx *x, json_t *st, const char *id, dsl_asl_branch_fn *fn, void *arg, std_buf *args);
 
 /* The dispatcher for machine m (asl.c), appended to steps; for a branch or
  * processor (result_id not NULL) *result_id names the step giving its result. */

@@ -701,6 +701,20 @@ static int g_in_loop(G *g, int v)
     return 0;
 }
 
+/* A Parallel branch of the structured form: its data, and whether the
+ * Parallel is in a loop. */
+typedef struct branch_in {
+    char *dat;
+    int in_loop;
+} branch_in;
+
+static char *structured_branch(dsl_asl_ctx *x, json_t *m, const char *prefix, dsl_node *steps, void *arg)
+{
+    const branch_in *bi = arg;
+    int ok = 0;
+    return dsl_asl_structured(x, m, prefix, bi->dat, 1, bi->in_loop, steps, &ok);
+}
+
 /* The steps of state v, appended to into; the data after it (NULL: it fails). */
 static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
 {
@@ -908,30 +922,11 @@ static char *emit_state(G *g, int v, const char *dat, dsl_node *into)
     } else if (!strcmp(type, "Parallel")) {
         const char *eff = input_lua(&b, st, name);
         std_buf_addf(&b, "return {input = %s, call = asl.next_call(steps.%s)}\n", eff, in_id);
-        dsl_node *ps = M(x), *par = M(x), *brs = M(x);
         json_t *br = json_object_get(st, "Branches");
         std_buf args = {0};
-        char *bin = std_strf("steps.%s.input", in_id);
-        json_t *bnames = json_object();
-        for (size_t i = 0; i < json_array_size(br); i++) {
-            char bn[64], pre[200];
-            snprintf(bn, sizeof bn, "branch%zu", i + 1);
-            snprintf(pre, sizeof pre, "%s_%s", id, bn);
-            dsl_asl_branch_name(json_string_value(json_object_get(json_array_get(br, i), "StartAt")), bn, sizeof bn, bnames);
-            dsl_node *bsteps = L(x);
-            int ok = 0;
-            char *out =
-                dsl_asl_structured(x, json_array_get(br, i), pre, bin, 1, g->in_loop || g_in_loop(g, v), bsteps, &ok);
-            put(x, brs, bn, bsteps);
-            std_buf_addf(&args, ", %s", out ? out : "nil");
-            free(out);
-        }
-        free(bin);
-        json_decref(bnames);
-        put(x, par, "branches", brs);
-        put(x, ps, "id", P(x, id));
-        put(x, ps, "parallel", par);
-        app(x, work, ps);
+        branch_in bi = {std_strf("steps.%s.input", in_id), g->in_loop || g_in_loop(g, v)};
+        app(x, work, dsl_asl_parallel(x, st, id, structured_branch, &bi, &args));
+        free(bi.dat);
         std_buf_adds(&args, "");
         res = std_strf("asl.array(%zu%s)", json_array_size(br), args.p);
         std_buf_free(&args);
