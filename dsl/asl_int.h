@@ -65,8 +65,11 @@ void dsl_asl_lua_lit(std_buf *b, json_t *v, int depth, int pretty);
 
 /* state fields */
 extern const char *const dsl_asl_tolerated[4]; /* the Tolerated* fields of a Map */
+/* How many of the n fields state st has. */
 int dsl_asl_count_of(json_t *st, const char *const *fields, int n);
+/* Is st a `.waitForTaskToken` Task? */
 int dsl_asl_is_token_task(json_t *st);
+/* Does machine m (or a branch or processor inside it) have such a Task? */
 int dsl_asl_waits_for_tokens(json_t *m);
 /* A Wait's duration from the resource map's waits: ms, or -1 (none). */
 int64_t dsl_asl_wait_override(dsl_asl_ctx *x, const char *state);
@@ -77,8 +80,14 @@ int64_t dsl_asl_wait_override(dsl_asl_ctx *x, const char *state);
 dsl_node *dsl_asl_try(dsl_asl_ctx *x, dsl_node *steps, dsl_node *catch_steps);
 /* A durable sleep, if cond (Lua), until the retry delay of steps.<err_id>. */
 dsl_node *dsl_asl_retry_pause(dsl_asl_ctx *x, const char *cond, const char *err_id);
+/* A lua step (id: NULL for none) running src. */
 dsl_node *dsl_asl_lua_step(dsl_asl_ctx *x, const char *id, const char *src, int line);
+/* A Parallel branch's name: its first state's, snake_case, unique among the
+ * branches (used); else it keeps the name bn has. */
 void dsl_asl_branch_name(const char *start, char *bn, size_t cap, json_t *used);
+/* A Task's step (id) from the resource map, an http step for http:invoke,
+ * else a placeholder and the resource noted as missing; flags gets _payload
+ * (lambda_payload) or _http. */
 dsl_node *dsl_asl_resource_step(dsl_asl_ctx *x, json_t *st, const char *name, const char *in_id, const char *id,
                                 json_t *flags);
 /* The foreach step (id) of Map st whose processor proc runs isteps, giving
