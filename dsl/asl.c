@@ -714,7 +714,7 @@ int64_t dsl_asl_wait_override(dsl_asl_ctx *x, const char *state)
     return -1;
 }
 
-/* ---- translation ---------------------------------------------------------------- */
+/* ---- translation: the steps both forms make, and the dispatcher ------------------ */
 
 typedef struct D { /* one dispatcher (a machine, branch or Map processor) */
     const char *start_id, *state_id;
