@@ -90,6 +90,15 @@ vm_program *vm_program_load(const char *text, size_t len, std_err *e);
 /* `wfdsl explain`: one line per instruction. */
 void vm_program_explain(const vm_program *p, std_buf *out);
 
+/* input.c: check input (NULL = {}) against the program's input schema and
+ * apply defaults. Returns the completed input (new reference) or NULL with e
+ * filled (type "input"; the message names the field: "input: unknown field
+ * 'nmae'"). vm_input_check_as says `what` instead of "input" and copies the
+ * offending field's name into field ("" when the whole input is wrong). */
+json_t *vm_input_check(const vm_program *p, json_t *input, std_err *e);
+json_t *vm_input_check_as(const vm_program *p, json_t *input, const char *what, char *field,
+                          size_t nfield, std_err *e);
+
 /* Accessors of the step table. */
 const char *vm_step_path(const vm_program *p, int step);
 const char *vm_step_kind(const vm_program *p, int step);
