@@ -1938,7 +1938,9 @@ static void compile_input(C *c, const dsl_node *in)
 
 /* A trigger's input (node in, NULL when absent, value v) must fit the
  * workflow's input schema, as `wfdsl run --input` would check it: the error
- * points at the field's key (unknown), its value (wrong), or the input. */
+ * points at the field's key (unknown), its value (wrong), or the input. A
+ * missing required field is not an error of the file (`run --input` gives
+ * it; importers write such files) but makes it undeployable. */
 static void check_trigger_input(C *c, const dsl_node *tr, const dsl_node *in, json_t *v)
 {
     std_err e = {0};
@@ -1952,7 +1954,14 @@ static void check_trigger_input(C *c, const dsl_node *tr, const dsl_node *in, js
     for (size_t i = 0; in && in->kind == DSL_MAP && field[0] && i < in->n; i++)
         if (!strcmp(in->keys[i]->str, field))
             at = strstr(e.msg, "unknown field") ? in->keys[i] : in->vals[i];
-    ERR(c, at, "%s", e.msg);
+    if (!strstr(e.msg, ": missing required field")) {
+        ERR(c, at, "%s", e.msg);
+        return;
+    }
+    char pos[300];
+    snprintf(pos, sizeof pos, "%s:%d:%d", c->file, at->line, at->col);
+    if (!c->p->undeployable) c->p->undeployable = json_array();
+    json_array_append_new(c->p->undeployable, json_pack("[s, s]", pos, e.msg));
 }
 
 /* triggers: [{cron | every, timezone, overlap, catchup, jitter, input,

@@ -67,6 +67,9 @@ typedef struct vm_program {
     int vars_tmpl;       /* template of the initial vars, -1 if none */
     json_t *meta;        /* description and other informational fields */
     char hash[65];       /* filled by vm_program_serialize */
+    json_t *undeployable; /* not serialized: [["file:line:col", message]...], why `deploy`
+                           * refuses a program that runs (a trigger's input lacks a
+                           * required field), or NULL */
 } vm_program;
 
 vm_program *vm_program_new(const char *name, const char *file);
