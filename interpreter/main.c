@@ -1595,7 +1595,9 @@ static const command commands[] = {
      "\n"
      "Store FILE's program and its cron/interval triggers as the schedule named after\n"
      "the workflow; re-deploying updates it (runs in flight keep their program). Every\n"
-     "'wfdsl worker' fires its slots: one run per slot, id WORKFLOW@TIME (RFC 3339 UTC).\n"},
+     "'wfdsl worker' fires its slots: one run per slot, id WORKFLOW@TIME (RFC 3339 UTC).\n"
+     "A trigger whose input does not fit the workflow's input schema (a required field\n"
+     "missing included) is refused with its file:line:col (exit 2).\n"},
     {"undeploy", cmd_undeploy, "remove a workflow's schedule",
      "usage: wfdsl undeploy NAME [--db PATH]\n"},
     {"schedule", cmd_schedule, "list, inspect, pause, trigger, backfill and preview schedules",
