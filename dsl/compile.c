@@ -43,6 +43,7 @@ typedef struct C {
     int depth;             /* nesting of `call`ed files being compiled */
     int has_comp;          /* some step has `compensate` */
     const char *task_name; /* set while compiling a `dag` task's own step: its id */
+    int input_bad;         /* the `input:` schema has errors: inputs are not checked against it */
 } C;
 
 #define ERR(c, n, ...) std_diag((c)->d, (c)->file, (n) ? (n)->line : 1, (n) ? (n)->col : 1, __VA_ARGS__)
@@ -1935,6 +1936,34 @@ static void compile_input(C *c, const dsl_node *in)
 
 /* ---- top level --------------------------------------------------------- */
 
+/* A trigger's input (node in, NULL when absent, value v) must fit the
+ * workflow's input schema, as `wfdsl run --input` would check it: the error
+ * points at the field's key (unknown), its value (wrong), or the input. A
+ * missing required field is not an error of the file (`run --input` gives
+ * it; importers write such files) but makes it undeployable. */
+static void check_trigger_input(C *c, const dsl_node *tr, const dsl_node *in, json_t *v)
+{
+    std_err e = {0};
+    char field[256];
+    json_t *done = vm_input_check_as(c->p, v, "trigger input", field, sizeof field, &e);
+    if (done) {
+        json_decref(done);
+        return;
+    }
+    const dsl_node *at = in ? in : tr;
+    for (size_t i = 0; in && in->kind == DSL_MAP && field[0] && i < in->n; i++)
+        if (!strcmp(in->keys[i]->str, field))
+            at = strstr(e.msg, "unknown field") ? in->keys[i] : in->vals[i];
+    if (!strstr(e.msg, ": missing required field")) {
+        ERR(c, at, "%s", e.msg);
+        return;
+    }
+    char pos[300];
+    snprintf(pos, sizeof pos, "%s:%d:%d", c->file, at->line, at->col);
+    if (!c->p->undeployable) c->p->undeployable = json_array();
+    json_array_append_new(c->p->undeployable, json_pack("[s, s]", pos, e.msg));
+}
+
 /* triggers: [{cron | every, timezone, overlap, catchup, jitter, input,
  * start_at, end_at}], normalized into meta.triggers for `wfdsl deploy`. */
 static void compile_triggers(C *c, const dsl_node *t)
@@ -2007,6 +2036,7 @@ static void compile_triggers(C *c, const dsl_node *t)
             json_object_set_new(j, "interval", json_string("data"));
         const dsl_node *in = dsl_map_get(tr, "input");
         json_object_set_new(j, "input", in ? dsl_plain_value(in) : json_object());
+        if (!c->input_bad) check_trigger_input(c, tr, in, json_object_get(j, "input"));
         json_array_append_new(out, j);
     }
     json_object_set_new(c->p->meta, "triggers", out);
@@ -2121,7 +2151,11 @@ static int compile_doc(const dsl_doc *doc, vm_program **out, std_diags *diags, i
     c.vars = json_object();
 
     const dsl_node *in = dsl_map_get(root, "input");
-    if (in) compile_input(&c, in);
+    if (in) {
+        size_t n0 = diags->n;
+        compile_input(&c, in);
+        c.input_bad = diags->n > n0;
+    }
     compile_top_policies(&c, root);
     const dsl_node *trig = dsl_map_get(root, "triggers");
     if (trig) compile_triggers(&c, trig);

@@ -652,8 +652,10 @@ static void start_call(exec *x, cmd *c)
         vm_program *p = vm_program_load(text ? text : self, strlen(text ? text : self), &e);
         free(self);
         std_err ie = {0};
-        json_t *input = p ? vm_input_check(p, json_object_get(args, "input"), &ie) : NULL;
-        if (p && !input) { /* the child's input schema applies, defaults included */
+        char what[200] = "";
+        if (p) snprintf(what, sizeof what, "input of workflow '%s'", p->name);
+        json_t *input = p ? vm_input_check_as(p, json_object_get(args, "input"), what, NULL, 0, &ie) : NULL;
+        if (p && !input) { /* the child's input schema applies, defaults included; no run is recorded */
             vm_program_free(p);
             json_t *err = step_error(x, c, "input", ie.msg);
             fail(x, c, err);
@@ -906,10 +908,21 @@ static void run_attempt(exec *x, cmd *c)
         if (err) fail(x, c, err);
         else complete(x, c, args);
     } else if (!strcmp(kind, "continue_as_new")) {
+        /* the next run's input is checked (defaults filled) now: a bad one
+         * fails this step, and the run goes on as after any failed step */
         json_t *in = json_object_get(args, "input");
-        json_decref(x->can_input);
-        x->can_input = json_incref(in ? in : json_object_get(x->started, "input"));
-        complete(x, c, json_null());
+        std_err ie = {0};
+        json_t *next = vm_input_check_as(x->prog, in ? in : json_object_get(x->started, "input"),
+                                         "input of the next run", NULL, 0, &ie);
+        if (!next) {
+            json_t *err = step_error(x, c, "input", ie.msg);
+            fail(x, c, err);
+            json_decref(err);
+        } else {
+            json_decref(x->can_input);
+            x->can_input = next;
+            complete(x, c, json_null());
+        }
     } else if (!strcmp(kind, "succeed")) {
         json_t *out = json_object_get(args, "output");
         complete(x, c, out ? out : json_null());

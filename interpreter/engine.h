@@ -87,8 +87,5 @@ const char *vm_engine_result(vm_engine *g, const char *run_id, json_t **output, 
  * process is gone (its lease can be taken over before it expires). */
 int vm_owner_is_dead(const char *owner);
 
-/* Check input against the program's input schema and apply defaults.
- * Returns the completed input (new reference) or NULL with e filled. */
-json_t *vm_input_check(const vm_program *p, json_t *input, std_err *e);
 
 #endif

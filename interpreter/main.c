@@ -171,6 +171,18 @@ static int compile_any(const char *path, const char *resources, vm_program **p, 
     return dsl_compile_file(path, p, source, d);
 }
 
+/* Why `deploy` refuses p (a trigger's input lacks a required field), one
+ * "file:line:col: SEVERITY: message" line each; their count. */
+static size_t print_undeployable(const vm_program *p, const char *severity, const char *tail)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(p->undeployable, i, u)
+        fprintf(stderr, "%s: %s: %s%s\n", json_string_value(json_array_get(u, 0)), severity,
+                json_string_value(json_array_get(u, 1)), tail);
+    return json_array_size(p->undeployable);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     opt o[] = {{"help", 0, 0}, {"resources", 1, 0}};
@@ -190,6 +202,7 @@ static int cmd_check(int argc, char **argv)
             fprintf(stderr, "%s: %zu error%s\n", a.pos[i], d.n, d.n == 1 ? "" : "s");
             bad = 1;
         } else {
+            print_undeployable(p, "warning", " ('wfdsl deploy' refuses the file)");
             printf("%s: ok\n", a.pos[i]);
         }
         vm_program_free(p);
@@ -1135,6 +1148,13 @@ static int cmd_deploy(int argc, char **argv)
         std_diags_free(&d);
         return EXIT_USAGE;
     }
+    size_t nu = print_undeployable(p, "error", "");
+    if (nu) { /* a scheduled run could not start: refused before anything is stored */
+        fprintf(stderr, "%s: %zu error%s\n", a.pos[0], nu, nu == 1 ? "" : "s");
+        vm_program_free(p);
+        free(source);
+        return EXIT_USAGE;
+    }
     store *s = NULL;
     int rc = open_store(&a, &s);
     std_err e = {0};
@@ -1292,8 +1312,8 @@ static int cmd_schedule(int argc, char **argv)
         store_slots(s, name, NULL, 20, collect_slot, slots, &e);
         store_schedule_log_list(s, name, 20, collect_log, log, &e);
         json_t *counts = json_object();
-        static const char *const kinds[] = {"fired", "skipped", "missed", "buffered"};
-        for (int i = 0; i < 4; i++) {
+        static const char *const kinds[] = {"fired", "skipped", "missed", "buffered", "refused"};
+        for (int i = 0; i < 5; i++) {
             json_t *tmp = json_array();
             store_slots(s, name, kinds[i], 1000000, collect_slot, tmp, &e);
             json_object_set_new(counts, kinds[i], json_integer((json_int_t)json_array_size(tmp)));
@@ -1317,11 +1337,15 @@ static int cmd_schedule(int argc, char **argv)
             print_json(stdout, out);
         } else {
             printf("schedule %s (%s)\n", name, json_is_true(json_object_get(doc, "paused")) ? "paused" : "active");
-            printf("counts    fired %lld, skipped by overlap %lld, missed by catch-up %lld, buffered %lld\n",
+            json_int_t refused = json_integer_value(json_object_get(counts, "refused"));
+            char refused_text[80];
+            snprintf(refused_text, sizeof refused_text, ", refused (trigger input) %lld", (long long)refused);
+            printf("counts    fired %lld, skipped by overlap %lld, missed by catch-up %lld, buffered %lld%s\n",
                    (long long)json_integer_value(json_object_get(counts, "fired")),
                    (long long)json_integer_value(json_object_get(counts, "skipped")),
                    (long long)json_integer_value(json_object_get(counts, "missed")),
-                   (long long)json_integer_value(json_object_get(counts, "buffered")));
+                   (long long)json_integer_value(json_object_get(counts, "buffered")),
+                   refused ? refused_text : "");
             printf("next:\n");
             json_t *v;
             json_array_foreach(json_object_get(out, "next"), i, v) printf("  %s\n", json_string_value(v));
@@ -1351,7 +1375,10 @@ static int cmd_schedule(int argc, char **argv)
     } else if (k == 4) { /* trigger */
         int64_t now = std_now_ms();
         int got = vm_schedule_fire(s, name, now, &e);
-        if (got < 0 || store_schedule_log(s, name, "trigger", note, &e)) rc = EXIT_INTERNAL;
+        if (got == -2) { /* its trigger's input does not fit the schema */
+            fprintf(stderr, "wfdsl schedule trigger: %s\n", e.msg);
+            rc = EXIT_USAGE;
+        } else if (got < 0 || store_schedule_log(s, name, "trigger", note, &e)) rc = EXIT_INTERNAL;
         char id[300];
         vm_slot_id(json_string_value(json_object_get(doc, "workflow")), now, id, sizeof id);
         if (!rc) printf("%s\n", id);
@@ -1367,7 +1394,12 @@ static int cmd_schedule(int argc, char **argv)
             for (int64_t t = vm_triggers_next(triggers, from - 1, NULL); t && t <= to && !rc;
                  t = vm_triggers_next(triggers, t, NULL)) {
                 int got = vm_schedule_fire(s, name, t, &e);
-                if (got < 0) rc = EXIT_INTERNAL;
+                if (got == -2) {
+                    fprintf(stderr, "wfdsl schedule backfill: %s\n", e.msg);
+                    rc = EXIT_USAGE;
+                } else if (got < 0) {
+                    rc = EXIT_INTERNAL;
+                }
                 started += got > 0;
             }
             char msg[200];
@@ -1563,7 +1595,9 @@ static const command commands[] = {
      "\n"
      "Store FILE's program and its cron/interval triggers as the schedule named after\n"
      "the workflow; re-deploying updates it (runs in flight keep their program). Every\n"
-     "'wfdsl worker' fires its slots: one run per slot, id WORKFLOW@TIME (RFC 3339 UTC).\n"},
+     "'wfdsl worker' fires its slots: one run per slot, id WORKFLOW@TIME (RFC 3339 UTC).\n"
+     "A trigger whose input does not fit the workflow's input schema (a required field\n"
+     "missing included) is refused with its file:line:col (exit 2).\n"},
     {"undeploy", cmd_undeploy, "remove a workflow's schedule",
      "usage: wfdsl undeploy NAME [--db PATH]\n"},
     {"schedule", cmd_schedule, "list, inspect, pause, trigger, backfill and preview schedules",

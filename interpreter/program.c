@@ -44,6 +44,7 @@ void vm_program_free(vm_program *p)
     json_decref(p->blocks);
     json_decref(p->input);
     json_decref(p->meta);
+    json_decref(p->undeployable);
     free(p);
 }
 

@@ -67,6 +67,9 @@ typedef struct vm_program {
     int vars_tmpl;       /* template of the initial vars, -1 if none */
     json_t *meta;        /* description and other informational fields */
     char hash[65];       /* filled by vm_program_serialize */
+    json_t *undeployable; /* not serialized: [["file:line:col", message]...], why `deploy`
+                           * refuses a program that runs (a trigger's input lacks a
+                           * required field), or NULL */
 } vm_program;
 
 vm_program *vm_program_new(const char *name, const char *file);
@@ -89,6 +92,15 @@ vm_program *vm_program_load(const char *text, size_t len, std_err *e);
 
 /* `wfdsl explain`: one line per instruction. */
 void vm_program_explain(const vm_program *p, std_buf *out);
+
+/* input.c: check input (NULL = {}) against the program's input schema and
+ * apply defaults. Returns the completed input (new reference) or NULL with e
+ * filled (type "input"; the message names the field: "input: unknown field
+ * 'nmae'"). vm_input_check_as says `what` instead of "input" and copies the
+ * offending field's name into field ("" when the whole input is wrong). */
+json_t *vm_input_check(const vm_program *p, json_t *input, std_err *e);
+json_t *vm_input_check_as(const vm_program *p, json_t *input, const char *what, char *field,
+                          size_t nfield, std_err *e);
 
 /* Accessors of the step table. */
 const char *vm_step_path(const vm_program *p, int step);

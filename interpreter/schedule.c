@@ -162,8 +162,26 @@ int vm_undeploy(store *s, const char *name, std_err *e)
     return 0;
 }
 
+/* A slot whose trigger input does not fit the schema (message in e) is
+ * claimed as `refused` and logged, once: it is not retried. -2 (e names the
+ * schedule and slot) for the caller that refused it, 0 if another did, -1. */
+static int refuse_slot(store *s, const char *name, int64_t slot, const char *ts, int from_buffer,
+                       std_err *e)
+{
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    int got = from_buffer ? store_slot_update(s, name, slot, "refused", NULL, e)
+                          : store_slot_claim(s, name, slot, "refused", NULL, e);
+    if (got < 0) return -1;
+    if (got == 0) return 0;
+    if (store_schedule_log(s, name, "refused", why, e) != 0) return -1;
+    std_errf(e, "input", "schedule %s: no run for %s: %s", name, ts, why);
+    return -2;
+}
+
 /* Record a run of the schedule for slot (claiming the slot as `kind` first
- * unless it is a buffered slot being released). 1 started, 0 taken. */
+ * unless it is a buffered slot being released). 1 started, 0 taken, -2 the
+ * slot is refused (its trigger's input does not fit), -1. */
 static int start_slot(store *s, json_t *doc, const char *name, int64_t slot, json_t *trig,
                       int from_buffer, std_err *e)
 {
@@ -176,6 +194,13 @@ static int start_slot(store *s, json_t *doc, const char *name, int64_t slot, jso
     vm_program *p = vm_program_load(code.p, code.len, e);
     std_buf_free(&code);
     if (!p) return -1;
+    /* the trigger's input, checked and completed by the schema (deploy
+     * refuses a bad one; a schedule stored by an older build may have one) */
+    json_t *in = vm_input_check_as(p, json_object_get(trig, "input"), "trigger input", NULL, 0, e);
+    if (!in) {
+        vm_program_free(p);
+        return refuse_slot(s, name, slot, ts, from_buffer, e);
+    }
     int rc = store_begin(s, e);
     int claimed = 0;
     if (rc == 0) {
@@ -183,16 +208,14 @@ static int start_slot(store *s, json_t *doc, const char *name, int64_t slot, jso
                               : store_slot_claim(s, name, slot, "fired", id, e);
         if (claimed < 0) rc = -1;
     }
-    if (rc == 0 && claimed == 1) { /* the trigger's input, checked and completed by the schema */
-        json_t *in = vm_input_check(p, json_object_get(trig, "input"), e);
+    if (rc == 0 && claimed == 1) {
         const char *iv = json_string_value(json_object_get(trig, "interval"));
         char from[40];
         if (iv && !strcmp(iv, "data")) std_fmt_time(vm_trigger_prev(trig, slot), from, sizeof from);
-        rc = in ? vm_record_run_at(s, p, NULL, id, in, NULL, ts, iv && !strcmp(iv, "data") ? from : NULL,
-                                   run_id, e)
-                : -1;
-        json_decref(in);
+        rc = vm_record_run_at(s, p, NULL, id, in, NULL, ts, iv && !strcmp(iv, "data") ? from : NULL,
+                              run_id, e);
     }
+    json_decref(in);
     if (rc == 0) rc = store_commit(s, e);
     if (rc != 0) store_rollback(s);
     vm_program_free(p);
@@ -282,11 +305,12 @@ static void tick_one(void *ud, const char *name, const char *data)
         json_t *trig = json_array_get(triggers, (size_t)which);
         if (next + jitter_of(trig, next) > t->now) break;
         int rc = handle_slot(t->s, doc, name, next, trig, t->now, t->e);
-        if (rc < 0) {
+        if (rc == -1) {
             t->failed = 1;
             break;
         }
-        t->started += rc;
+        if (rc == -2) t->failed = 1; /* reported; the next slots go on */
+        else t->started += rc;
         next = vm_triggers_next(triggers, next, NULL);
         changed = 1;
     }
@@ -299,8 +323,9 @@ static void tick_one(void *ud, const char *name, const char *data)
             int which = 0;
             vm_triggers_next(triggers, slot - 1, &which);
             int rc = start_slot(t->s, doc, name, slot, json_array_get(triggers, (size_t)which), 1, t->e);
-            if (rc >= 0) {
-                t->started += rc;
+            if (rc == -2) t->failed = 1;
+            if (rc >= 0 || rc == -2) {
+                t->started += rc > 0;
                 json_array_remove(buf, 0);
                 changed = 1;
             }

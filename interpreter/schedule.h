@@ -28,11 +28,14 @@ int64_t vm_triggers_next(json_t *triggers, int64_t after_ms, int *which);
 int64_t vm_trigger_prev(json_t *t, int64_t slot);
 
 /* Handle every due slot of every schedule at now_ms; returns the number of
- * runs started, or -1. */
+ * runs started, or -1 (also when a slot was refused because its trigger's
+ * input does not fit the schema: e says which; the other slots went on). */
 int vm_schedule_tick(store *s, int64_t now_ms, std_err *e);
 
 /* Start a run of schedule `name` for slot_ms now, whatever its overlap
- * policy (manual trigger and backfill). 1 started, 0 slot already taken. */
+ * policy (manual trigger and backfill), with the input of the trigger that
+ * fires at slot_ms, else of the first trigger. 1 started, 0 slot already
+ * taken, -2 refused (the input does not fit the schema; e says why), -1. */
 int vm_schedule_fire(store *s, const char *name, int64_t slot_ms, std_err *e);
 
 /* The run id of a slot: "<workflow>@2026-11-25T14:00:00Z". */
