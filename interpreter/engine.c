@@ -94,6 +94,7 @@ struct exec {
     int64_t last_event; /* last event number written (or loaded) */
     cmd **cmds;
     size_t ncmds, capcmds;
+    size_t compact_at;  /* take_cancels drops finished commands once ncmds reaches this */
     int dirty;          /* needs driving */
     int done;
     int running;        /* effects in flight, timers pending and signal waits */
@@ -1154,6 +1155,9 @@ static void take_cancels(exec *x)
         c->status = CMD_DONE;
     }
     free(seqs);
+    /* a pass over every command at each turn would make a run with many
+     * in flight quadratic: pass again once the list has doubled since */
+    if (x->ncmds < x->compact_at) return;
     size_t k = 0;
     for (size_t i = 0; i < x->ncmds; i++) {
         cmd *c = x->cmds[i];
@@ -1165,6 +1169,7 @@ static void take_cancels(exec *x)
         }
     }
     x->ncmds = k;
+    x->compact_at = k < 32 ? 64 : 2 * k;
 }
 
 static void apply_request(exec *x, const char *text);

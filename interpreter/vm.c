@@ -91,6 +91,7 @@ struct vm_run {
     json_t *output, *error;
     uint64_t ninstr;
     int vars_ready; /* the initial values of `vars` are evaluated (first advance) */
+    size_t ready_lo; /* no fiber below this index is ready (set_ready lowers it) */
 };
 
 /* ---- templates --------------------------------------------------------- */
@@ -311,6 +312,15 @@ static void publish(vm_run *r, fiber *f, int step, json_t *out)
 
 /* ---- fibers ------------------------------------------------------------ */
 
+/* Make f runnable; vm_run_advance starts its passes at the lowest index
+ * that may be ready. */
+static void set_ready(vm_run *r, fiber *f)
+{
+    f->state = F_READY;
+    size_t i = (size_t)(f - r->fibers);
+    if (i < r->ready_lo) r->ready_lo = i;
+}
+
 static int new_fiber(vm_run *r, int parent, int pc)
 {
     int i;
@@ -326,6 +336,7 @@ static int new_fiber(vm_run *r, int parent, int pc)
     }
     fiber *f = &r->fibers[i];
     *f = (fiber){.state = F_READY, .parent = parent, .pc = pc, .last = json_null(), .saga = -1};
+    if ((size_t)i < r->ready_lo) r->ready_lo = (size_t)i;
     if (parent >= 0) {
         fiber *p = &r->fibers[parent];
         f->scope = p->scope;
@@ -437,7 +448,7 @@ static void next_compensation(vm_run *r, int fi)
         f->scope = fr->scope;
         f->steps_scope = fr->scope;
         json_array_remove(sg->comps, n - 1);
-        f->state = F_READY;
+        set_ready(r, f);
         return;
     }
     json_t *err = json_incref(fr->pending);
@@ -473,7 +484,7 @@ static void raise_in(vm_run *r, int fi, json_t *err)
                     std_lua_scope_set(r->lua, fr->scope, json_string_value(json_object_get(cl, "as")), err);
                     f->scope = fr->scope;
                     f->pc = (int)bint(cl, "addr");
-                    f->state = F_READY;
+                    set_ready(r, f);
                     json_decref(err);
                     return;
                 }
@@ -488,7 +499,7 @@ static void raise_in(vm_run *r, int fi, json_t *err)
                 json_decref(fr->pending);
                 fr->pending = err;
                 f->pc = (int)bint(b, "finally");
-                f->state = F_READY;
+                set_ready(r, f);
                 return;
             }
             pop_frame(r, f);
@@ -497,7 +508,7 @@ static void raise_in(vm_run *r, int fi, json_t *err)
             /* compensate what completed inside, newest first, then go on */
             fr->kind = FR_COMP;
             fr->pending = err;
-            f->state = F_READY;
+            set_ready(r, f);
             next_compensation(r, fi);
             return;
         }
@@ -518,7 +529,7 @@ static void raise_in(vm_run *r, int fi, json_t *err)
                 std_lua_scope_set(r->lua, fr->scope, "err", err);
                 f->scope = fr->scope;
                 f->pc = (int)bint(b, "addr");
-                f->state = F_READY;
+                set_ready(r, f);
                 json_decref(err);
                 return;
             }
@@ -583,7 +594,7 @@ static void join_done(vm_run *r, int pi, json_t *out)
     p->last = out;
     clear_join(p);
     p->pc = (int)bint(b, "end");
-    p->state = F_READY;
+    set_ready(r, p);
 }
 
 static void dag_task_end(vm_run *r, int ci, int st, json_t *err);
@@ -788,7 +799,7 @@ static void dag_recorded(vm_run *r, int pi, json_t *err)
     p->terrors = NULL;
     free(p->tstate);
     p->tstate = NULL;
-    p->state = F_READY;
+    set_ready(r, p);
     if (err) {
         json_decref(out);
         raise_in(r, pi, err);
@@ -1255,10 +1266,16 @@ static void init_vars(vm_run *r)
 int vm_run_advance(vm_run *r, std_err *e)
 {
     if (!r->vars_ready && r->state == VM_RUNNING) init_vars(r);
+    /* passes over the fibers in index order until none is ready; a pass
+     * starts at the lowest index that may be ready (the order is the same as
+     * from 0: below it no fiber is ready), so a turn that wakes one fiber of
+     * thousands does not scan them all */
     int progress = 1;
     while (progress && r->state == VM_RUNNING) {
         progress = 0;
-        for (size_t i = 0; i < r->nfibers && r->state == VM_RUNNING; i++)
+        size_t start = r->ready_lo;
+        r->ready_lo = SIZE_MAX;
+        for (size_t i = start; i < r->nfibers && r->state == VM_RUNNING; i++)
             while (r->state == VM_RUNNING && r->fibers[i].state == F_READY) {
                 step_fiber(r, (int)i);
                 progress = 1;
@@ -1307,7 +1324,7 @@ int vm_resolve(vm_run *r, int64_t seq, json_t *output)
     }
     json_decref(f->last);
     f->last = json_incref(output);
-    f->state = F_READY;
+    set_ready(r, f);
     f->pc++;
     return 0;
 }
@@ -1320,7 +1337,7 @@ int vm_reject(vm_run *r, int64_t seq, json_t *error)
         dag_recorded(r, fi, json_deep_copy(error));
         return 0;
     }
-    r->fibers[fi].state = F_READY;
+    set_ready(r, &r->fibers[fi]);
     raise_in(r, fi, json_deep_copy(error));
     return 0;
 }
@@ -1334,7 +1351,7 @@ void vm_cancel(vm_run *r, const char *reason)
     fiber *f = &r->fibers[0];
     if (f->state == F_WAIT_CMD) push_cancel(r, f->waiting_seq);
     f->kids = 0;
-    f->state = F_READY;
+    set_ready(r, f);
     raise_in(r, 0, simple_error("cancelled", reason && *reason ? reason : "the run was cancelled"));
 }
 
