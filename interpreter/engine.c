@@ -1117,8 +1117,8 @@ static int replay_next(exec *x)
 }
 
 /* Stop the effects of the commands the VM gave up on, record that, and
- * forget every finished command (memory stays bounded by what is in
- * flight, not by the length of the run). */
+ * forget the finished commands (memory stays within about twice what is in
+ * flight, not the length of the run). */
 static void take_cancels(exec *x)
 {
     int64_t *seqs = NULL;
