@@ -170,11 +170,17 @@ static int refuse_slot(store *s, const char *name, int64_t slot, const char *ts,
 {
     char why[sizeof e->msg];
     snprintf(why, sizeof why, "%s", e->msg);
+    if (store_begin(s, e) != 0) return -1;
+    /* the slot and its log line in one transaction: logged exactly once */
     int got = from_buffer ? store_slot_update(s, name, slot, "refused", NULL, e)
                           : store_slot_claim(s, name, slot, "refused", NULL, e);
-    if (got < 0) return -1;
+    if (got > 0 && store_schedule_log(s, name, "refused", why, e) != 0) got = -1;
+    if (got >= 0 && store_commit(s, e) != 0) got = -1;
+    if (got < 0) {
+        store_rollback(s);
+        return -1;
+    }
     if (got == 0) return 0;
-    if (store_schedule_log(s, name, "refused", why, e) != 0) return -1;
     std_errf(e, "input", "schedule %s: no run for %s: %s", name, ts, why);
     return -2;
 }
